@@ -1,0 +1,43 @@
+//! SeaORM entities for Servicegraph: one module per table.
+//!
+//! Every tenant-owned table carries a `tenant_id` column and implements [`TenantOwned`],
+//! which the graph crate's tenant-scoped query helper uses so that every query carries the
+//! tenant filter (DESIGN.md §4, wall 2). Instants are `DateTimeUtc` (UTC); money is an
+//! integer count of minor units (`*_cents`).
+
+pub mod booking;
+pub mod customer;
+pub mod refresh_token;
+pub mod service;
+pub mod staff_member;
+pub mod tenant;
+pub mod user;
+pub mod working_hours;
+
+use sea_orm::EntityTrait;
+
+/// An entity whose rows belong to one tenant.
+pub trait TenantOwned: EntityTrait {
+    /// The `tenant_id` column of this table.
+    fn tenant_column() -> Self::Column;
+}
+
+macro_rules! tenant_owned {
+    ($($module:ident),*) => {
+        $(impl TenantOwned for $module::Entity {
+            fn tenant_column() -> Self::Column {
+                $module::Column::TenantId
+            }
+        })*
+    };
+}
+
+tenant_owned!(
+    booking,
+    customer,
+    refresh_token,
+    service,
+    staff_member,
+    user,
+    working_hours
+);

@@ -1,0 +1,34 @@
+//! `services`: a tenant's catalog items.
+
+use sea_orm::entity::prelude::*;
+
+/// A service row: what can be booked, how long it takes and what it costs.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "services")]
+pub struct Model {
+    /// UUID v7.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Longer description shown on the booking page.
+    pub description: Option<String>,
+    /// Duration in minutes (> 0).
+    pub duration_minutes: i32,
+    /// Price in minor units of the tenant's currency (>= 0).
+    pub price_cents: i64,
+    /// Whether the service can be booked.
+    pub active: bool,
+    /// Sort key for display (ascending).
+    pub display_order: i32,
+    /// Creation instant (UTC).
+    pub created_at: DateTimeUtc,
+}
+
+/// No SeaORM relations are declared; edges are loaded with DataLoaders.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,277 @@
+//! Bookings: queries, mutations and the `bookingEvents` subscription.
+
+pub mod service;
+pub mod types;
+
+use async_graphql::{Context, ID, Object, Subscription};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::context::Role;
+use crate::customers::service::clean;
+use crate::db::scoped;
+use crate::error::UserError;
+use crate::pagination::{Page, PageArgs};
+use crate::state::{caller, state};
+use crate::util::{parse_id, parse_input_id};
+use service::{BookingFilter, CustomerChoice, NewBooking};
+use types::{
+    Booking, BookingEvent, BookingPayload, BookingSource, BookingStatus, CreateBookingInput,
+};
+
+fn payload(o: crate::error::Outcome<entities::booking::Model>) -> BookingPayload {
+    match o {
+        Ok(b) => BookingPayload {
+            booking: Some(Booking(b)),
+            user_errors: vec![],
+        },
+        Err(user_errors) => BookingPayload {
+            booking: None,
+            user_errors,
+        },
+    }
+}
+
+fn refused(e: UserError) -> BookingPayload {
+    BookingPayload {
+        booking: None,
+        user_errors: vec![e],
+    }
+}
+
+/// Booking queries.
+#[derive(Default)]
+pub struct BookingQuery;
+
+#[Object]
+impl BookingQuery {
+    /// Bookings by start time. Technicians see only their own. Errors:
+    /// `UNAUTHENTICATED`, `BAD_USER_INPUT`.
+    #[allow(clippy::too_many_arguments)]
+    async fn bookings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only bookings starting at or after this instant.")] from: Option<
+            DateTime<Utc>,
+        >,
+        #[graphql(desc = "Only bookings starting before this instant.")] to: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only bookings with one of these statuses.")] status: Option<
+            Vec<BookingStatus>,
+        >,
+        #[graphql(desc = "Only this staff member's bookings.")] staff_member_id: Option<ID>,
+        #[graphql(desc = "Page forward: at most this many (0–100, default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Page forward: after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page backward: at most this many (0–100).")] last: Option<i32>,
+        #[graphql(desc = "Page backward: before this cursor.")] before: Option<String>,
+    ) -> async_graphql::Result<Page<Booking>> {
+        let rc = caller(ctx)?;
+        let filter = BookingFilter {
+            from,
+            to,
+            status,
+            staff_member_id: staff_member_id
+                .as_ref()
+                .map(|id| parse_id(id, "staffMemberId"))
+                .transpose()?,
+        };
+        let args = PageArgs {
+            after,
+            before,
+            first,
+            last,
+        };
+        Ok(service::list(state(ctx)?, rc, filter, args).await?)
+    }
+
+    /// One booking. Errors: `UNAUTHENTICATED`, `NOT_FOUND` (also for bookings of other
+    /// tenants, and for technicians, of other staff members).
+    async fn booking(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Booking> {
+        let rc = caller(ctx)?;
+        let id = parse_id(&id, "id")?;
+        Ok(Booking(service::get(state(ctx)?, rc, id).await?))
+    }
+}
+
+/// Booking mutations.
+#[derive(Default)]
+pub struct BookingMutation;
+
+#[Object]
+impl BookingMutation {
+    /// Books a service (owners and managers). Checked against working hours and existing
+    /// bookings; never double-books. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User errors:
+    /// `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`, `IN_THE_PAST`, `NOT_FOUND`,
+    /// `SERVICE_INACTIVE`, `STAFF_INACTIVE`, `INVALID_INPUT`, `INVALID_PHONE`,
+    /// `INVALID_EMAIL`, `TENANT_NOT_ACCEPTING_BOOKINGS`.
+    async fn create_booking(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateBookingInput,
+    ) -> async_graphql::Result<BookingPayload> {
+        let rc = caller(ctx)?;
+        rc.require_role(&[Role::Owner, Role::Manager])?;
+        let service_id = match parse_input_id(&input.service_id, "serviceId", "service") {
+            Ok(id) => id,
+            Err(e) => return Ok(refused(e)),
+        };
+        let staff_member_id = match input
+            .staff_member_id
+            .as_ref()
+            .map(|id| parse_input_id(id, "staffMemberId", "staff member"))
+        {
+            Some(Ok(id)) => Some(id),
+            Some(Err(e)) => return Ok(refused(e)),
+            None => None,
+        };
+        let customer = match (&input.customer_id, input.customer) {
+            (Some(id), _) => match parse_input_id(id, "customerId", "customer") {
+                Ok(id) => CustomerChoice::Existing(id),
+                Err(e) => return Ok(refused(e)),
+            },
+            (None, Some(c)) => match clean(c, "customer.") {
+                Ok(c) => CustomerChoice::Details(c),
+                Err(e) => {
+                    return Ok(BookingPayload {
+                        booking: None,
+                        user_errors: e,
+                    });
+                }
+            },
+            (None, None) => {
+                return Ok(refused(UserError::new(
+                    Some("customerId"),
+                    crate::error::UserErrorCode::InvalidInput,
+                    "give customerId or customer",
+                )));
+            }
+        };
+        let status = input.status.unwrap_or(BookingStatus::Confirmed);
+        if !matches!(status, BookingStatus::Pending | BookingStatus::Confirmed) {
+            return Ok(refused(UserError::new(
+                Some("status"),
+                crate::error::UserErrorCode::InvalidInput,
+                "a new booking is PENDING or CONFIRMED",
+            )));
+        }
+        let source = input.source.unwrap_or(BookingSource::Platform);
+        if !matches!(source, BookingSource::Platform | BookingSource::Manual) {
+            return Ok(refused(UserError::new(
+                Some("source"),
+                crate::error::UserErrorCode::InvalidInput,
+                "operators create PLATFORM or MANUAL bookings",
+            )));
+        }
+        let nb = NewBooking {
+            service_id,
+            staff_member_id,
+            starts_at: input.starts_at,
+            customer,
+            address: input.address.filter(|a| !a.trim().is_empty()),
+            notes: input.notes.filter(|n| !n.trim().is_empty()),
+            status,
+            source,
+        };
+        Ok(payload(service::create(state(ctx)?, rc, nb).await?))
+    }
+
+    /// Cancels a booking (owners and managers); its time becomes free. Errors:
+    /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User error:
+    /// `INVALID_STATUS_TRANSITION`.
+    async fn cancel_booking(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<BookingPayload> {
+        let rc = caller(ctx)?;
+        rc.require_role(&[Role::Owner, Role::Manager])?;
+        let id = parse_id(&id, "id")?;
+        Ok(payload(
+            service::set_status(state(ctx)?, rc, id, BookingStatus::Canceled).await?,
+        ))
+    }
+
+    /// Moves a booking along its lifecycle. Technicians may do so for their own bookings
+    /// (not cancel). Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User error:
+    /// `INVALID_STATUS_TRANSITION`.
+    async fn set_booking_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(desc = "The new status.")] status: BookingStatus,
+    ) -> async_graphql::Result<BookingPayload> {
+        let rc = caller(ctx)?;
+        let id = parse_id(&id, "id")?;
+        Ok(payload(
+            service::set_status(state(ctx)?, rc, id, status).await?,
+        ))
+    }
+}
+
+/// Booking subscriptions.
+#[derive(Default)]
+pub struct BookingSubscription;
+
+#[Subscription]
+impl BookingSubscription {
+    /// Bookings created, updated and canceled in the caller's tenant, live; technicians
+    /// receive only their own. Errors: `UNAUTHENTICATED`.
+    async fn booking_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = BookingEvent> + use<>> {
+        let rc = caller(ctx)?.clone();
+        let st = state(ctx)?.clone();
+        let rx = st.events.subscribe();
+        let events = futures::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => return Some((ev, rx)),
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "subscriber lagged; events skipped");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        });
+        let tenant = rc.tenant_id;
+        let scope = rc.technician_scope();
+        Ok(events
+            .filter(move |ev| {
+                let mine = ev.tenant_id == tenant
+                    && scope.is_none_or(|own| own == Some(ev.staff_member_id));
+                futures::future::ready(mine)
+            })
+            .filter_map(move |ev| {
+                let st = st.clone();
+                async move {
+                    let load = async {
+                        let tx = st.db.read(tenant).await?;
+                        let b = scoped::<entities::booking::Entity>(tenant)
+                            .filter(entities::booking::Column::Id.eq(ev.booking_id))
+                            .one(&*tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok::<_, crate::error::ApiError>(b)
+                    };
+                    match load.await {
+                        Ok(Some(b)) => Some(BookingEvent {
+                            kind: ev.kind,
+                            booking: Booking(b),
+                        }),
+                        Ok(None) => None,
+                        Err(e) => {
+                            tracing::error!(error = ?e, "loading booking for subscription failed");
+                            None
+                        }
+                    }
+                }
+            }))
+    }
+}
+
+#[allow(unused_imports)]
+use EntityTrait as _;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

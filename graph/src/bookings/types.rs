@@ -1,0 +1,212 @@
+//! GraphQL types of bookings.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entities::booking;
+
+use crate::catalog::types::Service;
+use crate::customers::types::{Customer, CustomerInput};
+use crate::error::UserError;
+use crate::events::BookingEventKind;
+use crate::loaders::{CustomerKey, ServiceKey, StaffKey, load_one};
+use crate::staff::types::StaffMember;
+
+/// Lifecycle of a booking: `PENDING → CONFIRMED → IN_PROGRESS → COMPLETED`, or
+/// `CANCELED` (from `PENDING`/`CONFIRMED`) / `NO_SHOW` (from `CONFIRMED`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BookingStatus {
+    /// Requested, not yet confirmed.
+    Pending,
+    /// Confirmed; the slot is held.
+    Confirmed,
+    /// Work has started.
+    InProgress,
+    /// Work is done.
+    Completed,
+    /// Canceled; the slot is free again.
+    Canceled,
+    /// The customer did not show up.
+    NoShow,
+}
+
+impl BookingStatus {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "PENDING",
+            BookingStatus::Confirmed => "CONFIRMED",
+            BookingStatus::InProgress => "IN_PROGRESS",
+            BookingStatus::Completed => "COMPLETED",
+            BookingStatus::Canceled => "CANCELED",
+            BookingStatus::NoShow => "NO_SHOW",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<BookingStatus> {
+        use BookingStatus::*;
+        [Pending, Confirmed, InProgress, Completed, Canceled, NoShow]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
+    /// Whether `self → to` is a legal transition.
+    pub fn can_become(self, to: BookingStatus) -> bool {
+        use BookingStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Confirmed)
+                | (Pending, Canceled)
+                | (Confirmed, InProgress)
+                | (Confirmed, Canceled)
+                | (Confirmed, NoShow)
+                | (InProgress, Completed)
+        )
+    }
+}
+
+/// Where a booking came from.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BookingSource {
+    /// Created by a user in the operator app.
+    Platform,
+    /// Created by a customer on the public booking page.
+    Public,
+    /// Created by an AI voice agent.
+    Agent,
+    /// Entered by hand on a customer's behalf (e.g. taken over the phone).
+    Manual,
+}
+
+impl BookingSource {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingSource::Platform => "PLATFORM",
+            BookingSource::Public => "PUBLIC",
+            BookingSource::Agent => "AGENT",
+            BookingSource::Manual => "MANUAL",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<BookingSource> {
+        use BookingSource::*;
+        [Platform, Public, Agent, Manual]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// One scheduled visit.
+#[derive(Clone)]
+pub struct Booking(pub booking::Model);
+
+#[Object]
+impl Booking {
+    /// Booking id (UUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Lifecycle status.
+    async fn status(&self) -> Option<BookingStatus> {
+        BookingStatus::parse(&self.0.status)
+    }
+    /// Start (UTC, inclusive).
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    /// End (UTC, exclusive).
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+    /// Length in minutes.
+    async fn duration_minutes(&self) -> i64 {
+        (self.0.ends_at - self.0.starts_at).num_minutes()
+    }
+    /// Where the work happens.
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+    /// Price in minor units (cents) of `currency`, fixed when booked.
+    async fn price_cents(&self) -> i64 {
+        self.0.price_cents
+    }
+    /// ISO 4217 currency.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    /// Where the booking came from.
+    async fn source(&self) -> Option<BookingSource> {
+        BookingSource::parse(&self.0.source)
+    }
+    /// Free-text notes.
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    /// When it was created (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it last changed (UTC).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The customer.
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        let key = CustomerKey(self.0.tenant_id, self.0.customer_id);
+        Ok(Customer(load_one(ctx, key, "customer").await?))
+    }
+    /// The service booked.
+    async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<Service> {
+        let key = ServiceKey(self.0.tenant_id, self.0.service_id);
+        Ok(Service(load_one(ctx, key, "service").await?))
+    }
+    /// The staff member doing the work.
+    async fn staff_member(&self, ctx: &Context<'_>) -> async_graphql::Result<StaffMember> {
+        let key = StaffKey(self.0.tenant_id, self.0.staff_member_id);
+        Ok(StaffMember(load_one(ctx, key, "staff member").await?))
+    }
+}
+
+/// Input of `createBooking` (operators). Give `customerId` or `customer`.
+#[derive(InputObject, Debug, Clone)]
+pub struct CreateBookingInput {
+    /// The service to book.
+    pub service_id: ID,
+    /// The staff member; when null, the first free qualified staff member (fewest
+    /// bookings that day, then by id) is assigned.
+    pub staff_member_id: Option<ID>,
+    /// Start instant (RFC 3339; stored in UTC).
+    pub starts_at: DateTime<Utc>,
+    /// An existing customer.
+    pub customer_id: Option<ID>,
+    /// A customer to find by phone or create.
+    pub customer: Option<CustomerInput>,
+    /// Where the work happens; defaults to the customer's address.
+    pub address: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// `PENDING` or `CONFIRMED` (default).
+    pub status: Option<BookingStatus>,
+    /// `PLATFORM` (default) or `MANUAL`.
+    pub source: Option<BookingSource>,
+}
+
+/// Result of booking mutations.
+#[derive(SimpleObject, Default)]
+pub struct BookingPayload {
+    /// The booking after the change.
+    pub booking: Option<Booking>,
+    /// Why the change was refused (e.g. `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`).
+    pub user_errors: Vec<UserError>,
+}
+
+/// A change to a booking, as delivered by the `bookingEvents` subscription.
+#[derive(SimpleObject)]
+pub struct BookingEvent {
+    /// What happened.
+    pub kind: BookingEventKind,
+    /// The booking as it is now.
+    pub booking: Booking,
+}

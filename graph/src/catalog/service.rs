@@ -1,0 +1,154 @@
+//! Catalog rules.
+
+use entities::service;
+use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use super::types::{CreateServiceInput, Service, UpdateServiceInput};
+use crate::context::RequestCtx;
+use crate::db::scoped;
+use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
+use crate::pagination::{Page, PageArgs, paginate};
+use crate::state::GraphState;
+use crate::util::{new_id, now};
+
+fn validate(name: Option<&str>, duration: Option<i32>, price: Option<i64>) -> Vec<UserError> {
+    let mut errors = Vec::new();
+    if let Some(n) = name
+        && (n.trim().is_empty() || n.chars().count() > 200)
+    {
+        errors.push(UserError::new(
+            Some("name"),
+            C::InvalidInput,
+            "name must be 1–200 characters",
+        ));
+    }
+    if let Some(d) = duration
+        && !(5..=1440).contains(&d)
+    {
+        errors.push(UserError::new(
+            Some("durationMinutes"),
+            C::InvalidInput,
+            "duration must be 5–1440 minutes",
+        ));
+    }
+    if let Some(p) = price
+        && p < 0
+    {
+        errors.push(UserError::new(
+            Some("priceCents"),
+            C::InvalidInput,
+            "price cannot be negative",
+        ));
+    }
+    errors
+}
+
+/// Lists services (active only unless `include_archived`).
+pub async fn list(
+    st: &GraphState,
+    rc: &RequestCtx,
+    include_archived: bool,
+    args: PageArgs,
+) -> Result<Page<Service>, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let mut q = scoped::<service::Entity>(rc.tenant_id)
+        .order_by_asc(service::Column::DisplayOrder)
+        .order_by_asc(service::Column::Name)
+        .order_by_asc(service::Column::Id);
+    if !include_archived {
+        q = q.filter(service::Column::Active.eq(true));
+    }
+    let page = paginate(&*tx, q, args, Service).await?;
+    tx.commit().await?;
+    Ok(page)
+}
+
+/// One service. Errors: `NOT_FOUND`.
+pub async fn get(st: &GraphState, rc: &RequestCtx, id: Uuid) -> Result<service::Model, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let s = scoped::<service::Entity>(rc.tenant_id)
+        .filter(service::Column::Id.eq(id))
+        .one(&*tx)
+        .await?
+        .ok_or(ApiError::NotFound("service"))?;
+    tx.commit().await?;
+    Ok(s)
+}
+
+/// Creates a service.
+pub async fn create(
+    st: &GraphState,
+    rc: &RequestCtx,
+    input: CreateServiceInput,
+) -> Result<Outcome<service::Model>, ApiError> {
+    let errors = validate(
+        Some(&input.name),
+        Some(input.duration_minutes),
+        Some(input.price_cents),
+    );
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = st.db.write(rc.tenant_id).await?;
+    let s = service::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(rc.tenant_id),
+        name: Set(input.name.trim().to_string()),
+        description: Set(input.description.filter(|d| !d.trim().is_empty())),
+        duration_minutes: Set(input.duration_minutes),
+        price_cents: Set(input.price_cents),
+        active: Set(input.active.unwrap_or(true)),
+        display_order: Set(input.display_order.unwrap_or(0)),
+        created_at: Set(now()),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(s))
+}
+
+/// Updates a service. Errors: `NOT_FOUND`.
+pub async fn update(
+    st: &GraphState,
+    rc: &RequestCtx,
+    id: Uuid,
+    input: UpdateServiceInput,
+) -> Result<Outcome<service::Model>, ApiError> {
+    let errors = validate(
+        input.name.as_deref(),
+        input.duration_minutes,
+        input.price_cents,
+    );
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = st.db.write(rc.tenant_id).await?;
+    let current = scoped::<service::Entity>(rc.tenant_id)
+        .filter(service::Column::Id.eq(id))
+        .one(&*tx)
+        .await?
+        .ok_or(ApiError::NotFound("service"))?;
+    let mut am = current.into_active_model();
+    if let Some(n) = input.name {
+        am.name = Set(n.trim().to_string());
+    }
+    if let Some(d) = input.description {
+        am.description = Set(Some(d).filter(|d| !d.trim().is_empty()));
+    }
+    if let Some(d) = input.duration_minutes {
+        am.duration_minutes = Set(d);
+    }
+    if let Some(p) = input.price_cents {
+        am.price_cents = Set(p);
+    }
+    if let Some(a) = input.active {
+        am.active = Set(a);
+    }
+    if let Some(o) = input.display_order {
+        am.display_order = Set(o);
+    }
+    let s = am.update(&*tx).await?;
+    tx.commit().await?;
+    Ok(Ok(s))
+}

@@ -1,0 +1,100 @@
+//! GraphQL types of the catalog.
+
+use async_graphql::{ID, InputObject, Object, SimpleObject};
+use entities::service;
+
+use crate::error::{Outcome, UserError};
+
+/// A catalog item that customers book.
+#[derive(Clone)]
+pub struct Service(pub service::Model);
+
+#[Object]
+impl Service {
+    /// Service id (UUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Longer description for the booking page.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// How long the service takes, in minutes.
+    async fn duration_minutes(&self) -> i32 {
+        self.0.duration_minutes
+    }
+    /// Price in minor units (cents) of the tenant's currency.
+    async fn price_cents(&self) -> i64 {
+        self.0.price_cents
+    }
+    /// False once archived: no longer bookable.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// Sort key for display, ascending.
+    async fn display_order(&self) -> i32 {
+        self.0.display_order
+    }
+}
+
+/// Input of `createService`.
+#[derive(InputObject, Debug, Clone)]
+pub struct CreateServiceInput {
+    /// Display name, 1–200 characters.
+    pub name: String,
+    /// Longer description.
+    pub description: Option<String>,
+    /// Duration in minutes, 5–1440.
+    pub duration_minutes: i32,
+    /// Price in minor units (cents), 0 or more.
+    pub price_cents: i64,
+    /// Bookable; default true.
+    pub active: Option<bool>,
+    /// Sort key; default 0.
+    pub display_order: Option<i32>,
+}
+
+/// Input of `updateService`: omitted fields are unchanged.
+#[derive(InputObject, Debug, Clone, Default)]
+pub struct UpdateServiceInput {
+    /// Display name, 1–200 characters.
+    pub name: Option<String>,
+    /// Longer description.
+    pub description: Option<String>,
+    /// Duration in minutes, 5–1440.
+    pub duration_minutes: Option<i32>,
+    /// Price in minor units (cents), 0 or more.
+    pub price_cents: Option<i64>,
+    /// Bookable.
+    pub active: Option<bool>,
+    /// Sort key.
+    pub display_order: Option<i32>,
+}
+
+/// Result of service mutations.
+#[derive(SimpleObject, Default)]
+pub struct ServicePayload {
+    /// The service after the change.
+    pub service: Option<Service>,
+    /// Why the change was refused.
+    pub user_errors: Vec<UserError>,
+}
+
+impl From<Outcome<service::Model>> for ServicePayload {
+    fn from(o: Outcome<service::Model>) -> Self {
+        match o {
+            Ok(s) => ServicePayload {
+                service: Some(Service(s)),
+                user_errors: vec![],
+            },
+            Err(user_errors) => ServicePayload {
+                service: None,
+                user_errors,
+            },
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Database access: [`Db`] hands out tenant-scoped transactions.
+//!
+//! Every service runs its queries inside a [`Tx`] opened for one tenant:
+//! - on PostgreSQL the transaction first runs `set_config('app.tenant_id', $1, true)`,
+//!   so row-level security admits only that tenant's rows (DESIGN.md §4, wall 3);
+//! - queries are built with [`scoped`], which adds `tenant_id = $tenant` (wall 2);
+//! - on SQLite, write transactions are serialised by an in-process lock taken before
+//!   `BEGIN`, the equivalent of `BEGIN IMMEDIATE`: a read-then-write transaction (check
+//!   overlap, then insert) can never interleave with another writer, so the check inside
+//!   the transaction is enough to prevent double booking, and no writer ever meets
+//!   `SQLITE_BUSY`. (One SQLite file is served by one process; several instances use
+//!   PostgreSQL.)
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use entities::TenantOwned;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    QueryFilter, Select, Statement, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A select of `E` filtered to one tenant. Every tenant-table query starts here.
+pub fn scoped<E: TenantOwned>(tenant_id: Uuid) -> Select<E> {
+    E::find().filter(E::tenant_column().eq(tenant_id))
+}
+
+/// Shared database handle.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A transaction bound to one tenant. Dereferences to the SeaORM transaction; dropped
+/// without [`Tx::commit`] it rolls back.
+pub struct Tx {
+    txn: DatabaseTransaction,
+    tenant_id: Uuid,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for Tx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl Tx {
+    /// The tenant this transaction is bound to.
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), ApiError> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// How a failed write should be understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteConflict {
+    /// A unique key was violated (SQLSTATE 23505 / SQLite 2067, 1555).
+    Unique,
+    /// The PostgreSQL booking exclusion constraint was violated (SQLSTATE 23P01).
+    Overlap,
+    /// A foreign key was violated.
+    ForeignKey,
+}
+
+/// Classifies a database error as a [`WriteConflict`], or `None` for anything else.
+pub fn write_conflict(e: &DbErr) -> Option<WriteConflict> {
+    use sea_orm::{RuntimeErr, SqlErr};
+    if let DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) =
+        e
+        && let sea_orm::sqlx::Error::Database(db) = inner.deref()
+        && db.code().as_deref() == Some("23P01")
+    {
+        return Some(WriteConflict::Overlap);
+    }
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Some(WriteConflict::Unique),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => Some(WriteConflict::ForeignKey),
+        _ => None,
+    }
+}
+
+impl Db {
+    /// Wraps a connection; SQLite connections get the writer lock.
+    pub fn new(conn: DatabaseConnection) -> Db {
+        let sqlite_writer = (conn.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(Mutex::new(())));
+        Db {
+            conn,
+            sqlite_writer,
+        }
+    }
+
+    /// The raw connection, for migrations, health checks and tenant-less look-ups only.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    async fn begin(&self, tenant_id: Uuid, write: bool) -> Result<Tx, ApiError> {
+        let writer = match (&self.sqlite_writer, write) {
+            (Some(lock), true) => Some(lock.clone().lock_owned().await),
+            _ => None,
+        };
+        let txn = self.conn.begin().await?;
+        if self.backend() == DatabaseBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [tenant_id.to_string().into()],
+            ))
+            .await?;
+        }
+        Ok(Tx {
+            txn,
+            tenant_id,
+            _writer: writer,
+        })
+    }
+
+    /// Opens a read transaction for `tenant_id`.
+    pub async fn read(&self, tenant_id: Uuid) -> Result<Tx, ApiError> {
+        self.begin(tenant_id, false).await
+    }
+
+    /// Opens a write transaction for `tenant_id` (serialised with other writers on SQLite).
+    pub async fn write(&self, tenant_id: Uuid) -> Result<Tx, ApiError> {
+        self.begin(tenant_id, true).await
+    }
+
+    /// The id of the tenant with `slug`, across tenants (public booking pages). On
+    /// PostgreSQL this calls the `SECURITY DEFINER` function `app_tenant_id_by_slug`,
+    /// which reveals the id only.
+    pub async fn tenant_id_by_slug(&self, slug: &str) -> Result<Option<Uuid>, ApiError> {
+        let stmt = match self.backend() {
+            DatabaseBackend::Postgres => Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT app_tenant_id_by_slug($1) AS id",
+                [slug.into()],
+            ),
+            backend => Statement::from_sql_and_values(
+                backend,
+                "SELECT id FROM tenants WHERE slug = ?",
+                [slug.into()],
+            ),
+        };
+        let row = self.conn.query_one_raw(stmt).await?;
+        match row {
+            Some(row) => Ok(row.try_get::<Option<Uuid>>("", "id")?),
+            None => Ok(None),
+        }
+    }
+
+    /// `(tenant_id, tenant slug)` of every tenant in which `email` (lower-cased) has a
+    /// user, ordered by slug. On PostgreSQL through the `SECURITY DEFINER` function
+    /// `app_login_tenants`.
+    pub async fn login_tenants(&self, email: &str) -> Result<Vec<(Uuid, String)>, ApiError> {
+        let stmt = match self.backend() {
+            DatabaseBackend::Postgres => Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT tenant_id, slug FROM app_login_tenants($1)",
+                [email.into()],
+            ),
+            backend => Statement::from_sql_and_values(
+                backend,
+                "SELECT u.tenant_id AS tenant_id, t.slug AS slug FROM users u \
+                 JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ? ORDER BY t.slug",
+                [email.into()],
+            ),
+        };
+        let rows = self.conn.query_all_raw(stmt).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "slug")?)))
+            .collect()
+    }
+
+    /// `SELECT 1`, for `/health`.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.conn.ping().await?;
+        Ok(())
+    }
+}

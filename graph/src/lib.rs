@@ -1,0 +1,29 @@
+//! The Servicegraph GraphQL schema (async-graphql).
+//!
+//! Layout (DESIGN.md §2): one module per domain (`auth`, `catalog`, `staff`,
+//! `customers`, `bookings`, `availability`, `public`), each with its GraphQL types,
+//! thin resolvers and a `service` module that holds the business rules. Services take a
+//! [`context::RequestCtx`] first and reach the database only through tenant-scoped
+//! transactions ([`db::Db`]).
+
+pub mod auth;
+pub mod availability;
+pub mod bookings;
+pub mod catalog;
+pub mod context;
+pub mod customers;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod loaders;
+pub mod pagination;
+pub mod public;
+pub mod schema;
+pub mod seed;
+pub mod staff;
+pub mod state;
+pub mod util;
+
+pub use context::{Principal, RequestCtx, Role, Session};
+pub use schema::{AppSchema, Limits, build_schema, sdl};
+pub use state::GraphState;

@@ -1,0 +1,334 @@
+//! The public booking page: no login; the tenant is chosen by its slug.
+//!
+//! Public types expose only what a visitor may see: no customer records, no notes, no
+//! staff schedules.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::{service, staff_member, tenant};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::availability::{PublicSlot, service as availability};
+use crate::bookings::service::{self as bookings, CustomerChoice, NewBooking};
+use crate::bookings::types::{BookingSource, BookingStatus};
+use crate::catalog::types::Service;
+use crate::context::RequestCtx;
+use crate::customers::service::clean;
+use crate::customers::types::CustomerInput;
+use crate::db::scoped;
+use crate::error::{ApiError, UserError, UserErrorCode as C};
+use crate::state::{GraphState, session, state};
+use crate::util::{parse_id, parse_input_id};
+
+/// A staff member as shown publicly.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PublicStaffMember {
+    /// Staff member id.
+    pub id: ID,
+    /// Display name.
+    pub name: String,
+}
+
+/// A business's public booking page.
+pub struct PublicTenant {
+    tenant: tenant::Model,
+}
+
+#[Object]
+impl PublicTenant {
+    /// Business name.
+    async fn name(&self) -> &str {
+        &self.tenant.name
+    }
+    /// Booking-page slug.
+    async fn slug(&self) -> &str {
+        &self.tenant.slug
+    }
+    /// IANA timezone of the business; slots are computed in it.
+    async fn timezone(&self) -> &str {
+        &self.tenant.timezone
+    }
+    /// ISO 4217 currency of prices.
+    async fn currency(&self) -> &str {
+        &self.tenant.currency
+    }
+    /// Whether the business takes new bookings now.
+    async fn accepting_bookings(&self) -> bool {
+        bookings::accepts_bookings(&self.tenant)
+    }
+    /// Bookable services, by display order then name.
+    async fn services(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
+        let st = state(ctx)?;
+        let tx = st.db.read(self.tenant.id).await?;
+        let rows = scoped::<service::Entity>(self.tenant.id)
+            .filter(service::Column::Active.eq(true))
+            .order_by_asc(service::Column::DisplayOrder)
+            .order_by_asc(service::Column::Name)
+            .all(&*tx)
+            .await
+            .map_err(ApiError::from)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(Service).collect())
+    }
+    /// Bookable staff members, by name.
+    async fn staff_members(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<PublicStaffMember>> {
+        let st = state(ctx)?;
+        let tx = st.db.read(self.tenant.id).await?;
+        let rows = scoped::<staff_member::Entity>(self.tenant.id)
+            .filter(staff_member::Column::Active.eq(true))
+            .order_by_asc(staff_member::Column::Name)
+            .all(&*tx)
+            .await
+            .map_err(ApiError::from)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|s| PublicStaffMember {
+                id: ID(s.id.to_string()),
+                name: s.name,
+            })
+            .collect())
+    }
+}
+
+/// A booking as its customer sees it right after booking.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PublicBooking {
+    /// Booking id.
+    pub id: ID,
+    /// Status.
+    pub status: BookingStatus,
+    /// Start (UTC).
+    pub starts_at: DateTime<Utc>,
+    /// End (UTC).
+    pub ends_at: DateTime<Utc>,
+    /// Price in minor units (cents) of `currency`.
+    pub price_cents: i64,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// The service's name.
+    pub service_name: String,
+    /// The staff member's name.
+    pub staff_member_name: String,
+}
+
+/// The customer booking on the public page.
+#[derive(InputObject, Debug, Clone)]
+pub struct PublicCustomerInput {
+    /// Full name, 1–200 characters.
+    pub name: String,
+    /// Phone number (E.164, or a US national number); identifies returning customers.
+    pub phone: String,
+    /// Email address.
+    pub email: Option<String>,
+}
+
+/// Input of `publicCreateBooking`.
+#[derive(InputObject, Debug, Clone)]
+pub struct PublicCreateBookingInput {
+    /// The business's slug.
+    pub tenant_slug: String,
+    /// Service to book.
+    pub service_id: ID,
+    /// Start (RFC 3339), one of `publicAvailableSlots`.
+    pub starts_at: DateTime<Utc>,
+    /// Staff member, or null for any available one.
+    pub staff_member_id: Option<ID>,
+    /// Who is booking.
+    pub customer: PublicCustomerInput,
+    /// Where the work happens (mobile services).
+    pub address: Option<String>,
+    /// A message to the business.
+    pub notes: Option<String>,
+}
+
+/// Result of `publicCreateBooking`.
+#[derive(SimpleObject, Default)]
+pub struct PublicBookingPayload {
+    /// The booking.
+    pub booking: Option<PublicBooking>,
+    /// Why it was refused: `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`, `IN_THE_PAST`,
+    /// `NOT_ON_SLOT_GRID`, `NOT_FOUND`, `INVALID_PHONE`, ….
+    pub user_errors: Vec<UserError>,
+}
+
+async fn resolve(
+    st: &GraphState,
+    ctx: &Context<'_>,
+    slug: &str,
+) -> Result<Option<RequestCtx>, ApiError> {
+    Ok(st
+        .db
+        .tenant_id_by_slug(slug.trim())
+        .await?
+        .map(|id| session(ctx).public_for(id)))
+}
+
+/// Public queries.
+#[derive(Default)]
+pub struct PublicQuery;
+
+#[Object]
+impl PublicQuery {
+    /// A business's booking page. Errors: `NOT_FOUND`.
+    async fn public_tenant(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> async_graphql::Result<PublicTenant> {
+        let st = state(ctx)?;
+        let rc = resolve(st, ctx, &slug)
+            .await?
+            .ok_or(ApiError::NotFound("tenant"))?;
+        let tenant = crate::auth::service::tenant(st, rc.tenant_id).await?;
+        Ok(PublicTenant { tenant })
+    }
+
+    /// Bookable start times for a service between local dates `from` and `to`
+    /// (inclusive, at most 62 days), any staff member unless `staffMemberId`. Errors:
+    /// `NOT_FOUND`, `BAD_USER_INPUT`.
+    async fn public_available_slots(
+        &self,
+        ctx: &Context<'_>,
+        tenant_slug: String,
+        service_id: ID,
+        staff_member_id: Option<ID>,
+        #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
+        #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
+    ) -> async_graphql::Result<Vec<PublicSlot>> {
+        let st = state(ctx)?;
+        let rc = resolve(st, ctx, &tenant_slug)
+            .await?
+            .ok_or(ApiError::NotFound("tenant"))?;
+        let q = availability::SlotQuery {
+            service_id: parse_id(&service_id, "serviceId")?,
+            staff_member_id: staff_member_id
+                .as_ref()
+                .map(|id| parse_id(id, "staffMemberId"))
+                .transpose()?,
+            from,
+            to,
+        };
+        Ok(availability::available_slots(st, &rc, q)
+            .await?
+            .into_iter()
+            .map(|s| PublicSlot {
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+            })
+            .collect())
+    }
+}
+
+/// Public mutations.
+#[derive(Default)]
+pub struct PublicMutation;
+
+fn refused(errors: Vec<UserError>) -> PublicBookingPayload {
+    PublicBookingPayload {
+        booking: None,
+        user_errors: errors,
+    }
+}
+
+#[Object]
+impl PublicMutation {
+    /// Books as a customer on the public page: finds the customer by phone or creates
+    /// them, and books a slot offered by `publicAvailableSlots`. The booking is
+    /// `CONFIRMED`. User errors: `NOT_FOUND` (tenantSlug, serviceId, staffMemberId),
+    /// `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`, `IN_THE_PAST`, `NOT_ON_SLOT_GRID`,
+    /// `SERVICE_INACTIVE`, `STAFF_INACTIVE`, `INVALID_INPUT`, `INVALID_PHONE`,
+    /// `INVALID_EMAIL`, `TENANT_NOT_ACCEPTING_BOOKINGS`.
+    async fn public_create_booking(
+        &self,
+        ctx: &Context<'_>,
+        input: PublicCreateBookingInput,
+    ) -> async_graphql::Result<PublicBookingPayload> {
+        let st = state(ctx)?;
+        let Some(rc) = resolve(st, ctx, &input.tenant_slug).await? else {
+            return Ok(refused(vec![UserError::new(
+                Some("tenantSlug"),
+                C::NotFound,
+                "no business with this slug",
+            )]));
+        };
+        let service_id = match parse_input_id(&input.service_id, "serviceId", "service") {
+            Ok(id) => id,
+            Err(e) => return Ok(refused(vec![e])),
+        };
+        let staff_member_id: Option<Uuid> = match input
+            .staff_member_id
+            .as_ref()
+            .map(|id| parse_input_id(id, "staffMemberId", "staff member"))
+        {
+            Some(Ok(id)) => Some(id),
+            Some(Err(e)) => return Ok(refused(vec![e])),
+            None => None,
+        };
+        let customer = CustomerInput {
+            name: input.customer.name,
+            phone: Some(input.customer.phone),
+            email: input.customer.email,
+            address: input.address.clone(),
+            notes: None,
+        };
+        let mut customer = match clean(customer, "customer.") {
+            Ok(c) => c,
+            Err(e) => return Ok(refused(e)),
+        };
+        if customer.phone.is_none() {
+            return Ok(refused(vec![UserError::new(
+                Some("customer.phone"),
+                C::InvalidPhone,
+                "a phone number is required",
+            )]));
+        }
+        customer.notes = None;
+        let nb = NewBooking {
+            service_id,
+            staff_member_id,
+            starts_at: input.starts_at,
+            customer: CustomerChoice::Details(customer),
+            address: input.address.filter(|a| !a.trim().is_empty()),
+            notes: input.notes.filter(|n| !n.trim().is_empty()),
+            status: BookingStatus::Confirmed,
+            source: BookingSource::Public,
+        };
+        let b = match bookings::create(st, &rc, nb).await? {
+            Ok(b) => b,
+            Err(e) => return Ok(refused(e)),
+        };
+        let tx = st.db.read(rc.tenant_id).await?;
+        let svc = scoped::<service::Entity>(rc.tenant_id)
+            .filter(service::Column::Id.eq(b.service_id))
+            .one(&*tx)
+            .await
+            .map_err(ApiError::from)?;
+        let staff = scoped::<staff_member::Entity>(rc.tenant_id)
+            .filter(staff_member::Column::Id.eq(b.staff_member_id))
+            .one(&*tx)
+            .await
+            .map_err(ApiError::from)?;
+        tx.commit().await?;
+        Ok(PublicBookingPayload {
+            booking: Some(PublicBooking {
+                id: ID(b.id.to_string()),
+                status: BookingStatus::parse(&b.status).unwrap_or(BookingStatus::Confirmed),
+                starts_at: b.starts_at,
+                ends_at: b.ends_at,
+                price_cents: b.price_cents,
+                currency: b.currency,
+                service_name: svc.map(|s| s.name).unwrap_or_default(),
+                staff_member_name: staff.map(|s| s.name).unwrap_or_default(),
+            }),
+            user_errors: vec![],
+        })
+    }
+}
+
+#[allow(unused_imports)]
+use EntityTrait as _;

@@ -1,0 +1,85 @@
+//! `build_schema`: the merged query, mutation and subscription roots, with limits.
+
+use async_graphql::{MergedObject, MergedSubscription, Schema};
+
+use crate::auth::mutation::AuthMutation;
+use crate::auth::query::AuthQuery;
+use crate::availability::AvailabilityQuery;
+use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
+use crate::catalog::{CatalogMutation, CatalogQuery};
+use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::public::{PublicMutation, PublicQuery};
+use crate::staff::{StaffMutation, StaffQuery};
+use crate::state::GraphState;
+
+/// The query root.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    AuthQuery,
+    CatalogQuery,
+    StaffQuery,
+    CustomerQuery,
+    BookingQuery,
+    AvailabilityQuery,
+    PublicQuery,
+);
+
+/// The mutation root.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    AuthMutation,
+    CatalogMutation,
+    StaffMutation,
+    CustomerMutation,
+    BookingMutation,
+    PublicMutation,
+);
+
+/// The subscription root.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(BookingSubscription);
+
+/// The Servicegraph schema type.
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Query limits (DESIGN.md §6).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest selection nesting.
+    pub max_depth: usize,
+    /// Largest complexity (one per field by default).
+    pub max_complexity: usize,
+    /// Deepest recursion while parsing.
+    pub max_recursive_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 12,
+            max_complexity: 500,
+            max_recursive_depth: 32,
+        }
+    }
+}
+
+/// Builds the schema. `state` is `None` only for exporting the SDL.
+pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
+    let mut b = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(limits.max_recursive_depth);
+    if let Some(st) = state {
+        b = b.data(st);
+    }
+    b.finish()
+}
+
+/// The SDL of the schema, as committed in `schema/schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(None, Limits::default()).sdl()
+}

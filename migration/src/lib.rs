@@ -1,0 +1,38 @@
+//! Database migrations for Servicegraph, runnable on SQLite and PostgreSQL.
+//!
+//! [`Migrator`] lists them in order. PostgreSQL-only guards (row-level security, the
+//! booking exclusion constraint, tenant lookup functions) live in their own migration and
+//! run only on that backend.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+mod m20261122_000002_postgres_guards;
+
+/// Name of the PostgreSQL setting that carries the current tenant id per transaction.
+pub const TENANT_SETTING: &str = "app.tenant_id";
+
+/// Tables that belong to one tenant (all have `tenant_id`). Row-level security is enabled
+/// on each of these, and on `tenants` itself.
+pub const TENANT_TABLES: &[&str] = &[
+    "users",
+    "refresh_tokens",
+    "customers",
+    "services",
+    "staff_members",
+    "working_hours",
+    "bookings",
+];
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_initial::Migration),
+            Box::new(m20261122_000002_postgres_guards::Migration),
+        ]
+    }
+}

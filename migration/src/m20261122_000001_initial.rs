@@ -1,0 +1,488 @@
+//! Tables of the walking skeleton. Every unique key of a tenant table includes
+//! `tenant_id`, and references between tenant tables are composite
+//! `(tenant_id, x_id) -> x (tenant_id, id)` so that a row can never point at another
+//! tenant's row (DESIGN.md §4, wall 4).
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261122_000001_initial"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    Id,
+    Name,
+    Slug,
+    Timezone,
+    Currency,
+    Plan,
+    Status,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    TenantId,
+    Email,
+    Name,
+    PasswordHash,
+    Role,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum RefreshTokens {
+    Table,
+    Id,
+    TenantId,
+    UserId,
+    FamilyId,
+    TokenHash,
+    ExpiresAt,
+    ReplacedAt,
+    RevokedAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Customers {
+    Table,
+    Id,
+    TenantId,
+    Name,
+    Phone,
+    Email,
+    Address,
+    Notes,
+    ArchivedAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Services {
+    Table,
+    Id,
+    TenantId,
+    Name,
+    Description,
+    DurationMinutes,
+    PriceCents,
+    Active,
+    DisplayOrder,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum StaffMembers {
+    Table,
+    Id,
+    TenantId,
+    Name,
+    UserId,
+    Active,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum WorkingHours {
+    Table,
+    Id,
+    TenantId,
+    StaffMemberId,
+    Weekday,
+    StartMinute,
+    EndMinute,
+}
+
+#[derive(DeriveIden)]
+enum Bookings {
+    Table,
+    Id,
+    TenantId,
+    CustomerId,
+    ServiceId,
+    StaffMemberId,
+    StartsAt,
+    EndsAt,
+    Status,
+    Address,
+    PriceCents,
+    Currency,
+    Source,
+    Notes,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// `tenant_id` column referencing `tenants(id)`.
+fn tenant_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, col)
+        .to(Tenants::Table, Tenants::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
+
+/// Unique `(tenant_id, id)` so that other tenant tables can reference `(tenant_id, id)`.
+fn tenant_id_key<T: IntoIden + 'static>(
+    name: &str,
+    table: T,
+    tenant: T,
+    id: T,
+) -> IndexCreateStatement {
+    Index::create()
+        .name(name)
+        .table(table)
+        .col(tenant)
+        .col(id)
+        .unique()
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Tenants::Table)
+                    .col(pk_uuid(Tenants::Id))
+                    .col(string(Tenants::Name))
+                    .col(string_uniq(Tenants::Slug))
+                    .col(string(Tenants::Timezone))
+                    .col(string_len(Tenants::Currency, 3))
+                    .col(string_len(Tenants::Plan, 16))
+                    .col(string_len(Tenants::Status, 16))
+                    .col(timestamp_with_time_zone(Tenants::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .col(pk_uuid(Users::Id))
+                    .col(uuid(Users::TenantId))
+                    .col(string(Users::Email))
+                    .col(string(Users::Name))
+                    .col(string(Users::PasswordHash))
+                    .col(string_len(Users::Role, 16))
+                    .col(timestamp_with_time_zone(Users::CreatedAt))
+                    .foreign_key(&mut tenant_fk(Users::Table, Users::TenantId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "users_tenant_id_id_key",
+                Users::Table,
+                Users::TenantId,
+                Users::Id,
+            ))
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "users_tenant_id_email_key",
+                Users::Table,
+                Users::TenantId,
+                Users::Email,
+            ))
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("users_email_idx")
+                    .table(Users::Table)
+                    .col(Users::Email)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(RefreshTokens::Table)
+                    .col(pk_uuid(RefreshTokens::Id))
+                    .col(uuid(RefreshTokens::TenantId))
+                    .col(uuid(RefreshTokens::UserId))
+                    .col(uuid(RefreshTokens::FamilyId))
+                    .col(string(RefreshTokens::TokenHash))
+                    .col(timestamp_with_time_zone(RefreshTokens::ExpiresAt))
+                    .col(timestamp_with_time_zone_null(RefreshTokens::ReplacedAt))
+                    .col(timestamp_with_time_zone_null(RefreshTokens::RevokedAt))
+                    .col(timestamp_with_time_zone(RefreshTokens::CreatedAt))
+                    .foreign_key(&mut tenant_fk(
+                        RefreshTokens::Table,
+                        RefreshTokens::TenantId,
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                RefreshTokens::Table,
+                                (RefreshTokens::TenantId, RefreshTokens::UserId),
+                            )
+                            .to(Users::Table, (Users::TenantId, Users::Id))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "refresh_tokens_tenant_id_token_hash_key",
+                RefreshTokens::Table,
+                RefreshTokens::TenantId,
+                RefreshTokens::TokenHash,
+            ))
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("refresh_tokens_tenant_id_family_id_idx")
+                    .table(RefreshTokens::Table)
+                    .col(RefreshTokens::TenantId)
+                    .col(RefreshTokens::FamilyId)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Customers::Table)
+                    .col(pk_uuid(Customers::Id))
+                    .col(uuid(Customers::TenantId))
+                    .col(string(Customers::Name))
+                    .col(string_null(Customers::Phone))
+                    .col(string_null(Customers::Email))
+                    .col(text_null(Customers::Address))
+                    .col(text_null(Customers::Notes))
+                    .col(timestamp_with_time_zone_null(Customers::ArchivedAt))
+                    .col(timestamp_with_time_zone(Customers::CreatedAt))
+                    .foreign_key(&mut tenant_fk(Customers::Table, Customers::TenantId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "customers_tenant_id_id_key",
+                Customers::Table,
+                Customers::TenantId,
+                Customers::Id,
+            ))
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "customers_tenant_id_phone_key",
+                Customers::Table,
+                Customers::TenantId,
+                Customers::Phone,
+            ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Services::Table)
+                    .col(pk_uuid(Services::Id))
+                    .col(uuid(Services::TenantId))
+                    .col(string(Services::Name))
+                    .col(text_null(Services::Description))
+                    .col(integer(Services::DurationMinutes))
+                    .col(big_integer(Services::PriceCents))
+                    .col(boolean(Services::Active))
+                    .col(integer(Services::DisplayOrder))
+                    .col(timestamp_with_time_zone(Services::CreatedAt))
+                    .check(Expr::col(Services::DurationMinutes).gt(0))
+                    .check(Expr::col(Services::PriceCents).gte(0))
+                    .foreign_key(&mut tenant_fk(Services::Table, Services::TenantId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "services_tenant_id_id_key",
+                Services::Table,
+                Services::TenantId,
+                Services::Id,
+            ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(StaffMembers::Table)
+                    .col(pk_uuid(StaffMembers::Id))
+                    .col(uuid(StaffMembers::TenantId))
+                    .col(string(StaffMembers::Name))
+                    .col(uuid_null(StaffMembers::UserId))
+                    .col(boolean(StaffMembers::Active))
+                    .col(timestamp_with_time_zone(StaffMembers::CreatedAt))
+                    .foreign_key(&mut tenant_fk(StaffMembers::Table, StaffMembers::TenantId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::UserId),
+                            )
+                            .to(Users::Table, (Users::TenantId, Users::Id)),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "staff_members_tenant_id_id_key",
+                StaffMembers::Table,
+                StaffMembers::TenantId,
+                StaffMembers::Id,
+            ))
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "staff_members_tenant_id_user_id_key",
+                StaffMembers::Table,
+                StaffMembers::TenantId,
+                StaffMembers::UserId,
+            ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(WorkingHours::Table)
+                    .col(pk_uuid(WorkingHours::Id))
+                    .col(uuid(WorkingHours::TenantId))
+                    .col(uuid(WorkingHours::StaffMemberId))
+                    .col(small_integer(WorkingHours::Weekday))
+                    .col(integer(WorkingHours::StartMinute))
+                    .col(integer(WorkingHours::EndMinute))
+                    .check(Expr::col(WorkingHours::Weekday).between(0, 6))
+                    .check(Expr::col(WorkingHours::StartMinute).gte(0))
+                    .check(
+                        Expr::col(WorkingHours::EndMinute).gt(Expr::col(WorkingHours::StartMinute)),
+                    )
+                    .check(Expr::col(WorkingHours::EndMinute).lte(1440))
+                    .foreign_key(&mut tenant_fk(WorkingHours::Table, WorkingHours::TenantId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                WorkingHours::Table,
+                                (WorkingHours::TenantId, WorkingHours::StaffMemberId),
+                            )
+                            .to(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::Id),
+                            )
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("working_hours_tenant_id_staff_member_id_idx")
+                    .table(WorkingHours::Table)
+                    .col(WorkingHours::TenantId)
+                    .col(WorkingHours::StaffMemberId)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Bookings::Table)
+                    .col(pk_uuid(Bookings::Id))
+                    .col(uuid(Bookings::TenantId))
+                    .col(uuid(Bookings::CustomerId))
+                    .col(uuid(Bookings::ServiceId))
+                    .col(uuid(Bookings::StaffMemberId))
+                    .col(timestamp_with_time_zone(Bookings::StartsAt))
+                    .col(timestamp_with_time_zone(Bookings::EndsAt))
+                    .col(string_len(Bookings::Status, 16))
+                    .col(text_null(Bookings::Address))
+                    .col(big_integer(Bookings::PriceCents))
+                    .col(string_len(Bookings::Currency, 3))
+                    .col(string_len(Bookings::Source, 16))
+                    .col(text_null(Bookings::Notes))
+                    .col(timestamp_with_time_zone(Bookings::CreatedAt))
+                    .col(timestamp_with_time_zone(Bookings::UpdatedAt))
+                    .check(Expr::col(Bookings::EndsAt).gt(Expr::col(Bookings::StartsAt)))
+                    .foreign_key(&mut tenant_fk(Bookings::Table, Bookings::TenantId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Bookings::Table, (Bookings::TenantId, Bookings::CustomerId))
+                            .to(Customers::Table, (Customers::TenantId, Customers::Id)),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Bookings::Table, (Bookings::TenantId, Bookings::ServiceId))
+                            .to(Services::Table, (Services::TenantId, Services::Id)),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                Bookings::Table,
+                                (Bookings::TenantId, Bookings::StaffMemberId),
+                            )
+                            .to(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::Id),
+                            ),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("bookings_tenant_staff_starts_idx")
+                    .table(Bookings::Table)
+                    .col(Bookings::TenantId)
+                    .col(Bookings::StaffMemberId)
+                    .col(Bookings::StartsAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("bookings_tenant_starts_idx")
+                    .table(Bookings::Table)
+                    .col(Bookings::TenantId)
+                    .col(Bookings::StartsAt)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            Bookings::Table.into_iden(),
+            WorkingHours::Table.into_iden(),
+            StaffMembers::Table.into_iden(),
+            Services::Table.into_iden(),
+            Customers::Table.into_iden(),
+            RefreshTokens::Table.into_iden(),
+            Users::Table.into_iden(),
+            Tenants::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! The HTTP edge: routes, authentication, request ids, limits.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /graphql` | queries and mutations (`application/json`) |
+//! | `GET /graphql?query=…` | queries only; a mutation is refused with 405 |
+//! | `GET /graphql/ws` | subscriptions (`graphql-transport-ws`; legacy `graphql-ws`) |
+//! | `GET /playground` | GraphiQL |
+//! | `GET /health` | 200 when the database answers, else 503 |
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use graph::{AppSchema, GraphState, Principal, RequestCtx, Role, Session};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// Shared state of the HTTP layer.
+#[derive(Clone)]
+pub struct AppState {
+    /// The GraphQL schema (with [`GraphState`] in its data).
+    pub schema: AppSchema,
+    /// Same state the schema holds, for the edge's own look-ups.
+    pub graph: GraphState,
+    /// Per-request execution timeout.
+    pub request_timeout: std::time::Duration,
+}
+
+/// Builds the router.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/playground", get(playground))
+        .route("/health", get(health))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .with_state(Arc::new(state))
+}
+
+/// A GraphQL-shaped error response with `extensions.code`.
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"message": message, "extensions": {"code": code}}]})),
+    )
+        .into_response()
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| Uuid::new_v4().to_string())
+}
+
+/// Why credentials were refused.
+#[derive(Debug)]
+pub struct AuthFailure(&'static str);
+
+/// Authenticates a bearer token: HS256 JWT, then (for technicians) the linked staff
+/// member. A present but invalid credential is an error, never anonymous.
+pub async fn authenticate(
+    graph: &GraphState,
+    token: &str,
+    request_id: &str,
+) -> Result<RequestCtx, AuthFailure> {
+    let claims = graph
+        .jwt
+        .verify(token)
+        .map_err(|_| AuthFailure("invalid or expired access token"))?;
+    let role = Role::parse(&claims.role).ok_or(AuthFailure("invalid access token"))?;
+    let staff_member_id = if role == Role::Technician {
+        staff_member_of(graph, claims.tid, claims.sub)
+            .await
+            .map_err(|_| AuthFailure("could not load the staff member"))?
+    } else {
+        None
+    };
+    Ok(RequestCtx {
+        tenant_id: claims.tid,
+        principal: Principal::User {
+            user_id: claims.sub,
+            role,
+            staff_member_id,
+        },
+        request_id: request_id.to_string(),
+    })
+}
+
+async fn staff_member_of(
+    graph: &GraphState,
+    tenant: Uuid,
+    user: Uuid,
+) -> Result<Option<Uuid>, graph::error::ApiError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let tx = graph.db.read(tenant).await?;
+    let s = graph::db::scoped::<entities::staff_member::Entity>(tenant)
+        .filter(entities::staff_member::Column::UserId.eq(user))
+        .one(&*tx)
+        .await?;
+    tx.commit().await?;
+    Ok(s.map(|s| s.id))
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
+    let Some(v) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| AuthFailure("malformed Authorization header"))?;
+    let (scheme, token) = v
+        .split_once(' ')
+        .ok_or(AuthFailure("Authorization must be `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthFailure("Authorization must be `Bearer <token>`"));
+    }
+    Ok(Some(token.trim()))
+}
+
+fn is_query_only(req: &async_graphql::Request) -> bool {
+    match async_graphql::parser::parse_query(&req.query) {
+        Ok(doc) => doc
+            .operations
+            .iter()
+            .all(|(_, op)| op.node.ty == OperationType::Query),
+        // Let the executor report the syntax error as usual.
+        Err(_) => true,
+    }
+}
+
+async fn graphql(
+    State(app): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    let rid = request_id(&headers);
+    let span = tracing::info_span!("graphql", request_id = %rid);
+    async move {
+        let req = req.into_inner();
+        if method == Method::GET && !is_query_only(&req) {
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_REQUEST",
+                "GET requests may only run queries; use POST for mutations",
+            );
+        }
+        let auth = match bearer(&headers) {
+            Ok(Some(token)) => match authenticate(&app.graph, token, &rid).await {
+                Ok(rc) => Some(rc),
+                Err(AuthFailure(msg)) => {
+                    return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg);
+                }
+            },
+            Ok(None) => None,
+            Err(AuthFailure(msg)) => {
+                return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg);
+            }
+        };
+        let session = Session {
+            auth,
+            request_id: rid.clone(),
+        };
+        let req = req
+            .data(session)
+            .data(graph::loaders::loaders(app.graph.db.clone()));
+        let resp = match tokio::time::timeout(app.request_timeout, app.schema.execute(req)).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::warn!("request timed out");
+                async_graphql::Response::from_errors(vec![ServerError::new(
+                    "request timed out",
+                    None,
+                )])
+            }
+        };
+        let mut out = GraphQLResponse::from(resp).into_response();
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            out.headers_mut().insert("x-request-id", v);
+        }
+        out
+    }
+    .instrument(span)
+    .await
+}
+
+async fn graphql_ws(
+    State(app): State<Arc<AppState>>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = app.schema.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let graph = app.graph.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let rid = Uuid::new_v4().to_string();
+                    let token = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
+                    let auth = match token {
+                        Some(t) => Some(
+                            authenticate(&graph, &t, &rid)
+                                .await
+                                .map_err(|AuthFailure(m)| async_graphql::Error::new(m))?,
+                        ),
+                        None => None,
+                    };
+                    let mut data = Data::default();
+                    data.insert(Session {
+                        auth,
+                        request_id: rid,
+                    });
+                    data.insert(graph::loaders::loaders(graph.db.clone()));
+                    Ok(data)
+                })
+                .serve()
+                .await
+        })
+}
+
+async fn playground() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Servicegraph")
+            .finish(),
+    )
+}
+
+async fn health(State(app): State<Arc<AppState>>) -> Response {
+    match app.graph.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "database": "down"})),
+        )
+            .into_response(),
+    }
+}

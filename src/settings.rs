@@ -1,0 +1,196 @@
+//! Configuration from environment variables (12-factor). Every variable, its default and
+//! meaning is listed in the README's configuration table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development: missing secrets are generated and persisted under `DATA_DIR`,
+    /// the demo tenant is seeded.
+    Development,
+    /// Production: `JWT_SECRET` and `ENCRYPTION_KEY` are required; no demo seed.
+    Production,
+}
+
+/// A secret string that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(v: impl Into<String>) -> Secret {
+        Secret(v.into())
+    }
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `APP_ENV`: `development` (default) or `production`.
+    pub app_env: AppEnv,
+    /// `DATABASE_URL`: what the server connects with. Default: SQLite file
+    /// `DATA_DIR/servicegraph.db`.
+    pub database_url: String,
+    /// `MIGRATION_DATABASE_URL`: PostgreSQL owner connection used for migrations, when
+    /// the runtime role (`DATABASE_URL`) must not own tables. After migrating, the
+    /// runtime role is granted table privileges. Default: `DATABASE_URL`.
+    pub migration_database_url: Option<String>,
+    /// `DATABASE_MAX_CONNECTIONS`: pool size (default 20).
+    pub database_max_connections: u32,
+    /// `BIND_ADDR` (default `127.0.0.1:8080`; port 0 picks a free port).
+    pub bind_addr: SocketAddr,
+    /// `JWT_SECRET`: HS256 key for access tokens.
+    pub jwt_secret: Secret,
+    /// `ENCRYPTION_KEY`: base64 of 32 bytes, for secrets at rest (plugin credentials).
+    pub encryption_key: Secret,
+    /// `REDIS_URL`: when set, events are shared through Redis pub/sub.
+    pub redis_url: Option<String>,
+    /// `REDIS_EVENTS_CHANNEL` (default `servicegraph:events`).
+    pub redis_events_channel: String,
+    /// `SEED_DEMO`: seed the demo tenant on start (default true in development).
+    pub seed_demo: bool,
+    /// `AUTO_MIGRATE`: apply migrations on start (default true).
+    pub auto_migrate: bool,
+    /// `DATA_DIR` (default `data`).
+    pub data_dir: PathBuf,
+    /// `GRAPHQL_MAX_DEPTH` (default 12).
+    pub max_depth: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY` (default 500).
+    pub max_complexity: usize,
+    /// `REQUEST_TIMEOUT_SECS` (default 30).
+    pub request_timeout: Duration,
+    /// `MAX_BODY_BYTES` (default 1 MiB).
+    pub max_body_bytes: usize,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_env<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match env(name) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not valid")),
+        None => Ok(default),
+    }
+}
+
+fn parse_bool(name: &str, default: bool) -> anyhow::Result<bool> {
+    match env(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{name}={v:?} is not a boolean"),
+    }
+}
+
+/// Reads `name`, or in development reads/creates `DATA_DIR/<file>` holding a random
+/// 32-byte base64 value (mode 0600), logging a warning. In production a missing value is
+/// an error.
+fn secret(name: &str, file: &str, env_kind: AppEnv, data_dir: &Path) -> anyhow::Result<Secret> {
+    if let Some(v) = env(name) {
+        return Ok(Secret::new(v));
+    }
+    if env_kind == AppEnv::Production {
+        bail!("{name} must be set when APP_ENV=production");
+    }
+    let path = data_dir.join(file);
+    if let Ok(v) = std::fs::read_to_string(&path) {
+        let v = v.trim().to_string();
+        if !v.is_empty() {
+            return Ok(Secret::new(v));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let v = STANDARD.encode(bytes);
+    write_private(&path, &v).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(
+        "{name} is not set; generated one and stored it in {} (development only)",
+        path.display()
+    );
+    Ok(Secret::new(v))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(contents.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, contents)
+    }
+}
+
+impl Settings {
+    /// Reads settings from the environment. Errors name the offending variable.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let app_env = match env("APP_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => bail!("APP_ENV={other:?}: use development or production"),
+        };
+        let data_dir = PathBuf::from(env("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match env("DATABASE_URL") {
+            Some(u) => u,
+            None => {
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("creating {}", data_dir.display()))?;
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("servicegraph.db").display()
+                )
+            }
+        };
+        Ok(Settings {
+            app_env,
+            migration_database_url: env("MIGRATION_DATABASE_URL"),
+            database_max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 20)?,
+            bind_addr: parse_env("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            jwt_secret: secret("JWT_SECRET", "jwt_secret", app_env, &data_dir)?,
+            encryption_key: secret("ENCRYPTION_KEY", "encryption_key", app_env, &data_dir)?,
+            redis_url: env("REDIS_URL"),
+            redis_events_channel: env("REDIS_EVENTS_CHANNEL")
+                .unwrap_or_else(|| "servicegraph:events".into()),
+            seed_demo: parse_bool("SEED_DEMO", app_env == AppEnv::Development)?,
+            auto_migrate: parse_bool("AUTO_MIGRATE", true)?,
+            max_depth: parse_env("GRAPHQL_MAX_DEPTH", 12)?,
+            max_complexity: parse_env("GRAPHQL_MAX_COMPLEXITY", 500)?,
+            request_timeout: Duration::from_secs(parse_env("REQUEST_TIMEOUT_SECS", 30)?),
+            max_body_bytes: parse_env("MAX_BODY_BYTES", 1024 * 1024)?,
+            database_url,
+            data_dir,
+        })
+    }
+}
