@@ -92,6 +92,7 @@ pub async fn grant_runtime_role(owner: &DatabaseConnection, role: &str) -> anyho
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

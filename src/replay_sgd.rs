@@ -529,6 +529,7 @@ pub async fn run(file: &Path, url: &str) -> anyhow::Result<Summary> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use chrono::Datelike;

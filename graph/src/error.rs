@@ -167,6 +167,7 @@ impl UserError {
 pub type Outcome<T> = Result<T, Vec<UserError>>;
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

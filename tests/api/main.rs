@@ -1,1 +1,14 @@
+//! Integration tests: the real server over HTTP and WebSocket, on SQLite by default and
+//! on PostgreSQL (+ Redis) when `TEST_DATABASE_URL` (+ `TEST_REDIS_URL`) are set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod availability;
+mod bookings;
+mod edge;
+mod helpers;
+mod isolation;
+mod playground;
+mod roles;
+mod schema_snapshot;
+mod sgd;

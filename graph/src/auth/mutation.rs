@@ -31,6 +31,7 @@ fn payload(outcome: Outcome<Session>) -> AuthPayload {
 #[derive(Default)]
 pub struct AuthMutation;
 
+/// Auth mutations.
 #[Object]
 impl AuthMutation {
     /// Creates a business (tenant) and its owner, and logs the owner in. User errors:

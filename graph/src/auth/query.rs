@@ -10,6 +10,7 @@ use crate::state::{caller, state};
 #[derive(Default)]
 pub struct AuthQuery;
 
+/// Auth and tenancy queries.
 #[Object]
 impl AuthQuery {
     /// The logged-in user, their tenant and linked staff member. Errors: `UNAUTHENTICATED`.

@@ -10,6 +10,7 @@ use crate::error::UserError;
 /// A business using Servicegraph.
 pub struct Tenant(pub tenant::Model);
 
+/// A business using Servicegraph.
 #[Object]
 impl Tenant {
     /// Tenant id (UUID).
@@ -49,6 +50,7 @@ impl Tenant {
 /// A person who logs in for a tenant.
 pub struct User(pub user::Model);
 
+/// A person who logs in for a tenant.
 #[Object]
 impl User {
     /// User id (UUID).

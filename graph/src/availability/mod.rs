@@ -17,6 +17,7 @@ pub struct AvailableSlot {
     slot: service::Slot,
 }
 
+/// A bookable start time and the staff members free then.
 #[Object]
 impl AvailableSlot {
     /// Start (UTC).
@@ -60,6 +61,7 @@ pub struct PublicSlot {
 #[derive(Default)]
 pub struct AvailabilityQuery;
 
+/// Availability queries.
 #[Object]
 impl AvailabilityQuery {
     /// Start times on a 15-minute grid at which `serviceId` can be booked, between the

@@ -206,6 +206,7 @@ pub fn slots(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use chrono::NaiveTime;

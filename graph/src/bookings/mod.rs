@@ -44,6 +44,7 @@ fn refused(e: UserError) -> BookingPayload {
 #[derive(Default)]
 pub struct BookingQuery;
 
+/// Booking queries.
 #[Object]
 impl BookingQuery {
     /// Bookings by start time. Technicians see only their own. Errors:
@@ -99,6 +100,7 @@ impl BookingQuery {
 #[derive(Default)]
 pub struct BookingMutation;
 
+/// Booking mutations.
 #[Object]
 impl BookingMutation {
     /// Books a service (owners and managers). Checked against working hours and existing

@@ -102,6 +102,7 @@ impl BookingSource {
 #[derive(Clone)]
 pub struct Booking(pub booking::Model);
 
+/// One scheduled visit.
 #[Object]
 impl Booking {
     /// Booking id (UUID).

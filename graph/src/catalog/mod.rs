@@ -15,6 +15,7 @@ use types::{CreateServiceInput, Service, ServicePayload, UpdateServiceInput};
 #[derive(Default)]
 pub struct CatalogQuery;
 
+/// Catalog queries.
 #[Object]
 impl CatalogQuery {
     /// The tenant's services, by `displayOrder` then name. Archived ones only with
@@ -55,6 +56,7 @@ impl CatalogQuery {
 #[derive(Default)]
 pub struct CatalogMutation;
 
+/// Catalog mutations (owners and managers).
 #[Object]
 impl CatalogMutation {
     /// Adds a service. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User errors:

@@ -9,6 +9,7 @@ use crate::error::{Outcome, UserError};
 #[derive(Clone)]
 pub struct Service(pub service::Model);
 
+/// A catalog item that customers book.
 #[Object]
 impl Service {
     /// Service id (UUID).

@@ -15,6 +15,7 @@ use types::{Customer, CustomerInput, CustomerPayload, UpdateCustomerInput};
 #[derive(Default)]
 pub struct CustomerQuery;
 
+/// Customer queries (owners and managers).
 #[Object]
 impl CustomerQuery {
     /// Customers by name. `search` matches name, email or phone, case-insensitively.
@@ -56,6 +57,7 @@ impl CustomerQuery {
 #[derive(Default)]
 pub struct CustomerMutation;
 
+/// Customer mutations (owners and managers).
 #[Object]
 impl CustomerMutation {
     /// Adds a customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User errors:

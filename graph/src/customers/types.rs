@@ -10,6 +10,7 @@ use crate::error::{Outcome, UserError};
 #[derive(Clone)]
 pub struct Customer(pub customer::Model);
 
+/// A client of the business.
 #[Object]
 impl Customer {
     /// Customer id (UUID).

@@ -35,6 +35,7 @@ pub struct PublicTenant {
     tenant: tenant::Model,
 }
 
+/// A business's public booking page.
 #[Object]
 impl PublicTenant {
     /// Business name.
@@ -172,6 +173,7 @@ async fn resolve(
 #[derive(Default)]
 pub struct PublicQuery;
 
+/// Public queries.
 #[Object]
 impl PublicQuery {
     /// A business's booking page. Errors: `NOT_FOUND`.
@@ -235,6 +237,7 @@ fn refused(errors: Vec<UserError>) -> PublicBookingPayload {
     }
 }
 
+/// Public mutations.
 #[Object]
 impl PublicMutation {
     /// Books as a customer on the public page: finds the customer by phone or creates

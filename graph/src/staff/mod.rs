@@ -15,6 +15,7 @@ use types::{CreateStaffMemberInput, StaffMember, StaffMemberPayload, UpdateStaff
 #[derive(Default)]
 pub struct StaffQuery;
 
+/// Staff queries.
 #[Object]
 impl StaffQuery {
     /// The tenant's staff members by name; archived ones only with `includeArchived`.
@@ -53,6 +54,7 @@ impl StaffQuery {
 #[derive(Default)]
 pub struct StaffMutation;
 
+/// Staff mutations (owners and managers).
 #[Object]
 impl StaffMutation {
     /// Adds a staff member with a weekly schedule. Errors: `UNAUTHENTICATED`,

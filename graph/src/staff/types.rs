@@ -95,6 +95,7 @@ pub struct WorkingIntervalInput {
 #[derive(Clone)]
 pub struct StaffMember(pub staff_member::Model);
 
+/// A person whose time can be booked.
 #[Object]
 impl StaffMember {
     /// Staff member id (UUID).
@@ -177,6 +178,7 @@ impl From<Outcome<staff_member::Model>> for StaffMemberPayload {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,281 @@
+//! The HTTP and WebSocket edge: GET rules, limits, health, subscriptions (and Redis
+//! fan-out across two server instances).
+
+use std::time::Duration;
+
+use chrono::Weekday;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::{
+    Options, TestApp, every_day, local, next_weekday, slug, spawn_app, spawn_app_with,
+};
+
+const NY: chrono_tz::Tz = chrono_tz::America::New_York;
+
+#[tokio::test]
+async fn get_runs_queries_but_never_mutations() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("get")).await;
+    let ok = app
+        .http
+        .get(
+            reqwest::Url::parse_with_params(
+                &format!("{}/graphql", app.address),
+                &[(
+                    "query",
+                    format!("{{ publicTenant(slug: \"{}\") {{ slug }} }}", owner.slug),
+                )],
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["data"]["publicTenant"]["slug"], owner.slug.as_str());
+    let refused = app
+        .http
+        .get(
+            reqwest::Url::parse_with_params(
+                &format!("{}/graphql", app.address),
+                &[(
+                    "query",
+                    format!(
+                        "mutation {{ logOut(refreshToken: \"{}\") {{ success }} }}",
+                        owner.refresh
+                    ),
+                )],
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 405);
+    // The mutation did not run: the refresh token still works.
+    let r = app
+        .gql(
+            None,
+            "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }",
+            json!({"t": owner.refresh}),
+        )
+        .await;
+    assert!(r["refreshToken"]["accessToken"].is_string());
+}
+
+#[tokio::test]
+async fn depth_limit_and_body_limit_hold() {
+    let app = spawn_app().await;
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }";
+    let (status, body) = app.post(None, deep, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nested too deep"),
+        "{body}"
+    );
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let resp = app
+        .http
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body(json!({"query": format!("{{ __typename }} # {huge}")}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+}
+
+#[tokio::test]
+async fn health_checks_the_database() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["status"], "ok");
+    let page = app
+        .http
+        .get(format!("{}/playground", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("/graphql/ws"));
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn subscribe(app: &TestApp, token: &str) -> Ws {
+    let mut req = format!("{}/graphql/ws", app.address.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { bookingEvents { kind booking { id status } } }"}});
+    ws.send(Message::text(sub.to_string())).await.unwrap();
+    // Give the server a moment to register the subscription before events happen.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("stream open")
+            .expect("message");
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "ping" {
+                    continue;
+                }
+                return v;
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+async fn tenant_with_staff(app: &TestApp, prefix: &str) -> (crate::helpers::Owner, String, String) {
+    let owner = app.sign_up(&slug(prefix)).await;
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "S", &every_day("09:00", "17:00"))
+        .await;
+    (owner, service, staff)
+}
+
+#[tokio::test]
+async fn subscriptions_deliver_only_the_callers_tenant_events() {
+    let app = spawn_app().await;
+    let (a, a_service, a_staff) = tenant_with_staff(&app, "sub-a").await;
+    let (b, b_service, b_staff) = tenant_with_staff(&app, "sub-b").await;
+    let mut ws = subscribe(&app, &a.token).await;
+    let day = next_weekday(Weekday::Thu, 2);
+    // B's booking first: A must not see it.
+    let other = app
+        .public_book(
+            &b.slug,
+            &b_service,
+            &local(NY, day, "10:00"),
+            Some(&b_staff),
+            "+14155550170",
+        )
+        .await;
+    assert!(other["booking"].is_object());
+    let mine = app
+        .public_book(
+            &a.slug,
+            &a_service,
+            &local(NY, day, "10:00"),
+            Some(&a_staff),
+            "+14155550171",
+        )
+        .await;
+    let id = mine["booking"]["id"].as_str().unwrap();
+    let ev = next_json(&mut ws).await;
+    assert_eq!(ev["type"], "next", "{ev}");
+    assert_eq!(ev["payload"]["data"]["bookingEvents"]["kind"], "CREATED");
+    assert_eq!(ev["payload"]["data"]["bookingEvents"]["booking"]["id"], id);
+    app.gql(
+        Some(&a.token),
+        "mutation($id: ID!) { cancelBooking(id: $id) { booking { id } } }",
+        json!({"id": id}),
+    )
+    .await;
+    let ev = next_json(&mut ws).await;
+    assert_eq!(ev["payload"]["data"]["bookingEvents"]["kind"], "CANCELED");
+    assert_eq!(
+        ev["payload"]["data"]["bookingEvents"]["booking"]["status"],
+        "CANCELED"
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_refuse_bad_credentials() {
+    let app = spawn_app().await;
+    let mut req = format!("{}/graphql/ws", app.address.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let init = json!({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("reply");
+    match msg {
+        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {}
+        Some(Ok(Message::Text(t))) => assert_ne!(
+            serde_json::from_str::<Value>(&t).unwrap()["type"],
+            "connection_ack"
+        ),
+        Some(Ok(other)) => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redis_fans_events_out_across_instances() {
+    if std::env::var("TEST_REDIS_URL")
+        .map(|v| v.is_empty())
+        .unwrap_or(true)
+    {
+        eprintln!("skipped: set TEST_REDIS_URL to run");
+        return;
+    }
+    let channel = format!("sg-test:{}", uuid::Uuid::new_v4());
+    let first = spawn_app_with(Options {
+        redis_channel: Some(channel.clone()),
+        ..Default::default()
+    })
+    .await;
+    let second = spawn_app_with(Options {
+        redis_channel: Some(channel),
+        database: Some((first.settings.database_url.clone(), first.owner_url.clone())),
+        ..Default::default()
+    })
+    .await;
+    let (owner, service, staff) = tenant_with_staff(&first, "redis").await;
+    let mut ws = subscribe(&first, &owner.token).await;
+    let day = next_weekday(Weekday::Fri, 2);
+    let booked = second
+        .public_book(
+            &owner.slug,
+            &service,
+            &local(NY, day, "09:00"),
+            Some(&staff),
+            "+14155550180",
+        )
+        .await;
+    let id = booked["booking"]["id"].as_str().unwrap();
+    let ev = next_json(&mut ws).await;
+    assert_eq!(
+        ev["payload"]["data"]["bookingEvents"]["booking"]["id"], id,
+        "{ev}"
+    );
+}

@@ -1,0 +1,394 @@
+//! Test harness: `spawn_app()` starts the real server on port 0 with its own database
+//! (a temporary SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL`
+//! is set, reached as the non-owner runtime role) and, with `TEST_REDIS_URL`, a Redis
+//! event bus on a channel of its own.
+
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, Utc, Weekday};
+use reqwest::Url;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use servicegraph::settings::{AppEnv, Secret};
+use servicegraph::{Application, Settings};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Name of the PostgreSQL runtime role (owns nothing; subject to row-level security).
+pub const APP_ROLE: &str = "servicegraph_app";
+
+/// A running server.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// Shared state (database handle etc.).
+    pub state: graph::GraphState,
+    /// The settings it runs with.
+    pub settings: Settings,
+    /// `true` on PostgreSQL.
+    pub postgres: bool,
+    /// Owner (migration) URL of the PostgreSQL test database.
+    pub owner_url: Option<String>,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// Options of `spawn_app_with`.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Seed the demo tenant.
+    pub seed_demo: bool,
+    /// Reuse this database (URL + owner URL) instead of a new one.
+    pub database: Option<(String, Option<String>)>,
+    /// Share this Redis channel.
+    pub redis_channel: Option<String>,
+}
+
+async fn fresh_postgres(admin_url: &str) -> (String, String) {
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connect TEST_DATABASE_URL");
+    let name = format!("sg_test_{}", Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    // The role is cluster-wide; concurrent tests may race to create it.
+    let _ = admin
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+        .await;
+    admin.close().await.ok();
+    let mut owner = Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+    owner.set_path(&format!("/{name}"));
+    let mut app = owner.clone();
+    app.set_username(APP_ROLE).expect("set user");
+    app.set_password(None).expect("set password");
+    (app.to_string(), owner.to_string())
+}
+
+/// Starts a server with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+/// Starts a server.
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    servicegraph::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (database_url, owner_url) = match opts.database.clone() {
+        Some(db) => db,
+        None => match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => {
+                let (app, owner) = fresh_postgres(&url).await;
+                (app, Some(owner))
+            }
+            _ => (
+                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+                None,
+            ),
+        },
+    };
+    let redis_url = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let settings = Settings {
+        app_env: AppEnv::Development,
+        database_url: database_url.clone(),
+        migration_database_url: owner_url.clone(),
+        database_max_connections: 10,
+        bind_addr: "127.0.0.1:0".parse().expect("addr"),
+        jwt_secret: Secret::new("test-jwt-secret-0123456789abcdef-0123456789"),
+        encryption_key: Secret::new("dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy1sb25nIQ=="),
+        redis_url,
+        redis_events_channel: opts
+            .redis_channel
+            .clone()
+            .unwrap_or_else(|| format!("sg-test:{}", Uuid::new_v4())),
+        seed_demo: opts.seed_demo,
+        auto_migrate: true,
+        data_dir: dir.path().to_path_buf(),
+        max_depth: 12,
+        max_complexity: 500,
+        request_timeout: Duration::from_secs(30),
+        max_body_bytes: 1024 * 1024,
+    };
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        state,
+        settings,
+        postgres: database_url.starts_with("postgres"),
+        owner_url,
+        _stop: tx,
+        _dir: dir,
+    }
+}
+
+/// An owner who signed up.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// Access token.
+    pub token: String,
+    /// Refresh token.
+    pub refresh: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Slug.
+    pub slug: String,
+    /// Email.
+    pub email: String,
+}
+
+/// Default password of test users.
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    /// POSTs a GraphQL operation; returns `(status, body)`.
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.expect("json body");
+        (status, body)
+    }
+
+    /// POSTs and requires a 200 without `errors`; returns `data`.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(token, query, variables).await;
+        assert_eq!(status, 200, "status {status}: {body}");
+        assert!(body.get("errors").is_none(), "errors: {body}");
+        body["data"].clone()
+    }
+
+    /// POSTs and returns the first error's `extensions.code`.
+    pub async fn gql_error_code(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> String {
+        let (_, body) = self.post(token, query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error: {body}"))
+            .to_string()
+    }
+
+    /// Signs up a tenant with `slug` in `timezone`.
+    pub async fn sign_up_in(&self, slug: &str, timezone: &str) -> Owner {
+        let email = format!("owner@{slug}.example.com");
+        let data = self
+            .gql(
+                None,
+                "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken tenant { id slug } userErrors { field code message } } }",
+                json!({"input": {"businessName": format!("Biz {slug}"), "slug": slug, "timezone": timezone, "email": email, "password": PASSWORD}}),
+            )
+            .await;
+        let p = &data["signUp"];
+        assert_eq!(p["userErrors"], json!([]), "{p}");
+        Owner {
+            token: p["accessToken"].as_str().expect("token").into(),
+            refresh: p["refreshToken"].as_str().expect("refresh").into(),
+            tenant_id: p["tenant"]["id"].as_str().expect("id").into(),
+            slug: slug.into(),
+            email,
+        }
+    }
+
+    /// Signs up a tenant in America/New_York.
+    pub async fn sign_up(&self, slug: &str) -> Owner {
+        self.sign_up_in(slug, "America/New_York").await
+    }
+
+    /// Logs in; returns the payload.
+    pub async fn log_in(&self, email: &str, password: &str, slug: Option<&str>) -> Value {
+        self.gql(
+            None,
+            "mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken userErrors { field code message } } }",
+            json!({"input": {"email": email, "password": password, "tenantSlug": slug}}),
+        )
+        .await["logIn"]
+            .clone()
+    }
+
+    /// Creates a service; returns its id.
+    pub async fn create_service(&self, token: &str, minutes: i32) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } userErrors { code message } } }",
+                json!({"input": {"name": format!("Service {minutes}m"), "durationMinutes": minutes, "priceCents": 5000}}),
+            )
+            .await;
+        data["createService"]["service"]["id"]
+            .as_str()
+            .expect("service id")
+            .into()
+    }
+
+    /// Creates a staff member working `hours` = `[(WEEKDAY, "HH:MM", "HH:MM")]`.
+    pub async fn create_staff(
+        &self,
+        token: &str,
+        name: &str,
+        hours: &[(&str, &str, &str)],
+    ) -> String {
+        self.create_staff_linked(token, name, hours, None).await
+    }
+
+    /// Creates a staff member linked to `user_id`.
+    pub async fn create_staff_linked(
+        &self,
+        token: &str,
+        name: &str,
+        hours: &[(&str, &str, &str)],
+        user_id: Option<&str>,
+    ) -> String {
+        let weekly: Vec<Value> = hours
+            .iter()
+            .map(|(d, s, e)| json!({"weekday": d, "startTime": s, "endTime": e}))
+            .collect();
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($input: CreateStaffMemberInput!) { createStaffMember(input: $input) { staffMember { id } userErrors { field code message } } }",
+                json!({"input": {"name": name, "weeklyHours": weekly, "userId": user_id}}),
+            )
+            .await;
+        let p = &data["createStaffMember"];
+        assert_eq!(p["userErrors"], json!([]), "{p}");
+        p["staffMember"]["id"].as_str().expect("staff id").into()
+    }
+
+    /// Creates a customer; returns its id.
+    pub async fn create_customer(&self, token: &str, name: &str, phone: &str) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($input: CustomerInput!) { createCustomer(input: $input) { customer { id } userErrors { field code message } } }",
+                json!({"input": {"name": name, "phone": phone}}),
+            )
+            .await;
+        data["createCustomer"]["customer"]["id"]
+            .as_str()
+            .expect("customer id")
+            .into()
+    }
+
+    /// Creates a user with `role`; returns `(user id, access token)`.
+    pub async fn create_user(&self, owner: &Owner, email: &str, role: &str) -> (String, String) {
+        let data = self
+            .gql(
+                Some(&owner.token),
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } userErrors { code message } } }",
+                json!({"input": {"email": email, "name": email, "password": PASSWORD, "role": role}}),
+            )
+            .await;
+        let id = data["createUser"]["user"]["id"]
+            .as_str()
+            .expect("user id")
+            .to_string();
+        let login = self.log_in(email, PASSWORD, Some(&owner.slug)).await;
+        (id, login["accessToken"].as_str().expect("token").into())
+    }
+
+    /// `publicCreateBooking`; returns the payload.
+    pub async fn public_book(
+        &self,
+        slug: &str,
+        service_id: &str,
+        starts_at: &str,
+        staff: Option<&str>,
+        phone: &str,
+    ) -> Value {
+        self.gql(
+            None,
+            "mutation($input: PublicCreateBookingInput!) { publicCreateBooking(input: $input) { booking { id status startsAt endsAt } userErrors { field code message } } }",
+            json!({"input": {"tenantSlug": slug, "serviceId": service_id, "startsAt": starts_at, "staffMemberId": staff, "customer": {"name": "Test Customer", "phone": phone}}}),
+        )
+        .await["publicCreateBooking"]
+            .clone()
+    }
+
+    /// `createBooking` by an operator; returns the payload.
+    pub async fn book(
+        &self,
+        token: &str,
+        service_id: &str,
+        staff: &str,
+        customer_id: &str,
+        starts_at: &str,
+    ) -> Value {
+        self.gql(
+            Some(token),
+            "mutation($input: CreateBookingInput!) { createBooking(input: $input) { booking { id status startsAt endsAt staffMember { id } } userErrors { field code message } } }",
+            json!({"input": {"serviceId": service_id, "staffMemberId": staff, "customerId": customer_id, "startsAt": starts_at}}),
+        )
+        .await["createBooking"]
+            .clone()
+    }
+}
+
+/// Every day of the week, `start`–`end`.
+pub fn every_day(
+    start: &'static str,
+    end: &'static str,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    [
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+        "SUNDAY",
+    ]
+    .into_iter()
+    .map(|d| (d, start, end))
+    .collect()
+}
+
+/// The next `weekday` at least `min_days` after today (UTC).
+pub fn next_weekday(weekday: Weekday, min_days: i64) -> NaiveDate {
+    let mut d = Utc::now().date_naive() + chrono::Duration::days(min_days);
+    while d.weekday() != weekday {
+        d = d.succ_opt().expect("date");
+    }
+    d
+}
+
+/// The UTC RFC 3339 instant of local `date` `time` in `tz`.
+pub fn local(tz: chrono_tz::Tz, date: NaiveDate, time: &str) -> String {
+    use chrono::TimeZone;
+    let t = chrono::NaiveTime::parse_from_str(time, "%H:%M").expect("time");
+    tz.from_local_datetime(&date.and_time(t))
+        .earliest()
+        .expect("local time exists")
+        .with_timezone(&Utc)
+        .to_rfc3339()
+}
+
+/// A unique slug for a test.
+pub fn slug(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
+}
