@@ -114,6 +114,28 @@ pub fn valid_currency(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// Parses a GraphQL `ID` as a UUID. Errors: `BAD_USER_INPUT` naming `what`.
+pub fn parse_id(id: &async_graphql::ID, what: &str) -> Result<Uuid, crate::error::ApiError> {
+    Uuid::try_parse(id.as_str())
+        .map_err(|_| crate::error::ApiError::BadUserInput(format!("`{what}` is not a valid id")))
+}
+
+/// Parses an optional `ID` inside an input object; a malformed one is reported as a
+/// `NOT_FOUND` user error on `field` (it cannot name anything).
+pub fn parse_input_id(
+    id: &async_graphql::ID,
+    field: &str,
+    what: &str,
+) -> Result<Uuid, crate::error::UserError> {
+    Uuid::try_parse(id.as_str()).map_err(|_| {
+        crate::error::UserError::new(
+            Some(field),
+            crate::error::UserErrorCode::NotFound,
+            format!("{what} not found"),
+        )
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
@@ -169,26 +191,4 @@ mod tests {
         assert_eq!(normalize_email("a@b"), None);
         assert_eq!(normalize_email("a b@c.d"), None);
     }
-}
-
-/// Parses a GraphQL `ID` as a UUID. Errors: `BAD_USER_INPUT` naming `what`.
-pub fn parse_id(id: &async_graphql::ID, what: &str) -> Result<Uuid, crate::error::ApiError> {
-    Uuid::try_parse(id.as_str())
-        .map_err(|_| crate::error::ApiError::BadUserInput(format!("`{what}` is not a valid id")))
-}
-
-/// Parses an optional `ID` inside an input object; a malformed one is reported as a
-/// `NOT_FOUND` user error on `field` (it cannot name anything).
-pub fn parse_input_id(
-    id: &async_graphql::ID,
-    field: &str,
-    what: &str,
-) -> Result<Uuid, crate::error::UserError> {
-    Uuid::try_parse(id.as_str()).map_err(|_| {
-        crate::error::UserError::new(
-            Some(field),
-            crate::error::UserErrorCode::NotFound,
-            format!("{what} not found"),
-        )
-    })
 }

@@ -173,7 +173,9 @@ async fn lifecycle_allows_only_legal_transitions_and_cancel_frees_the_slot() {
     let appr = &app;
     let step = |s: &'static str| {
         let id = id.clone();
-        async move { appr.gql(Some(t), set, json!({"id": id, "s": s})).await["setBookingStatus"].clone() }
+        async move {
+            appr.gql(Some(t), set, json!({"id": id, "s": s})).await["setBookingStatus"].clone()
+        }
     };
     assert_eq!(
         step("COMPLETED").await["userErrors"][0]["code"],

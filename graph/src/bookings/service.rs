@@ -62,7 +62,7 @@ pub struct NewBooking {
 const MAX_ASSIGN_ATTEMPTS: usize = 5;
 
 enum Attempt {
-    Done(booking::Model),
+    Done(Box<booking::Model>),
     Refused(Vec<UserError>),
     LostRace(Uuid),
 }
@@ -325,7 +325,7 @@ async fn try_create(
     match inserted {
         Ok(b) => {
             tx.commit().await?;
-            Ok(Attempt::Done(b))
+            Ok(Attempt::Done(Box::new(b)))
         }
         Err(e) if write_conflict(&e) == Some(WriteConflict::Overlap) => {
             Ok(Attempt::LostRace(staff_id))
@@ -371,7 +371,7 @@ pub async fn create(
                         kind: BookingEventKind::Created,
                     })
                     .await;
-                return Ok(Ok(b));
+                return Ok(Ok(*b));
             }
             Attempt::Refused(e) => return Ok(Err(e)),
             Attempt::LostRace(staff) => {
