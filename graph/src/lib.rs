@@ -15,6 +15,7 @@ pub mod customers;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod guards;
 pub mod loaders;
 pub mod pagination;
 pub mod public;

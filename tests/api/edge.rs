@@ -113,6 +113,20 @@ async fn health_checks_the_database() {
     assert!(page.text().await.unwrap().contains("/graphql/ws"));
 }
 
+#[tokio::test]
+async fn health_is_503_when_the_database_is_down() {
+    let app = spawn_app().await;
+    app.state.db.connection().close_by_ref().await.unwrap();
+    let resp = app
+        .http
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.json::<Value>().await.unwrap()["status"], "unavailable");
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

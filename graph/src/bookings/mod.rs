@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::context::Role;
 use crate::customers::service::clean;
 use crate::db::scoped;
 use crate::error::UserError;
+use crate::guards::{MANAGE, RoleGuard};
 use crate::pagination::{Page, PageArgs};
 use crate::state::{caller, state};
 use crate::util::{parse_id, parse_input_id};
@@ -108,13 +108,13 @@ impl BookingMutation {
     /// `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`, `IN_THE_PAST`, `NOT_FOUND`,
     /// `SERVICE_INACTIVE`, `STAFF_INACTIVE`, `INVALID_INPUT`, `INVALID_PHONE`,
     /// `INVALID_EMAIL`, `TENANT_NOT_ACCEPTING_BOOKINGS`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn create_booking(
         &self,
         ctx: &Context<'_>,
         input: CreateBookingInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let service_id = match parse_input_id(&input.service_id, "serviceId", "service") {
             Ok(id) => id,
             Err(e) => return Ok(refused(e)),
@@ -182,13 +182,13 @@ impl BookingMutation {
     /// Cancels a booking (owners and managers); its time becomes free. Errors:
     /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User error:
     /// `INVALID_STATUS_TRANSITION`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn cancel_booking(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         Ok(payload(
             service::set_status(state(ctx)?, rc, id, BookingStatus::Canceled).await?,

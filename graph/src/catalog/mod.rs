@@ -5,7 +5,7 @@ pub mod types;
 
 use async_graphql::{Context, ID, Object};
 
-use crate::context::Role;
+use crate::guards::{MANAGE, RoleGuard};
 use crate::pagination::{Page, PageArgs};
 use crate::state::{caller, state};
 use crate::util::parse_id;
@@ -61,13 +61,13 @@ pub struct CatalogMutation;
 impl CatalogMutation {
     /// Adds a service. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User errors:
     /// `INVALID_INPUT`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn create_service(
         &self,
         ctx: &Context<'_>,
         input: CreateServiceInput,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         Ok(ServicePayload::from(
             service::create(state(ctx)?, rc, input).await?,
         ))
@@ -76,6 +76,7 @@ impl CatalogMutation {
     /// Changes a service; omitted fields keep their value. Existing bookings keep their
     /// price and times. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User errors:
     /// `INVALID_INPUT`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn update_service(
         &self,
         ctx: &Context<'_>,
@@ -83,7 +84,6 @@ impl CatalogMutation {
         input: UpdateServiceInput,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         Ok(ServicePayload::from(
             service::update(state(ctx)?, rc, id, input).await?,
@@ -92,13 +92,13 @@ impl CatalogMutation {
 
     /// Archives a service: it can no longer be booked; existing bookings stay. Errors:
     /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn archive_service(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         let input = UpdateServiceInput {
             active: Some(false),

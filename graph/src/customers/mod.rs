@@ -5,7 +5,7 @@ pub mod types;
 
 use async_graphql::{Context, ID, Object};
 
-use crate::context::Role;
+use crate::guards::{MANAGE, RoleGuard};
 use crate::pagination::{Page, PageArgs};
 use crate::state::{caller, state};
 use crate::util::parse_id;
@@ -21,6 +21,7 @@ impl CustomerQuery {
     /// Customers by name. `search` matches name, email or phone, case-insensitively.
     /// Errors: `UNAUTHENTICATED`, `FORBIDDEN` (technicians), `BAD_USER_INPUT`.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -34,7 +35,6 @@ impl CustomerQuery {
         #[graphql(desc = "Page backward: before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<Page<Customer>> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let args = PageArgs {
             after,
             before,
@@ -45,9 +45,9 @@ impl CustomerQuery {
     }
 
     /// One customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         Ok(Customer(service::get(state(ctx)?, rc, id).await?))
     }
@@ -62,19 +62,20 @@ pub struct CustomerMutation;
 impl CustomerMutation {
     /// Adds a customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User errors:
     /// `INVALID_INPUT`, `INVALID_PHONE`, `INVALID_EMAIL`, `PHONE_TAKEN`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn create_customer(
         &self,
         ctx: &Context<'_>,
         input: CustomerInput,
     ) -> async_graphql::Result<CustomerPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         Ok(service::create(state(ctx)?, rc, input).await?.into())
     }
 
     /// Changes a customer; omitted fields are unchanged, empty strings clear optional
     /// ones. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User errors as
     /// `createCustomer`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn update_customer(
         &self,
         ctx: &Context<'_>,
@@ -82,20 +83,19 @@ impl CustomerMutation {
         input: UpdateCustomerInput,
     ) -> async_graphql::Result<CustomerPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         Ok(service::update(state(ctx)?, rc, id, input).await?.into())
     }
 
     /// Archives a customer: hidden from lists, history kept. Errors: `UNAUTHENTICATED`,
     /// `FORBIDDEN`, `NOT_FOUND`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn archive_customer(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<CustomerPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         Ok(service::archive(state(ctx)?, rc, id).await?.into())
     }

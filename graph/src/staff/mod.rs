@@ -5,7 +5,7 @@ pub mod types;
 
 use async_graphql::{Context, ID, Object};
 
-use crate::context::Role;
+use crate::guards::{MANAGE, RoleGuard};
 use crate::pagination::{Page, PageArgs};
 use crate::state::{caller, state};
 use crate::util::parse_id;
@@ -59,19 +59,20 @@ pub struct StaffMutation;
 impl StaffMutation {
     /// Adds a staff member with a weekly schedule. Errors: `UNAUTHENTICATED`,
     /// `FORBIDDEN`. User errors: `INVALID_INPUT`, `NOT_FOUND` (userId).
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn create_staff_member(
         &self,
         ctx: &Context<'_>,
         input: CreateStaffMemberInput,
     ) -> async_graphql::Result<StaffMemberPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         Ok(service::create(state(ctx)?, rc, input).await?.into())
     }
 
     /// Changes a staff member; `weeklyHours`, when given, replaces the whole schedule.
     /// Existing bookings are kept. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
     /// User errors: `INVALID_INPUT`, `NOT_FOUND` (userId).
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn update_staff_member(
         &self,
         ctx: &Context<'_>,
@@ -79,20 +80,19 @@ impl StaffMutation {
         input: UpdateStaffMemberInput,
     ) -> async_graphql::Result<StaffMemberPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         Ok(service::update(state(ctx)?, rc, id, input).await?.into())
     }
 
     /// Archives a staff member: no new bookings; existing ones stay. Errors:
     /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
     async fn archive_staff_member(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<StaffMemberPayload> {
         let rc = caller(ctx)?;
-        rc.require_role(&[Role::Owner, Role::Manager])?;
         let id = parse_id(&id, "id")?;
         let input = UpdateStaffMemberInput {
             active: Some(false),

@@ -1,0 +1,32 @@
+//! Role guards for resolvers: `#[graphql(guard = "RoleGuard::new(MANAGE)")]`.
+//!
+//! A guard fails with `UNAUTHENTICATED` for anonymous callers and `FORBIDDEN` for users
+//! whose role is not listed. Services re-check where a rule depends on data (e.g. a
+//! technician's own bookings).
+
+use async_graphql::{Context, Guard};
+
+use crate::context::Role;
+use crate::state::caller;
+
+/// Owners and managers: the roles that run the business.
+pub const MANAGE: &[Role] = &[Role::Owner, Role::Manager];
+
+/// Admits users with one of `roles`.
+pub struct RoleGuard {
+    roles: &'static [Role],
+}
+
+impl RoleGuard {
+    /// A guard for `roles`.
+    pub fn new(roles: &'static [Role]) -> RoleGuard {
+        RoleGuard { roles }
+    }
+}
+
+impl Guard for RoleGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        caller(ctx)?.require_role(self.roles)?;
+        Ok(())
+    }
+}
