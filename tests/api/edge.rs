@@ -293,3 +293,33 @@ async fn redis_fans_events_out_across_instances() {
         "{ev}"
     );
 }
+
+#[tokio::test]
+async fn technicians_receive_only_their_own_booking_events() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("sub-tech")).await;
+    let (tech_user, tech) = app
+        .create_user(&owner, "tech@sub.example.com", "TECHNICIAN")
+        .await;
+    let service = app.create_service(&owner.token, 60).await;
+    let hours = every_day("09:00", "17:00");
+    let mine = app
+        .create_staff_linked(&owner.token, "Mine", &hours, Some(&tech_user))
+        .await;
+    let other = app.create_staff(&owner.token, "Other", &hours).await;
+    let mut ws = subscribe(&app, &tech).await;
+    let day = next_weekday(Weekday::Mon, 2);
+    let when = local(NY, day, "10:00");
+    let theirs = app
+        .public_book(&owner.slug, &service, &when, Some(&other), "+14155550190")
+        .await;
+    assert!(theirs["booking"].is_object());
+    let own = app
+        .public_book(&owner.slug, &service, &when, Some(&mine), "+14155550191")
+        .await;
+    let ev = next_json(&mut ws).await;
+    assert_eq!(
+        ev["payload"]["data"]["bookingEvents"]["booking"]["id"], own["booking"]["id"],
+        "{ev}"
+    );
+}
