@@ -3,7 +3,8 @@
 use sea_orm::entity::prelude::*;
 
 /// A booking row: customer + service + staff member over the half-open UTC interval
-/// `[starts_at, ends_at)`. Two non-canceled bookings of one staff member never overlap
+/// `[starts_at, ends_at)`, blocking `[blocked_from, blocked_until)` (buffers included).
+/// The blocked intervals of two non-canceled bookings of one staff member never overlap
 /// (exclusion constraint on PostgreSQL, checked in the writing transaction on SQLite).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "bookings")]
@@ -23,6 +24,10 @@ pub struct Model {
     pub starts_at: DateTimeUtc,
     /// End instant (UTC, exclusive).
     pub ends_at: DateTimeUtc,
+    /// Start of the time this booking blocks: `starts_at` minus the service's buffer before.
+    pub blocked_from: DateTimeUtc,
+    /// End of the time this booking blocks: `ends_at` plus the service's buffer after.
+    pub blocked_until: DateTimeUtc,
     /// `PENDING`, `CONFIRMED`, `IN_PROGRESS`, `COMPLETED`, `CANCELED` or `NO_SHOW`.
     pub status: String,
     /// Where the work happens, free text.
@@ -35,6 +40,10 @@ pub struct Model {
     pub source: String,
     /// Free-text notes.
     pub notes: Option<String>,
+    /// Why this staff member was assigned (any-staff bookings), for audit.
+    pub assignment_reason: Option<String>,
+    /// Hex SHA-256 of the customer's cancellation token (public bookings).
+    pub cancellation_token_hash: Option<String>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
     /// Last change (UTC).

@@ -5,12 +5,16 @@
 //! tenant filter (DESIGN.md §4, wall 2). Instants are `DateTimeUtc` (UTC); money is an
 //! integer count of minor units (`*_cents`).
 
+pub mod availability_override;
 pub mod booking;
 pub mod customer;
+pub mod idempotency_key;
 pub mod refresh_token;
 pub mod service;
 pub mod staff_member;
+pub mod staff_service;
 pub mod tenant;
+pub mod time_off;
 pub mod user;
 pub mod working_hours;
 
@@ -33,7 +37,11 @@ macro_rules! tenant_owned {
 }
 
 tenant_owned!(
+    availability_override,
     booking,
+    idempotency_key,
+    staff_service,
+    time_off,
     customer,
     refresh_token,
     service,

@@ -23,6 +23,14 @@ pub struct Model {
     pub active: bool,
     /// Sort key for display (ascending).
     pub display_order: i32,
+    /// Minutes blocked before each booking (preparation, travel), 0–720.
+    pub buffer_before_minutes: i32,
+    /// Minutes blocked after each booking (clean-up), 0–720.
+    pub buffer_after_minutes: i32,
+    /// Slot grid for this service in minutes; `None` = the tenant's default.
+    pub slot_interval_minutes: Option<i32>,
+    /// Minimum notice for this service in minutes; `None` = the tenant's default.
+    pub min_notice_minutes: Option<i32>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

@@ -23,6 +23,14 @@ pub struct Model {
     pub plan: String,
     /// Status: `TRIAL`, `ACTIVE`, `PAST_DUE` or `CANCELED`.
     pub status: String,
+    /// Default slot grid in minutes (5, 10, 15, 20, 30 or 60).
+    pub slot_interval_minutes: i32,
+    /// Default minimum notice before a booking's start, in minutes.
+    pub min_notice_minutes: i32,
+    /// How far ahead bookings may be made, in days (1–731, i.e. up to two years).
+    pub horizon_days: i32,
+    /// Customers may cancel or reschedule until this many hours before the start.
+    pub cancellation_notice_hours: i32,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

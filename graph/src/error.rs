@@ -124,6 +124,18 @@ pub enum UserErrorCode {
     OutsideWorkingHours,
     /// The requested start is not in the future.
     InThePast,
+    /// The start is sooner than the service's minimum notice.
+    MinimumNotice,
+    /// The start is further ahead than the tenant's booking horizon.
+    BeyondHorizon,
+    /// The staff member does not perform this service.
+    StaffNotQualified,
+    /// No active staff member performs this service.
+    NoStaffAvailable,
+    /// The idempotency key was already used for another operation.
+    IdempotencyKeyReused,
+    /// Too close to the start for the customer to cancel or reschedule.
+    CancellationWindowPassed,
     /// The requested start is not on the tenant's slot grid.
     NotOnSlotGrid,
     /// The service is archived.

@@ -19,6 +19,7 @@ pub mod guards;
 pub mod loaders;
 pub mod pagination;
 pub mod public;
+pub mod scheduling;
 pub mod schema;
 pub mod seed;
 pub mod staff;

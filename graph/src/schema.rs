@@ -9,6 +9,7 @@ use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::public::{PublicMutation, PublicQuery};
+use crate::scheduling::{SchedulingMutation, SchedulingQuery};
 use crate::staff::{StaffMutation, StaffQuery};
 use crate::state::GraphState;
 
@@ -21,6 +22,7 @@ pub struct Query(
     CustomerQuery,
     BookingQuery,
     AvailabilityQuery,
+    SchedulingQuery,
     PublicQuery,
 );
 
@@ -32,6 +34,7 @@ pub struct Mutation(
     StaffMutation,
     CustomerMutation,
     BookingMutation,
+    SchedulingMutation,
     PublicMutation,
 );
 

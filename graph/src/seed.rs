@@ -126,6 +126,10 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 price_cents: cents,
                 active: Some(true),
                 display_order: Some(i as i32),
+                buffer_before_minutes: Some(0),
+                buffer_after_minutes: Some(15),
+                slot_interval_minutes: None,
+                min_notice_minutes: None,
             },
         )
         .await?
@@ -237,6 +241,7 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 notes: Some("Seeded demo booking".into()),
                 status: BookingStatus::Confirmed,
                 source: BookingSource::Platform,
+                idempotency_key: None,
             },
         )
         .await?

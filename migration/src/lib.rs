@@ -22,6 +22,10 @@ pub const TENANT_TABLES: &[&str] = &[
     "staff_members",
     "working_hours",
     "bookings",
+    "availability_overrides",
+    "time_off",
+    "staff_services",
+    "idempotency_keys",
 ];
 
 /// The ordered list of migrations.

@@ -23,6 +23,10 @@ enum Tenants {
     Currency,
     Plan,
     Status,
+    SlotIntervalMinutes,
+    MinNoticeMinutes,
+    HorizonDays,
+    CancellationNoticeHours,
     CreatedAt,
 }
 
@@ -77,6 +81,10 @@ enum Services {
     PriceCents,
     Active,
     DisplayOrder,
+    BufferBeforeMinutes,
+    BufferAfterMinutes,
+    SlotIntervalMinutes,
+    MinNoticeMinutes,
     CreatedAt,
 }
 
@@ -112,14 +120,64 @@ enum Bookings {
     StaffMemberId,
     StartsAt,
     EndsAt,
+    BlockedFrom,
+    BlockedUntil,
     Status,
     Address,
     PriceCents,
     Currency,
     Source,
     Notes,
+    AssignmentReason,
+    CancellationTokenHash,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum AvailabilityOverrides {
+    Table,
+    Id,
+    TenantId,
+    StaffMemberId,
+    Date,
+    StartMinute,
+    EndMinute,
+    Note,
+}
+
+#[derive(DeriveIden)]
+enum TimeOff {
+    Table,
+    Id,
+    TenantId,
+    StaffMemberId,
+    StartsAt,
+    EndsAt,
+    Reason,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum StaffServices {
+    Table,
+    Id,
+    TenantId,
+    StaffMemberId,
+    ServiceId,
+    PriceCents,
+    DurationMinutes,
+}
+
+#[derive(DeriveIden)]
+enum IdempotencyKeys {
+    Table,
+    Id,
+    TenantId,
+    Key,
+    Operation,
+    Response,
+    CreatedAt,
 }
 
 /// `tenant_id` column referencing `tenants(id)`.
@@ -161,6 +219,14 @@ impl MigrationTrait for Migration {
                     .col(string_len(Tenants::Currency, 3))
                     .col(string_len(Tenants::Plan, 16))
                     .col(string_len(Tenants::Status, 16))
+                    .col(integer(Tenants::SlotIntervalMinutes).default(15))
+                    .col(integer(Tenants::MinNoticeMinutes).default(0))
+                    .col(integer(Tenants::HorizonDays).default(365))
+                    .col(integer(Tenants::CancellationNoticeHours).default(0))
+                    .check(Expr::col(Tenants::SlotIntervalMinutes).is_in([5, 10, 15, 20, 30, 60]))
+                    .check(Expr::col(Tenants::MinNoticeMinutes).gte(0))
+                    .check(Expr::col(Tenants::HorizonDays).between(1, 731))
+                    .check(Expr::col(Tenants::CancellationNoticeHours).gte(0))
                     .col(timestamp_with_time_zone(Tenants::CreatedAt))
                     .to_owned(),
             )
@@ -301,6 +367,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Services::PriceCents))
                     .col(boolean(Services::Active))
                     .col(integer(Services::DisplayOrder))
+                    .col(integer(Services::BufferBeforeMinutes).default(0))
+                    .col(integer(Services::BufferAfterMinutes).default(0))
+                    .col(integer_null(Services::SlotIntervalMinutes))
+                    .col(integer_null(Services::MinNoticeMinutes))
+                    .check(Expr::col(Services::BufferBeforeMinutes).between(0, 720))
+                    .check(Expr::col(Services::BufferAfterMinutes).between(0, 720))
                     .col(timestamp_with_time_zone(Services::CreatedAt))
                     .check(Expr::col(Services::DurationMinutes).gt(0))
                     .check(Expr::col(Services::PriceCents).gte(0))
@@ -410,15 +482,21 @@ impl MigrationTrait for Migration {
                     .col(uuid(Bookings::StaffMemberId))
                     .col(timestamp_with_time_zone(Bookings::StartsAt))
                     .col(timestamp_with_time_zone(Bookings::EndsAt))
+                    .col(timestamp_with_time_zone(Bookings::BlockedFrom))
+                    .col(timestamp_with_time_zone(Bookings::BlockedUntil))
                     .col(string_len(Bookings::Status, 16))
                     .col(text_null(Bookings::Address))
                     .col(big_integer(Bookings::PriceCents))
                     .col(string_len(Bookings::Currency, 3))
                     .col(string_len(Bookings::Source, 16))
                     .col(text_null(Bookings::Notes))
+                    .col(text_null(Bookings::AssignmentReason))
+                    .col(string_null(Bookings::CancellationTokenHash))
                     .col(timestamp_with_time_zone(Bookings::CreatedAt))
                     .col(timestamp_with_time_zone(Bookings::UpdatedAt))
                     .check(Expr::col(Bookings::EndsAt).gt(Expr::col(Bookings::StartsAt)))
+                    .check(Expr::col(Bookings::BlockedFrom).lte(Expr::col(Bookings::StartsAt)))
+                    .check(Expr::col(Bookings::BlockedUntil).gte(Expr::col(Bookings::EndsAt)))
                     .foreign_key(&mut tenant_fk(Bookings::Table, Bookings::TenantId))
                     .foreign_key(
                         ForeignKey::create()
@@ -465,11 +543,190 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(AvailabilityOverrides::Table)
+                    .col(pk_uuid(AvailabilityOverrides::Id))
+                    .col(uuid(AvailabilityOverrides::TenantId))
+                    .col(uuid_null(AvailabilityOverrides::StaffMemberId))
+                    .col(date(AvailabilityOverrides::Date))
+                    .col(integer_null(AvailabilityOverrides::StartMinute))
+                    .col(integer_null(AvailabilityOverrides::EndMinute))
+                    .col(text_null(AvailabilityOverrides::Note))
+                    .check(
+                        Expr::col(AvailabilityOverrides::StartMinute)
+                            .is_null()
+                            .and(Expr::col(AvailabilityOverrides::EndMinute).is_null())
+                            .or(Expr::col(AvailabilityOverrides::StartMinute)
+                                .gte(0)
+                                .and(
+                                    Expr::col(AvailabilityOverrides::EndMinute)
+                                        .gt(Expr::col(AvailabilityOverrides::StartMinute)),
+                                )
+                                .and(Expr::col(AvailabilityOverrides::EndMinute).lte(1440))),
+                    )
+                    .foreign_key(&mut tenant_fk(
+                        AvailabilityOverrides::Table,
+                        AvailabilityOverrides::TenantId,
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                AvailabilityOverrides::Table,
+                                (
+                                    AvailabilityOverrides::TenantId,
+                                    AvailabilityOverrides::StaffMemberId,
+                                ),
+                            )
+                            .to(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::Id),
+                            )
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("availability_overrides_tenant_date_idx")
+                    .table(AvailabilityOverrides::Table)
+                    .col(AvailabilityOverrides::TenantId)
+                    .col(AvailabilityOverrides::Date)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(TimeOff::Table)
+                    .col(pk_uuid(TimeOff::Id))
+                    .col(uuid(TimeOff::TenantId))
+                    .col(uuid(TimeOff::StaffMemberId))
+                    .col(timestamp_with_time_zone(TimeOff::StartsAt))
+                    .col(timestamp_with_time_zone(TimeOff::EndsAt))
+                    .col(text_null(TimeOff::Reason))
+                    .col(timestamp_with_time_zone(TimeOff::CreatedAt))
+                    .check(Expr::col(TimeOff::EndsAt).gt(Expr::col(TimeOff::StartsAt)))
+                    .foreign_key(&mut tenant_fk(TimeOff::Table, TimeOff::TenantId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(TimeOff::Table, (TimeOff::TenantId, TimeOff::StaffMemberId))
+                            .to(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::Id),
+                            )
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("time_off_tenant_staff_starts_idx")
+                    .table(TimeOff::Table)
+                    .col(TimeOff::TenantId)
+                    .col(TimeOff::StaffMemberId)
+                    .col(TimeOff::StartsAt)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(StaffServices::Table)
+                    .col(pk_uuid(StaffServices::Id))
+                    .col(uuid(StaffServices::TenantId))
+                    .col(uuid(StaffServices::StaffMemberId))
+                    .col(uuid(StaffServices::ServiceId))
+                    .col(big_integer_null(StaffServices::PriceCents))
+                    .col(integer_null(StaffServices::DurationMinutes))
+                    .check(Expr::col(StaffServices::PriceCents).gte(0))
+                    .check(Expr::col(StaffServices::DurationMinutes).between(5, 1440))
+                    .foreign_key(&mut tenant_fk(
+                        StaffServices::Table,
+                        StaffServices::TenantId,
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                StaffServices::Table,
+                                (StaffServices::TenantId, StaffServices::StaffMemberId),
+                            )
+                            .to(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::Id),
+                            )
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                StaffServices::Table,
+                                (StaffServices::TenantId, StaffServices::ServiceId),
+                            )
+                            .to(Services::Table, (Services::TenantId, Services::Id))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("staff_services_tenant_staff_service_key")
+                    .table(StaffServices::Table)
+                    .col(StaffServices::TenantId)
+                    .col(StaffServices::StaffMemberId)
+                    .col(StaffServices::ServiceId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(IdempotencyKeys::Table)
+                    .col(pk_uuid(IdempotencyKeys::Id))
+                    .col(uuid(IdempotencyKeys::TenantId))
+                    .col(string(IdempotencyKeys::Key))
+                    .col(string(IdempotencyKeys::Operation))
+                    .col(text(IdempotencyKeys::Response))
+                    .col(timestamp_with_time_zone(IdempotencyKeys::CreatedAt))
+                    .foreign_key(&mut tenant_fk(
+                        IdempotencyKeys::Table,
+                        IdempotencyKeys::TenantId,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idempotency_keys_tenant_key_key")
+                    .table(IdempotencyKeys::Table)
+                    .col(IdempotencyKeys::TenantId)
+                    .col(IdempotencyKeys::Key)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            IdempotencyKeys::Table.into_iden(),
+            StaffServices::Table.into_iden(),
+            TimeOff::Table.into_iden(),
+            AvailabilityOverrides::Table.into_iden(),
             Bookings::Table.into_iden(),
             WorkingHours::Table.into_iden(),
             StaffMembers::Table.into_iden(),

@@ -1,8 +1,9 @@
 //! PostgreSQL-only guards (no-op on SQLite):
 //!
 //! - `bookings_no_overlap`: an exclusion constraint (btree_gist) so that two non-canceled
-//!   bookings of one staff member never overlap; intervals are half-open `[starts_at,
-//!   ends_at)`, so back-to-back bookings are allowed. Violations raise SQLSTATE 23P01.
+//!   bookings of one staff member never overlap, buffers included: each booking blocks the
+//!   half-open interval `[blocked_from, blocked_until)` (its time plus the service's
+//!   buffers before and after), so back-to-back bookings without buffers are allowed. Violations raise SQLSTATE 23P01.
 //! - Row-level security with `FORCE` on `tenants` and every tenant table. The policy
 //!   compares `tenant_id` with `app_current_tenant()`, which reads the transaction-local
 //!   setting `app.tenant_id`; unset or empty yields NULL and so no row (fails closed).
@@ -30,7 +31,7 @@ CREATE EXTENSION IF NOT EXISTS btree_gist;
 ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (
     tenant_id WITH =,
     staff_member_id WITH =,
-    tstzrange(starts_at, ends_at, '[)') WITH &&
+    tstzrange(blocked_from, blocked_until, '[)') WITH &&
 ) WHERE (status <> 'CANCELED');
 
 CREATE FUNCTION app_current_tenant() RETURNS uuid

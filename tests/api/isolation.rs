@@ -200,10 +200,10 @@ async fn the_database_refuses_cross_tenant_references() {
     let backend = tx.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
-            "INSERT INTO bookings (id, tenant_id, customer_id, service_id, staff_member_id, starts_at, ends_at, status, price_cents, currency, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, now() + interval '400 days', now() + interval '401 days', 'CONFIRMED', 0, 'USD', 'MANUAL', now(), now())"
+            "INSERT INTO bookings (id, tenant_id, customer_id, service_id, staff_member_id, starts_at, ends_at, blocked_from, blocked_until, status, price_cents, currency, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, now() + interval '400 days', now() + interval '401 days', now() + interval '400 days', now() + interval '401 days', 'CONFIRMED', 0, 'USD', 'MANUAL', now(), now())"
         }
         _ => {
-            "INSERT INTO bookings (id, tenant_id, customer_id, service_id, staff_member_id, starts_at, ends_at, status, price_cents, currency, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '2031-01-01 10:00:00+00:00', '2031-01-01 11:00:00+00:00', 'CONFIRMED', 0, 'USD', 'MANUAL', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
+            "INSERT INTO bookings (id, tenant_id, customer_id, service_id, staff_member_id, starts_at, ends_at, blocked_from, blocked_until, status, price_cents, currency, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '2031-01-01 10:00:00+00:00', '2031-01-01 11:00:00+00:00', '2031-01-01 10:00:00+00:00', '2031-01-01 11:00:00+00:00', 'CONFIRMED', 0, 'USD', 'MANUAL', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
         }
     };
     let b_customer: uuid::Uuid = b.customer.parse().unwrap();
@@ -266,6 +266,10 @@ async fn postgres_row_level_security_fails_closed() {
         "working_hours",
         "bookings",
         "refresh_tokens",
+        "availability_overrides",
+        "time_off",
+        "staff_services",
+        "idempotency_keys",
     ] {
         // No tenant set: nothing visible.
         let row = conn

@@ -89,6 +89,14 @@ for b in $BENCHES; do
         continue
       fi
       body=$(jq -cn --arg q "{ availableSlots(serviceId:\"$SG_SERVICE_ID\", staffMemberId:\"$SG_STAFF_ID\", from:\"$SG_FROM\", to:\"$SG_TO\") { startsAt endsAt staffMemberIds } }" '{query:$q}')
+      # oha judges by HTTP status only; GraphQL errors come with 200, so check once first.
+      pre=$(curl -sS --max-time 30 "$URL" -H 'Content-Type: application/json' \
+        -H "Authorization: Bearer $TOKEN" --data-binary "$body")
+      if [ "$(jq -r '.errors // empty' <<<"$pre")" != "" ]; then
+        echo "preflight returned errors, not measuring: $(head -c 300 <<<"$pre")"
+        continue
+      fi
+      echo "preflight: $(jq '.data.availableSlots | length' <<<"$pre") slots, no errors"
       "$OHA" --no-tui -q "$RATE" -z "$RATE_DURATION" -c "$RATE_CONNECTIONS" --latency-correction \
         -m POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
         -d "$body" "$URL"

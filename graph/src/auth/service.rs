@@ -153,6 +153,10 @@ pub async fn sign_up(st: &GraphState, input: SignUpInput) -> Result<Outcome<Sess
         currency: Set(currency),
         plan: Set("STARTER".into()),
         status: Set("TRIAL".into()),
+        slot_interval_minutes: Set(15),
+        min_notice_minutes: Set(0),
+        horizon_days: Set(365),
+        cancellation_notice_hours: Set(0),
         created_at: Set(at),
     }
     .insert(&*tx)

@@ -1,5 +1,6 @@
 //! Availability: which start times can be booked, and by whom.
 
+pub mod data;
 pub mod rules;
 pub mod service;
 
@@ -57,6 +58,83 @@ pub struct PublicSlot {
     pub ends_at: DateTime<Utc>,
 }
 
+/// Why a start time can or cannot be booked.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AvailabilityReason {
+    /// The start has passed.
+    InThePast,
+    /// Sooner than the minimum notice.
+    MinimumNotice,
+    /// Further ahead than the booking horizon.
+    BeyondHorizon,
+    /// Not a working day (weekly day off, date override or business holiday).
+    DayOff,
+    /// Before opening or after closing.
+    OutsideWorkingHours,
+    /// During a break between two working windows.
+    Break,
+    /// Not on the service's slot grid.
+    NotOnSlotGrid,
+    /// Another booking (or its buffer) is in the way.
+    Booked,
+    /// The staff member has time off.
+    TimeOff,
+    /// The service is archived.
+    ServiceInactive,
+    /// The staff member is archived.
+    StaffInactive,
+    /// The staff member does not perform this service.
+    NotQualified,
+}
+
+impl From<rules::Refusal> for AvailabilityReason {
+    fn from(r: rules::Refusal) -> Self {
+        use rules::Refusal as R;
+        match r {
+            R::InThePast => AvailabilityReason::InThePast,
+            R::MinimumNotice => AvailabilityReason::MinimumNotice,
+            R::BeyondHorizon => AvailabilityReason::BeyondHorizon,
+            R::DayOff => AvailabilityReason::DayOff,
+            R::OutsideWorkingHours => AvailabilityReason::OutsideWorkingHours,
+            R::Break => AvailabilityReason::Break,
+            R::NotOnGrid => AvailabilityReason::NotOnSlotGrid,
+            R::Booked => AvailabilityReason::Booked,
+            R::TimeOff => AvailabilityReason::TimeOff,
+        }
+    }
+}
+
+/// The verdict for one staff member.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct StaffAvailability {
+    /// The staff member.
+    pub staff_member_id: ID,
+    /// True when this staff member can take the booking.
+    pub available: bool,
+    /// Why not (empty when available).
+    pub reasons: Vec<AvailabilityReason>,
+}
+
+/// Answer of `whyNotAvailable`.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AvailabilityExplanation {
+    /// True when at least one staff member can take the booking.
+    pub available: bool,
+    /// Reasons that apply to the service or the named staff member as a whole.
+    pub reasons: Vec<AvailabilityReason>,
+    /// Per qualified staff member, the verdict.
+    pub staff: Vec<StaffAvailability>,
+}
+
+/// One day of `availabilityCalendar`.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AvailabilityDay {
+    /// Local date in the tenant's timezone.
+    pub date: NaiveDate,
+    /// True when at least one slot is free that day.
+    pub available: bool,
+}
+
 /// Availability queries.
 #[derive(Default)]
 pub struct AvailabilityQuery;
@@ -93,5 +171,88 @@ impl AvailabilityQuery {
             .into_iter()
             .map(|slot| AvailableSlot { tenant_id, slot })
             .collect())
+    }
+
+    /// For each local date from `from` to `to` (inclusive, at most 366 days), whether
+    /// any slot is free — for date pickers. Same rules as `availableSlots`. Errors:
+    /// `UNAUTHENTICATED`, `NOT_FOUND`, `BAD_USER_INPUT`.
+    async fn availability_calendar(
+        &self,
+        ctx: &Context<'_>,
+        service_id: ID,
+        staff_member_id: Option<ID>,
+        #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
+        #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
+    ) -> async_graphql::Result<Vec<AvailabilityDay>> {
+        let rc = caller(ctx)?;
+        let q = service::SlotQuery {
+            service_id: parse_id(&service_id, "serviceId")?,
+            staff_member_id: staff_member_id
+                .as_ref()
+                .map(|id| parse_id(id, "staffMemberId"))
+                .transpose()?,
+            from,
+            to,
+        };
+        let days = service::available_days(state(ctx)?, rc, q).await?;
+        Ok(from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .map(|date| AvailabilityDay {
+                date,
+                available: days.binary_search(&date).is_ok(),
+            })
+            .collect())
+    }
+
+    /// Explains whether `serviceId` can start at `startsAt` (with `staffMemberId`, or
+    /// each qualified staff member), using the booking rules: outside hours, break, day
+    /// off, booked, time off, notice, horizon, grid. Errors: `UNAUTHENTICATED`,
+    /// `NOT_FOUND`.
+    async fn why_not_available(
+        &self,
+        ctx: &Context<'_>,
+        service_id: ID,
+        #[graphql(desc = "The start to explain (RFC 3339).")] starts_at: DateTime<Utc>,
+        staff_member_id: Option<ID>,
+    ) -> async_graphql::Result<AvailabilityExplanation> {
+        let rc = caller(ctx)?;
+        let service_id = parse_id(&service_id, "serviceId")?;
+        let staff = staff_member_id
+            .as_ref()
+            .map(|id| parse_id(id, "staffMemberId"))
+            .transpose()?;
+        use crate::availability::data::LoadRefusal as L;
+        Ok(
+            match service::why_not_available(state(ctx)?, rc, service_id, staff, starts_at).await? {
+                service::Explanation::Unbookable(r) => AvailabilityExplanation {
+                    available: false,
+                    reasons: vec![match r {
+                        L::ServiceInactive | L::ServiceNotFound => {
+                            AvailabilityReason::ServiceInactive
+                        }
+                        L::StaffInactive | L::StaffNotFound => AvailabilityReason::StaffInactive,
+                        L::NotQualified => AvailabilityReason::NotQualified,
+                    }],
+                    staff: vec![],
+                },
+                service::Explanation::PerStaff(list) => AvailabilityExplanation {
+                    available: list.iter().any(|v| v.reasons.is_empty()),
+                    reasons: vec![],
+                    staff: list
+                        .into_iter()
+                        .map(|v| StaffAvailability {
+                            staff_member_id: ID(v.staff_member_id.to_string()),
+                            available: v.reasons.is_empty(),
+                            reasons: v
+                                .reasons
+                                .into_iter()
+                                .map(AvailabilityReason::from)
+                                .collect(),
+                        })
+                        .collect(),
+                },
+            },
+        )
     }
 }

@@ -1,7 +1,14 @@
 //! The slot rule set: one place that decides whether a service can start at an instant
-//! for a staff member. [`slots`] (what `availableSlots` offers) and [`check`] (what
-//! booking mutations accept) are built from the same predicates — [`windows_on`] and
-//! [`overlaps`] — and a test asserts that they agree.
+//! for a staff member, and why not. [`slots`] (what `availableSlots` offers),
+//! [`evaluate`] (what `whyNotAvailable` explains) and [`check`] (what booking mutations
+//! accept) are built from the same predicates — [`windows_on`], [`blocked_interval`] and
+//! [`overlaps`] — and tests assert that they agree.
+//!
+//! Inputs per staff member ([`StaffSchedule`]): weekly hours (several intervals a day; a
+//! gap between two is a break), date overrides (replace the weekly hours of one local
+//! date; an empty list is a day off or a business holiday), and busy intervals (other
+//! bookings with their buffers, time off). Rules per service ([`SlotRules`]): duration,
+//! buffers before and after, slot grid, minimum notice, booking horizon.
 //!
 //! Schedules are local wall-clock minutes in the tenant's IANA timezone, converted with
 //! `chrono-tz`:
@@ -14,13 +21,17 @@
 //!   repeated hour is offered twice (two distinct instants) and on a spring-forward day
 //!   the missing hour is never offered.
 //!
-//! Intervals are half-open `[start, end)`: back-to-back bookings do not overlap.
+//! Intervals are half-open `[start, end)`: back-to-back bookings do not overlap. A
+//! booking occupies `[start, start + duration)` inside working hours and blocks
+//! `[start − buffer before, start + duration + buffer after)` against other bookings.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// A half-open UTC interval `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Interval {
     /// Inclusive start.
     pub start: DateTime<Utc>,
@@ -40,10 +51,41 @@ pub fn overlaps(a: &Interval, b: &Interval) -> bool {
     a.start < b.end && b.start < a.end
 }
 
+/// What makes a staff member busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BusyKind {
+    /// Another booking (its blocked interval, buffers included).
+    Booking,
+    /// Time off.
+    TimeOff,
+}
+
+/// A busy interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Busy {
+    /// When.
+    pub interval: Interval,
+    /// Why.
+    pub kind: BusyKind,
+}
+
 /// Weekly hours: for weekday index 0 = Monday … 6 = Sunday, the working intervals as
 /// `(start minute, end minute)` after local midnight, end exclusive, at most 1440.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WeeklyHours(pub [Vec<(i32, i32)>; 7]);
+
+/// Sorts intervals and merges those that touch or overlap.
+fn merge(mut day: Vec<(i32, i32)>) -> Vec<(i32, i32)> {
+    day.sort_unstable();
+    let mut merged: Vec<(i32, i32)> = Vec::with_capacity(day.len());
+    for (s, e) in day {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
 
 impl WeeklyHours {
     /// Builds from `(weekday, start, end)` rows; sorts each day and merges intervals
@@ -55,19 +97,48 @@ impl WeeklyHours {
                 day.push((s, e));
             }
         }
-        for day in days.iter_mut() {
-            day.sort();
-            let mut merged: Vec<(i32, i32)> = Vec::with_capacity(day.len());
-            for &(s, e) in day.iter() {
-                match merged.last_mut() {
-                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                    _ => merged.push((s, e)),
-                }
-            }
-            *day = merged;
-        }
-        WeeklyHours(days)
+        WeeklyHours(days.map(merge))
     }
+}
+
+/// Date overrides: local date → working intervals that replace the weekly hours that day
+/// (empty = closed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides(pub BTreeMap<NaiveDate, Vec<(i32, i32)>>);
+
+impl Overrides {
+    /// Builds from `(date, Some((start, end)) | None)` rows: a `None` row closes the day;
+    /// intervals of one date are merged. `closed` dates (business holidays) are closed
+    /// whatever else is given.
+    pub fn from_rows(
+        rows: impl IntoIterator<Item = (NaiveDate, Option<(i32, i32)>)>,
+        closed: impl IntoIterator<Item = NaiveDate>,
+    ) -> Overrides {
+        let mut map: BTreeMap<NaiveDate, Vec<(i32, i32)>> = BTreeMap::new();
+        for (date, span) in rows {
+            let day = map.entry(date).or_default();
+            if let Some(s) = span {
+                day.push(s);
+            }
+        }
+        let mut out: BTreeMap<NaiveDate, Vec<(i32, i32)>> =
+            map.into_iter().map(|(d, v)| (d, merge(v))).collect();
+        for d in closed {
+            out.insert(d, Vec::new());
+        }
+        Overrides(out)
+    }
+}
+
+/// Everything about one staff member's time that the rules need.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffSchedule<'a> {
+    /// Weekly hours.
+    pub hours: &'a WeeklyHours,
+    /// Date overrides (already including business holidays).
+    pub overrides: &'a Overrides,
+    /// Busy intervals, sorted by start.
+    pub busy: &'a [Busy],
 }
 
 /// The instant of local wall-clock `minute` (0..=1440) on `date` in `tz`, resolving DST
@@ -88,10 +159,14 @@ pub fn local_instant(tz: Tz, date: NaiveDate, minute: i32, end: bool) -> Option<
     None
 }
 
-/// The working windows of local `date`, as UTC intervals, in order.
-pub fn windows_on(tz: Tz, hours: &WeeklyHours, date: NaiveDate) -> Vec<Interval> {
-    let day = date.weekday().num_days_from_monday() as usize;
-    hours.0[day]
+/// The working windows of local `date` (override if any, else weekly hours), as UTC
+/// intervals, in order.
+pub fn windows_on(tz: Tz, sched: &StaffSchedule<'_>, date: NaiveDate) -> Vec<Interval> {
+    let spans = match sched.overrides.0.get(&date) {
+        Some(spans) => spans,
+        None => &sched.hours.0[date.weekday().num_days_from_monday() as usize],
+    };
+    spans
         .iter()
         .filter_map(|&(s, e)| {
             let start = local_instant(tz, date, s, false)?;
@@ -101,101 +176,189 @@ pub fn windows_on(tz: Tz, hours: &WeeklyHours, date: NaiveDate) -> Vec<Interval>
         .collect()
 }
 
-/// Parameters shared by [`slots`] and [`check`].
+/// Parameters of one service booked with one staff member.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotRules {
     /// The tenant's timezone.
     pub tz: Tz,
-    /// Length of the booked service.
+    /// Length of the work.
     pub duration: Duration,
-    /// Slot grid in minutes, counted from each working window's start (15 by default).
+    /// Time blocked before the work (preparation, travel).
+    pub buffer_before: Duration,
+    /// Time blocked after the work (clean-up).
+    pub buffer_after: Duration,
+    /// Slot grid in minutes, counted from each working window's start.
     pub grid_minutes: i64,
-    /// Earliest allowed start (now, plus any minimum notice).
-    pub not_before: DateTime<Utc>,
+    /// The current instant.
+    pub now: DateTime<Utc>,
+    /// Earliest start relative to `now`.
+    pub min_notice: Duration,
+    /// Latest start relative to `now`.
+    pub horizon: Duration,
 }
 
 /// Default slot grid (minutes).
 pub const DEFAULT_GRID_MINUTES: i64 = 15;
 
-/// Why a start is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Starts before [`SlotRules::not_before`].
-    InThePast,
-    /// Not inside one working window from start to end.
-    OutsideWorkingHours,
-    /// Inside a window but not on its grid.
-    NotOnGrid,
-    /// Overlaps a busy interval.
-    Overlap,
+impl SlotRules {
+    /// Rules with no buffers, no notice, a two-year horizon and a 15-minute grid.
+    pub fn simple(tz: Tz, duration: Duration, now: DateTime<Utc>) -> SlotRules {
+        SlotRules {
+            tz,
+            duration,
+            buffer_before: Duration::zero(),
+            buffer_after: Duration::zero(),
+            grid_minutes: DEFAULT_GRID_MINUTES,
+            now,
+            min_notice: Duration::zero(),
+            horizon: Duration::days(731),
+        }
+    }
+
+    fn earliest(&self) -> DateTime<Utc> {
+        self.now + self.min_notice
+    }
+
+    fn latest(&self) -> DateTime<Utc> {
+        self.now + self.horizon
+    }
 }
 
-/// Decides whether the service can start at `start` for a staff member with `hours` and
-/// `busy` intervals. `require_grid` demands a slot-grid start (public and agent
-/// bookings); operators may book off-grid times.
+/// What a booking starting at `start` blocks: its time plus buffers.
+pub fn blocked_interval(rules: &SlotRules, start: DateTime<Utc>) -> Interval {
+    Interval::new(
+        start - rules.buffer_before,
+        start + rules.duration + rules.buffer_after,
+    )
+}
+
+/// Why a start is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Refusal {
+    /// Starts before now.
+    InThePast,
+    /// Starts before now plus the minimum notice.
+    MinimumNotice,
+    /// Starts after now plus the booking horizon.
+    BeyondHorizon,
+    /// No working hours that day (weekly day off, override or holiday).
+    DayOff,
+    /// Before the first or after the last working window of the day.
+    OutsideWorkingHours,
+    /// Between two working windows of the day (a break), or spanning one.
+    Break,
+    /// Inside a window but not on its grid.
+    NotOnGrid,
+    /// Overlaps another booking (buffers included).
+    Booked,
+    /// Overlaps the staff member's time off.
+    TimeOff,
+}
+
+/// Every reason why the service cannot start at `start` (empty = it can).
+/// `require_grid` demands a slot-grid start (public and agent bookings).
+pub fn evaluate(
+    rules: &SlotRules,
+    sched: &StaffSchedule<'_>,
+    start: DateTime<Utc>,
+    require_grid: bool,
+) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    if start < rules.now {
+        out.push(Refusal::InThePast);
+    } else if start < rules.earliest() {
+        out.push(Refusal::MinimumNotice);
+    }
+    if start > rules.latest() {
+        out.push(Refusal::BeyondHorizon);
+    }
+    let work = Interval::new(start, start + rules.duration);
+    let date = start.with_timezone(&rules.tz).date_naive();
+    let windows = windows_on(rules.tz, sched, date);
+    match windows
+        .iter()
+        .find(|w| w.start <= work.start && work.end <= w.end)
+    {
+        Some(w) => {
+            if require_grid {
+                let offset = (work.start - w.start).num_milliseconds();
+                let grid = Duration::minutes(rules.grid_minutes.max(1)).num_milliseconds();
+                if offset % grid != 0 {
+                    out.push(Refusal::NotOnGrid);
+                }
+            }
+        }
+        None => match (windows.first(), windows.last()) {
+            (Some(first), Some(last)) if first.start <= work.start && work.start < last.end => {
+                out.push(Refusal::Break);
+            }
+            (Some(_), Some(_)) => out.push(Refusal::OutsideWorkingHours),
+            _ => out.push(Refusal::DayOff),
+        },
+    }
+    let blocked = blocked_interval(rules, start);
+    for kind in [BusyKind::Booking, BusyKind::TimeOff] {
+        if sched
+            .busy
+            .iter()
+            .any(|b| b.kind == kind && overlaps(&b.interval, &blocked))
+        {
+            out.push(match kind {
+                BusyKind::Booking => Refusal::Booked,
+                BusyKind::TimeOff => Refusal::TimeOff,
+            });
+        }
+    }
+    out
+}
+
+/// The first reason of [`evaluate`], or `Ok` when the start is allowed.
 pub fn check(
     rules: &SlotRules,
-    hours: &WeeklyHours,
-    busy: &[Interval],
+    sched: &StaffSchedule<'_>,
     start: DateTime<Utc>,
     require_grid: bool,
 ) -> Result<(), Refusal> {
-    if start < rules.not_before {
-        return Err(Refusal::InThePast);
+    match evaluate(rules, sched, start, require_grid).first() {
+        Some(r) => Err(*r),
+        None => Ok(()),
     }
-    let wanted = Interval::new(start, start + rules.duration);
-    let date = start.with_timezone(&rules.tz).date_naive();
-    let window = windows_on(rules.tz, hours, date)
-        .into_iter()
-        .find(|w| w.start <= wanted.start && wanted.end <= w.end)
-        .ok_or(Refusal::OutsideWorkingHours)?;
-    if require_grid {
-        let offset = wanted.start - window.start;
-        let grid = Duration::minutes(rules.grid_minutes.max(1));
-        if offset.num_milliseconds() % grid.num_milliseconds() != 0 {
-            return Err(Refusal::NotOnGrid);
-        }
-    }
-    if busy.iter().any(|b| overlaps(b, &wanted)) {
-        return Err(Refusal::Overlap);
-    }
-    Ok(())
 }
 
-/// Every start on the grid between local dates `from` and `to` (inclusive) at which
-/// [`check`] (with `require_grid`) would accept the service. `busy` must be sorted by
-/// start. Runs in O(slots + busy) per staff member.
+/// Every start on the grid between local dates `from` and `to` (inclusive) that
+/// [`check`] (with `require_grid`) accepts, in time order. Runs in O(candidates + busy)
+/// per staff member: busy intervals are swept with a pointer.
 pub fn slots(
     rules: &SlotRules,
-    hours: &WeeklyHours,
-    busy: &[Interval],
+    sched: &StaffSchedule<'_>,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Vec<DateTime<Utc>> {
     let mut out = Vec::new();
-    let grid = Duration::minutes(rules.grid_minutes.max(1));
-    // Busy intervals are sorted by start. Candidates only move forward in time, so a
-    // leading busy interval that ended before the current candidate can be dropped for
-    // good; the rest are scanned while they start before the candidate's end.
-    let mut first = 0usize;
+    for_each_slot(rules, sched, from, to, |t| {
+        out.push(t);
+        true
+    });
+    out
+}
+
+/// The local dates between `from` and `to` (inclusive) with at least one slot.
+pub fn days_with_slots(
+    rules: &SlotRules,
+    sched: &StaffSchedule<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
     let mut date = from;
     while date <= to {
-        for w in windows_on(rules.tz, hours, date) {
-            let mut t = w.start;
-            while t + rules.duration <= w.end {
-                let wanted = Interval::new(t, t + rules.duration);
-                while first < busy.len() && busy[first].end <= wanted.start {
-                    first += 1;
-                }
-                let clash = busy[first..]
-                    .iter()
-                    .take_while(|b| b.start < wanted.end)
-                    .any(|b| overlaps(b, &wanted));
-                if t >= rules.not_before && !clash {
-                    out.push(t);
-                }
-                t += grid;
-            }
+        let mut any = false;
+        for_each_slot(rules, sched, date, date, |_| {
+            any = true;
+            false
+        });
+        if any {
+            out.push(date);
         }
         match date.succ_opt() {
             Some(d) => date = d,
@@ -205,23 +368,71 @@ pub fn slots(
     out
 }
 
+/// Calls `f` with every slot in order until it returns false.
+fn for_each_slot(
+    rules: &SlotRules,
+    sched: &StaffSchedule<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    mut f: impl FnMut(DateTime<Utc>) -> bool,
+) {
+    let grid = Duration::minutes(rules.grid_minutes.max(1));
+    let (earliest, latest) = (rules.earliest(), rules.latest());
+    let busy = sched.busy;
+    // Candidates move forward in time, and so do their blocked intervals: a leading busy
+    // interval that ended before the current blocked start can be dropped for good; the
+    // rest are scanned while they start before the blocked end.
+    let mut first = 0usize;
+    let mut date = from;
+    while date <= to {
+        for w in windows_on(rules.tz, sched, date) {
+            let mut t = w.start;
+            while t + rules.duration <= w.end {
+                if t > latest {
+                    return;
+                }
+                if t >= earliest {
+                    let blocked = blocked_interval(rules, t);
+                    while first < busy.len() && busy[first].interval.end <= blocked.start {
+                        first += 1;
+                    }
+                    let clash = busy[first..]
+                        .iter()
+                        .take_while(|b| b.interval.start < blocked.end)
+                        .any(|b| overlaps(&b.interval, &blocked));
+                    if !clash && !f(t) {
+                        return;
+                    }
+                }
+                t += grid;
+            }
+        }
+        match date.succ_opt() {
+            Some(d) => date = d,
+            None => break,
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use chrono::NaiveTime;
 
+    const NY: Tz = chrono_tz::America::New_York;
+
     fn nine_to_five() -> WeeklyHours {
         WeeklyHours::from_rows((0..7).map(|d| (d, 9 * 60, 17 * 60)))
     }
 
     fn rules(tz: Tz, minutes: i64) -> SlotRules {
-        SlotRules {
-            tz,
-            duration: Duration::minutes(minutes),
-            grid_minutes: 15,
-            not_before: DateTime::<Utc>::MIN_UTC,
-        }
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .expect("now")
+            .with_timezone(&Utc);
+        let mut r = SlotRules::simple(tz, Duration::minutes(minutes), now);
+        r.horizon = Duration::days(3650);
+        r
     }
 
     fn local(tz: Tz, s: &str) -> DateTime<Utc> {
@@ -232,74 +443,226 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    fn sched<'a>(h: &'a WeeklyHours, o: &'a Overrides, b: &'a [Busy]) -> StaffSchedule<'a> {
+        StaffSchedule {
+            hours: h,
+            overrides: o,
+            busy: b,
+        }
+    }
+
+    fn booking(a: DateTime<Utc>, b: DateTime<Utc>) -> Busy {
+        Busy {
+            interval: Interval::new(a, b),
+            kind: BusyKind::Booking,
+        }
+    }
+
     #[test]
     fn plain_day_has_expected_slots() {
-        let tz = chrono_tz::America::New_York;
-        let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
-        let s = slots(&rules(tz, 60), &nine_to_five(), &[], d, d);
+        let d = date("2026-03-04");
+        let (h, o) = (nine_to_five(), Overrides::default());
+        let s = slots(&rules(NY, 60), &sched(&h, &o, &[]), d, d);
         // 09:00 … 16:00 every 15 minutes = 29 slots.
         assert_eq!(s.len(), 29);
-        assert_eq!(s[0], local(tz, "2026-03-04 09:00"));
-        assert_eq!(*s.last().expect("last"), local(tz, "2026-03-04 16:00"));
+        assert_eq!(s[0], local(NY, "2026-03-04 09:00"));
+        assert_eq!(*s.last().expect("last"), local(NY, "2026-03-04 16:00"));
     }
 
     #[test]
     fn busy_intervals_block_overlaps_only() {
-        let tz = chrono_tz::America::New_York;
-        let d = NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
-        let busy = [Interval::new(
-            local(tz, "2026-03-04 10:00"),
-            local(tz, "2026-03-04 11:00"),
+        let d = date("2026-03-04");
+        let busy = [booking(
+            local(NY, "2026-03-04 10:00"),
+            local(NY, "2026-03-04 11:00"),
         )];
-        let s = slots(&rules(tz, 60), &nine_to_five(), &busy, d, d);
+        let (h, o) = (nine_to_five(), Overrides::default());
+        let s = slots(&rules(NY, 60), &sched(&h, &o, &busy), d, d);
         assert!(
-            s.contains(&local(tz, "2026-03-04 09:00")),
+            s.contains(&local(NY, "2026-03-04 09:00")),
             "back-to-back before"
         );
-        assert!(!s.contains(&local(tz, "2026-03-04 09:15")));
-        assert!(!s.contains(&local(tz, "2026-03-04 10:45")));
+        assert!(!s.contains(&local(NY, "2026-03-04 09:15")));
+        assert!(!s.contains(&local(NY, "2026-03-04 10:45")));
         assert!(
-            s.contains(&local(tz, "2026-03-04 11:00")),
+            s.contains(&local(NY, "2026-03-04 11:00")),
             "back-to-back after"
         );
     }
 
     #[test]
+    fn buffers_keep_distance_on_both_sides() {
+        let d = date("2026-03-04");
+        let busy = [booking(
+            local(NY, "2026-03-04 12:00"),
+            local(NY, "2026-03-04 13:00"),
+        )];
+        let (h, o) = (nine_to_five(), Overrides::default());
+        let mut r = rules(NY, 60);
+        r.buffer_before = Duration::minutes(30);
+        r.buffer_after = Duration::minutes(15);
+        let sc = sched(&h, &o, &busy);
+        let s = slots(&r, &sc, d, d);
+        // Ends at 11:00, after-buffer to 11:15 < 12:00: fine; 11:00 start would end 12:00
+        // and its after-buffer overlaps.
+        assert!(s.contains(&local(NY, "2026-03-04 10:45")));
+        assert!(!s.contains(&local(NY, "2026-03-04 11:00")));
+        // 13:00: before-buffer 12:30 overlaps the booking; 13:30 is the first after it.
+        assert!(!s.contains(&local(NY, "2026-03-04 13:15")));
+        assert!(s.contains(&local(NY, "2026-03-04 13:30")));
+        // The first slot of the day may have its before-buffer outside working hours.
+        assert!(s.contains(&local(NY, "2026-03-04 09:00")));
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 11:00"), true),
+            vec![Refusal::Booked]
+        );
+    }
+
+    #[test]
+    fn notice_and_horizon() {
+        let d = date("2026-03-04");
+        let (h, o) = (nine_to_five(), Overrides::default());
+        let sc = sched(&h, &o, &[]);
+        let mut r = rules(NY, 30);
+        r.now = local(NY, "2026-03-04 10:05");
+        r.min_notice = Duration::hours(2);
+        r.horizon = Duration::hours(5);
+        let s = slots(&r, &sc, d, d + Duration::days(1));
+        assert_eq!(s.first(), Some(&local(NY, "2026-03-04 12:15")));
+        assert_eq!(s.last(), Some(&local(NY, "2026-03-04 15:00")));
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 09:00"), true),
+            vec![Refusal::InThePast]
+        );
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 11:00"), true),
+            vec![Refusal::MinimumNotice]
+        );
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-05 09:00"), true),
+            vec![Refusal::BeyondHorizon]
+        );
+    }
+
+    #[test]
+    fn breaks_overrides_holidays_and_time_off() {
+        let h = WeeklyHours::from_rows(
+            (0..5).flat_map(|d| [(d, 9 * 60, 12 * 60), (d, 13 * 60, 17 * 60)]),
+        );
+        let o = Overrides::from_rows(
+            [
+                (date("2026-03-05"), Some((10 * 60, 14 * 60))),
+                (date("2026-03-06"), None),
+            ],
+            [date("2026-03-09")],
+        );
+        let off = [Busy {
+            interval: Interval::new(local(NY, "2026-03-04 15:00"), local(NY, "2026-03-04 16:00")),
+            kind: BusyKind::TimeOff,
+        }];
+        let sc = sched(&h, &o, &off);
+        let r = rules(NY, 60);
+        let why = |s: &str| evaluate(&r, &sc, local(NY, s), true);
+        assert_eq!(why("2026-03-04 11:30"), vec![Refusal::Break]);
+        assert_eq!(why("2026-03-04 12:15"), vec![Refusal::Break]);
+        assert_eq!(why("2026-03-04 08:00"), vec![Refusal::OutsideWorkingHours]);
+        assert_eq!(why("2026-03-04 15:30"), vec![Refusal::TimeOff]);
+        assert_eq!(why("2026-03-04 13:00"), vec![]);
+        assert_eq!(why("2026-03-04 13:05"), vec![Refusal::NotOnGrid]);
+        assert_eq!(why("2026-03-05 09:00"), vec![Refusal::OutsideWorkingHours]); // override
+        assert_eq!(why("2026-03-05 12:00"), vec![]); // override spans lunch
+        assert_eq!(why("2026-03-06 10:00"), vec![Refusal::DayOff]); // override: off
+        assert_eq!(why("2026-03-07 10:00"), vec![Refusal::DayOff]); // Saturday
+        assert_eq!(why("2026-03-09 10:00"), vec![Refusal::DayOff]); // holiday
+        let days = days_with_slots(&r, &sc, date("2026-03-04"), date("2026-03-10"));
+        assert_eq!(
+            days,
+            vec![date("2026-03-04"), date("2026-03-05"), date("2026-03-10")]
+        );
+    }
+
+    fn night_hours() -> WeeklyHours {
+        WeeklyHours::from_rows((0..7).map(|d| (d, 0, 6 * 60)))
+    }
+
+    #[test]
     fn spring_forward_skips_missing_hour() {
-        let tz = chrono_tz::America::New_York;
-        let d = NaiveDate::from_ymd_opt(2026, 3, 8).expect("date"); // DST starts 02:00
-        let hours = WeeklyHours::from_rows((0..7).map(|d| (d, 0, 6 * 60)));
-        let s = slots(&rules(tz, 15), &hours, &[], d, d);
+        let d = date("2026-03-08"); // DST starts 02:00
+        let (h, o) = (night_hours(), Overrides::default());
+        let s = slots(&rules(NY, 15), &sched(&h, &o, &[]), d, d);
         // 00:00–06:00 local is only 5 real hours that day: 20 quarter-hour slots.
         assert_eq!(s.len(), 20);
-        let locals: Vec<NaiveTime> = s.iter().map(|t| t.with_timezone(&tz).time()).collect();
-        assert!(
-            !locals
-                .iter()
-                .any(|t| *t >= NaiveTime::from_hms_opt(2, 0, 0).expect("t")
-                    && *t < NaiveTime::from_hms_opt(3, 0, 0).expect("t"))
-        );
-        let mut dedup = s.clone();
-        dedup.dedup();
-        assert_eq!(dedup.len(), s.len());
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("t");
+        assert!(!s.iter().any(|x| {
+            let l = x.with_timezone(&NY).time();
+            l >= t(2, 0) && l < t(3, 0)
+        }));
     }
 
     #[test]
     fn fall_back_offers_repeated_hour_twice_as_distinct_instants() {
-        let tz = chrono_tz::America::New_York;
-        let d = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"); // DST ends 02:00
-        let hours = WeeklyHours::from_rows((0..7).map(|d| (d, 0, 6 * 60)));
-        let s = slots(&rules(tz, 15), &hours, &[], d, d);
+        let d = date("2026-11-01"); // DST ends 02:00
+        let (h, o) = (night_hours(), Overrides::default());
+        let s = slots(&rules(NY, 15), &sched(&h, &o, &[]), d, d);
         assert_eq!(s.len(), 28); // 7 real hours
         let mut sorted = s.clone();
-        sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), s.len());
     }
 
     #[test]
+    fn london_and_lord_howe_transitions() {
+        let (h, o) = (night_hours(), Overrides::default());
+        let london = chrono_tz::Europe::London;
+        // BST starts 2026-03-29 01:00 → 02:00; ends 2026-10-25 02:00 → 01:00.
+        let s = slots(
+            &rules(london, 15),
+            &sched(&h, &o, &[]),
+            date("2026-03-29"),
+            date("2026-03-29"),
+        );
+        assert_eq!(s.len(), 20);
+        let s = slots(
+            &rules(london, 15),
+            &sched(&h, &o, &[]),
+            date("2026-10-25"),
+            date("2026-10-25"),
+        );
+        assert_eq!(s.len(), 28);
+        // Lord Howe shifts by 30 minutes: 2026-04-05 02:00 → 01:30 (+11 → +10:30) and
+        // 2026-10-04 02:00 → 02:30.
+        let lh = chrono_tz::Australia::Lord_Howe;
+        let s = slots(
+            &rules(lh, 15),
+            &sched(&h, &o, &[]),
+            date("2026-04-05"),
+            date("2026-04-05"),
+        );
+        assert_eq!(s.len(), 26, "6 h + 30 min");
+        let mut d = s.clone();
+        d.dedup();
+        assert_eq!(d.len(), s.len());
+        let s = slots(
+            &rules(lh, 15),
+            &sched(&h, &o, &[]),
+            date("2026-10-04"),
+            date("2026-10-04"),
+        );
+        assert_eq!(s.len(), 22, "6 h − 30 min");
+        assert!(s.iter().all(|x| {
+            let l = x.with_timezone(&lh).time();
+            !(l >= NaiveTime::from_hms_opt(2, 0, 0).expect("t")
+                && l < NaiveTime::from_hms_opt(2, 30, 0).expect("t"))
+        }));
+    }
+
+    #[test]
     fn slots_and_check_agree() {
-        // Deterministic pseudo-random schedules and busy times (xorshift).
+        // Deterministic pseudo-random schedules, overrides, busy times (xorshift).
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move |n: u64| {
             seed ^= seed << 13;
@@ -308,47 +671,77 @@ mod tests {
             seed % n
         };
         for tz in [
-            chrono_tz::America::New_York,
+            NY,
             chrono_tz::Europe::London,
             chrono_tz::Australia::Lord_Howe,
         ] {
-            for _ in 0..30 {
+            for _ in 0..40 {
                 let rows: Vec<(i16, i32, i32)> = (0..7)
                     .flat_map(|d| {
                         let s = (next(40) * 15) as i32;
-                        let e = s + 60 + (next(60) * 15) as i32;
-                        [(d as i16, s, e.min(1440))]
+                        let e = s + 60 + (next(40) * 15) as i32;
+                        let s2 = e + 30 + (next(8) * 15) as i32;
+                        [
+                            (d as i16, s, e.min(1440)),
+                            (d as i16, s2.min(1430), (s2 + 120).min(1440)),
+                        ]
                     })
                     .collect();
                 let hours = WeeklyHours::from_rows(rows);
-                let from = NaiveDate::from_ymd_opt(2026, 3, 25).expect("date")
-                    + Duration::days(next(20) as i64);
+                let from = date("2026-03-25") + Duration::days(next(20) as i64);
                 let to = from + Duration::days(3);
+                let overrides = Overrides::from_rows(
+                    [
+                        (from + Duration::days(1), Some((8 * 60, 11 * 60))),
+                        (from + Duration::days(2), None),
+                    ],
+                    [],
+                );
                 let base = local(tz, &format!("{} 00:00", from));
-                let mut busy: Vec<Interval> = (0..8)
-                    .map(|_| {
+                let mut busy: Vec<Busy> = (0..10)
+                    .map(|i| {
                         let s = base + Duration::minutes((next(4 * 96) * 15) as i64);
-                        Interval::new(s, s + Duration::minutes(15 + (next(8) * 15) as i64))
+                        Busy {
+                            interval: Interval::new(
+                                s,
+                                s + Duration::minutes(15 + (next(8) * 15) as i64),
+                            ),
+                            kind: if i % 3 == 0 {
+                                BusyKind::TimeOff
+                            } else {
+                                BusyKind::Booking
+                            },
+                        }
                     })
                     .collect();
                 busy.sort();
-                let r = rules(tz, 15 + (next(6) * 15) as i64);
-                let offered = slots(&r, &hours, &busy, from, to);
+                let mut r = rules(tz, 15 + (next(6) * 15) as i64);
+                r.buffer_before = Duration::minutes((next(3) * 10) as i64);
+                r.buffer_after = Duration::minutes((next(3) * 5) as i64);
+                r.grid_minutes = [5, 10, 15, 30][next(4) as usize];
+                r.now = base + Duration::hours(next(30) as i64);
+                r.min_notice = Duration::minutes((next(4) * 30) as i64);
+                r.horizon = Duration::hours(48 + next(48) as i64);
+                let sc = sched(&hours, &overrides, &busy);
+                let offered = slots(&r, &sc, from, to);
                 for t in &offered {
-                    assert_eq!(
-                        check(&r, &hours, &busy, *t, true),
-                        Ok(()),
-                        "offered {t} refused"
-                    );
+                    assert_eq!(evaluate(&r, &sc, *t, true), vec![], "offered {t} refused");
                 }
                 let mut t = base - Duration::hours(2);
                 while t < base + Duration::days(4) {
                     let day = t.with_timezone(&tz).date_naive();
-                    if check(&r, &hours, &busy, t, true).is_ok() && from <= day && day <= to {
+                    if check(&r, &sc, t, true).is_ok() && from <= day && day <= to {
                         assert!(offered.contains(&t), "accepted {t} not offered");
                     }
                     t += Duration::minutes(5);
                 }
+                let days = days_with_slots(&r, &sc, from, to);
+                let mut expect: Vec<NaiveDate> = offered
+                    .iter()
+                    .map(|t| t.with_timezone(&tz).date_naive())
+                    .collect();
+                expect.dedup();
+                assert_eq!(days, expect);
             }
         }
     }

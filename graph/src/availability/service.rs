@@ -1,30 +1,28 @@
-//! Loads what the slot rules need (two bounded queries besides the tenant and service:
-//! weekly hours of the staff set, and their bookings in the range) and runs them.
+//! Availability questions: which slots, which days, and why not.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entities::{service, staff_member, tenant};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::rules::{self, DEFAULT_GRID_MINUTES, Interval, SlotRules, WeeklyHours};
-use crate::bookings::service::{load_busy, load_hours, tenant_tz};
+use super::data::{LoadRefusal, LoadRequest, ScheduleData, load};
+use super::rules::{self, Refusal};
 use crate::context::RequestCtx;
-use crate::db::scoped;
 use crate::error::ApiError;
 use crate::state::GraphState;
 use crate::util::now;
 
-/// Longest range one availability query may cover, in days.
+/// Longest range one `availableSlots` query may cover, in days.
 pub const MAX_RANGE_DAYS: i64 = 62;
+/// Longest range one `availabilityCalendar` query may cover, in days.
+pub const MAX_CALENDAR_DAYS: i64 = 366;
 
 /// What is asked.
 #[derive(Debug, Clone)]
 pub struct SlotQuery {
     /// The service.
     pub service_id: Uuid,
-    /// One staff member, or all active ones.
+    /// One staff member, or all qualified active ones.
     pub staff_member_id: Option<Uuid>,
     /// First local date.
     pub from: NaiveDate,
@@ -39,99 +37,191 @@ pub struct Slot {
     pub starts_at: DateTime<Utc>,
     /// End (UTC).
     pub ends_at: DateTime<Utc>,
-    /// Staff members free for the whole slot, by id.
+    /// Staff members free for the whole slot (buffers included), by id.
     pub staff_member_ids: Vec<Uuid>,
+}
+
+fn check_range(q: &SlotQuery, max: i64) -> Result<(), ApiError> {
+    if q.to < q.from {
+        return Err(ApiError::BadUserInput("`to` is before `from`".into()));
+    }
+    if (q.to - q.from).num_days() >= max {
+        return Err(ApiError::BadUserInput(format!(
+            "at most {max} days per query"
+        )));
+    }
+    Ok(())
+}
+
+/// Maps a load refusal of a read-only question: unknown ids are `NOT_FOUND`; archived
+/// or unqualified yield no slots (`None`).
+fn readable(r: LoadRefusal) -> Result<(), ApiError> {
+    match r {
+        LoadRefusal::ServiceNotFound => Err(ApiError::NotFound("service")),
+        LoadRefusal::StaffNotFound => Err(ApiError::NotFound("staff member")),
+        LoadRefusal::ServiceInactive | LoadRefusal::StaffInactive | LoadRefusal::NotQualified => {
+            Ok(())
+        }
+    }
+}
+
+async fn load_for(
+    st: &GraphState,
+    rc: &RequestCtx,
+    q: &SlotQuery,
+) -> Result<Option<ScheduleData>, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let data = load(
+        &tx,
+        LoadRequest {
+            service_id: q.service_id,
+            staff_member_id: q.staff_member_id,
+            excluded: &[],
+            from: q.from,
+            to: q.to,
+            ignore_booking: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    match data {
+        Ok(d) => Ok(Some(d)),
+        Err(r) => readable(r).map(|()| None),
+    }
 }
 
 /// Computes bookable slots. Errors: `BAD_USER_INPUT` (range reversed or longer than
 /// [`MAX_RANGE_DAYS`]), `NOT_FOUND` (service or staff member). An archived service or
-/// staff member has no slots.
+/// staff member, or one who does not perform the service, has no slots.
 pub async fn available_slots(
     st: &GraphState,
     rc: &RequestCtx,
     q: SlotQuery,
 ) -> Result<Vec<Slot>, ApiError> {
-    if q.to < q.from {
-        return Err(ApiError::BadUserInput("`to` is before `from`".into()));
-    }
-    if (q.to - q.from).num_days() >= MAX_RANGE_DAYS {
-        return Err(ApiError::BadUserInput(format!(
-            "at most {MAX_RANGE_DAYS} days per query"
-        )));
-    }
-    let tx = st.db.read(rc.tenant_id).await?;
-    let tenant = tenant::Entity::find_by_id(rc.tenant_id)
-        .one(&*tx)
-        .await?
-        .ok_or(ApiError::NotFound("tenant"))?;
-    let tz = tenant_tz(&tenant)?;
-    let svc = scoped::<service::Entity>(rc.tenant_id)
-        .filter(service::Column::Id.eq(q.service_id))
-        .one(&*tx)
-        .await?
-        .ok_or(ApiError::NotFound("service"))?;
-    let mut staff_q = scoped::<staff_member::Entity>(rc.tenant_id)
-        .filter(staff_member::Column::Active.eq(true))
-        .order_by_asc(staff_member::Column::Id);
-    if let Some(id) = q.staff_member_id {
-        let exists = scoped::<staff_member::Entity>(rc.tenant_id)
-            .filter(staff_member::Column::Id.eq(id))
-            .one(&*tx)
-            .await?
-            .is_some();
-        if !exists {
-            return Err(ApiError::NotFound("staff member"));
-        }
-        staff_q = staff_q.filter(staff_member::Column::Id.eq(id));
-    }
-    if !svc.active {
+    check_range(&q, MAX_RANGE_DAYS)?;
+    let Some(data) = load_for(st, rc, &q).await? else {
         return Ok(vec![]);
-    }
-    let staff: Vec<Uuid> = staff_q.all(&*tx).await?.into_iter().map(|s| s.id).collect();
-    if staff.is_empty() {
-        return Ok(vec![]);
-    }
-    let range_start = rules::local_instant(tz, q.from, 0, false)
-        .ok_or_else(|| ApiError::BadUserInput("`from` is out of range".into()))?;
-    let range_end =
-        q.to.succ_opt()
-            .and_then(|d| rules::local_instant(tz, d, 0, false))
-            .ok_or_else(|| ApiError::BadUserInput("`to` is out of range".into()))?;
-    let hours = load_hours(&tx, &staff).await?;
-    let busy = load_busy(&tx, &staff, range_start, range_end).await?;
-    tx.commit().await?;
-
-    let duration = Duration::minutes(i64::from(svc.duration_minutes));
-    let slot_rules = SlotRules {
-        tz,
-        duration,
-        grid_minutes: DEFAULT_GRID_MINUTES,
-        not_before: now(),
     };
-    let empty = WeeklyHours::default();
-    let mut merged: BTreeMap<DateTime<Utc>, Vec<Uuid>> = BTreeMap::new();
-    for id in &staff {
-        let mine: Vec<Interval> = busy
-            .iter()
-            .filter(|b| b.staff_member_id == *id)
-            .map(|b| Interval::new(b.starts_at, b.ends_at))
-            .collect();
-        for t in rules::slots(
-            &slot_rules,
-            hours.get(id).unwrap_or(&empty),
-            &mine,
-            q.from,
-            q.to,
-        ) {
-            merged.entry(t).or_default().push(*id);
+    Ok(compute_slots(&data, now(), q.from, q.to))
+}
+
+/// The pure part of [`available_slots`]: every candidate's slots merged by
+/// `(start, end)`.
+pub fn compute_slots(
+    data: &ScheduleData,
+    at: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<Slot> {
+    let mut merged: BTreeMap<(DateTime<Utc>, DateTime<Utc>), Vec<Uuid>> = BTreeMap::new();
+    for c in &data.candidates {
+        let r = data.rules(c, at);
+        let sched = data.schedule(c.staff.id);
+        for t in rules::slots(&r, &sched, from, to) {
+            merged
+                .entry((t, t + r.duration))
+                .or_default()
+                .push(c.staff.id);
         }
     }
-    Ok(merged
+    merged
         .into_iter()
-        .map(|(starts_at, staff_member_ids)| Slot {
+        .map(|((starts_at, ends_at), staff_member_ids)| Slot {
             starts_at,
-            ends_at: starts_at + duration,
+            ends_at,
             staff_member_ids,
         })
-        .collect())
+        .collect()
+}
+
+/// Local dates between `from` and `to` (inclusive, at most [`MAX_CALENDAR_DAYS`]) on
+/// which at least one slot exists. Errors as [`available_slots`].
+pub async fn available_days(
+    st: &GraphState,
+    rc: &RequestCtx,
+    q: SlotQuery,
+) -> Result<Vec<NaiveDate>, ApiError> {
+    check_range(&q, MAX_CALENDAR_DAYS)?;
+    let Some(data) = load_for(st, rc, &q).await? else {
+        return Ok(vec![]);
+    };
+    let at = now();
+    let mut days = std::collections::BTreeSet::new();
+    for c in &data.candidates {
+        let r = data.rules(c, at);
+        days.extend(rules::days_with_slots(
+            &r,
+            &data.schedule(c.staff.id),
+            q.from,
+            q.to,
+        ));
+    }
+    Ok(days.into_iter().collect())
+}
+
+/// Why a start is not available, for one staff member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffVerdict {
+    /// The staff member.
+    pub staff_member_id: Uuid,
+    /// Reasons; empty = available.
+    pub reasons: Vec<Refusal>,
+}
+
+/// Result of [`why_not_available`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explanation {
+    /// The service or staff member cannot be booked at all.
+    Unbookable(LoadRefusal),
+    /// Per qualified staff member, the reasons.
+    PerStaff(Vec<StaffVerdict>),
+}
+
+/// Explains why `starts_at` can or cannot be booked for the service (with one staff
+/// member or each qualified one), using the same rules as booking (grid included).
+/// Errors: `NOT_FOUND` (service or staff member).
+pub async fn why_not_available(
+    st: &GraphState,
+    rc: &RequestCtx,
+    service_id: Uuid,
+    staff_member_id: Option<Uuid>,
+    starts_at: DateTime<Utc>,
+) -> Result<Explanation, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let date = starts_at.date_naive();
+    let data = load(
+        &tx,
+        LoadRequest {
+            service_id,
+            staff_member_id,
+            excluded: &[],
+            from: date - Duration::days(1),
+            to: date + Duration::days(1),
+            ignore_booking: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let data = match data {
+        Ok(d) => d,
+        Err(r) => {
+            readable(r)?;
+            return Ok(Explanation::Unbookable(r));
+        }
+    };
+    let at = now();
+    Ok(Explanation::PerStaff(
+        data.candidates
+            .iter()
+            .map(|c| StaffVerdict {
+                staff_member_id: c.staff.id,
+                reasons: rules::evaluate(
+                    &data.rules(c, at),
+                    &data.schedule(c.staff.id),
+                    starts_at,
+                    true,
+                ),
+            })
+            .collect(),
+    ))
 }

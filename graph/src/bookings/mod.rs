@@ -175,8 +175,38 @@ impl BookingMutation {
             notes: input.notes.filter(|n| !n.trim().is_empty()),
             status,
             source,
+            idempotency_key: input.idempotency_key,
         };
-        Ok(payload(service::create(state(ctx)?, rc, nb).await?))
+        Ok(payload(
+            service::create(state(ctx)?, rc, nb)
+                .await?
+                .map(|c| c.booking),
+        ))
+    }
+
+    /// Moves a booking to a new start (and optionally another staff member), checked like
+    /// a new booking; operators may use off-grid times. Errors: `UNAUTHENTICATED`,
+    /// `FORBIDDEN`, `NOT_FOUND`. User errors: `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`,
+    /// `IN_THE_PAST`, `MINIMUM_NOTICE`, `BEYOND_HORIZON`, `STAFF_NOT_QUALIFIED`,
+    /// `INVALID_STATUS_TRANSITION` (only `PENDING`/`CONFIRMED` bookings move).
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn reschedule_booking(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(desc = "New start (RFC 3339).")] starts_at: DateTime<Utc>,
+        #[graphql(desc = "Another staff member; default: the current one.")]
+        staff_member_id: Option<ID>,
+    ) -> async_graphql::Result<BookingPayload> {
+        let rc = caller(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let staff = staff_member_id
+            .as_ref()
+            .map(|s| parse_id(s, "staffMemberId"))
+            .transpose()?;
+        Ok(payload(
+            service::reschedule(state(ctx)?, rc, id, starts_at, staff, false).await?,
+        ))
     }
 
     /// Cancels a booking (owners and managers); its time becomes free. Errors:

@@ -1,24 +1,27 @@
-//! Booking rules: creation (never double-booked), status transitions, listing.
+//! Booking rules: creation (never double-booked), rescheduling, cancellation, status
+//! transitions, idempotency, listing.
 //!
 //! Double booking is impossible on both backends:
-//! - the overlap check runs inside the writing transaction (on SQLite writers are
-//!   serialised, so the check is authoritative);
-//! - on PostgreSQL the `bookings_no_overlap` exclusion constraint refuses a concurrent
-//!   insert that slipped past the check (SQLSTATE 23P01); the loser gets
-//!   `SLOT_UNAVAILABLE`, or, when the staff member was auto-assigned, another qualified
-//!   staff member is tried.
+//! - the rule check ([`crate::availability::rules::check`]) runs inside the writing
+//!   transaction (on SQLite writers are serialised, so the check is authoritative);
+//! - on PostgreSQL the `bookings_no_overlap` exclusion constraint on the blocked interval
+//!   (buffers included) refuses a concurrent insert that slipped past the check
+//!   (SQLSTATE 23P01); the loser gets `SLOT_UNAVAILABLE`, or, when the staff member was
+//!   auto-assigned, the next qualified staff member is tried.
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
-use entities::{booking, customer, service, staff_member, tenant, working_hours};
+use entities::{booking, customer, idempotency_key, tenant};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::types::{Booking, BookingSource, BookingStatus};
-use crate::availability::rules::{
-    self, DEFAULT_GRID_MINUTES, Interval, Refusal, SlotRules, WeeklyHours,
-};
+use crate::auth::tokens::hash_token;
+use crate::availability::data::{Candidate, LoadRefusal, LoadRequest, ScheduleData, load};
+use crate::availability::rules::{self, Refusal};
 use crate::context::RequestCtx;
 use crate::customers::service::{CleanCustomer, find_or_create_by_phone};
 use crate::db::{Tx, WriteConflict, scoped, write_conflict};
@@ -27,6 +30,8 @@ use crate::events::{BookingEventKind, DomainEvent};
 use crate::pagination::{Page, PageArgs, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
+
+pub use crate::availability::data::tenant_tz;
 
 /// Who the booking is for.
 #[derive(Debug, Clone)]
@@ -56,95 +61,263 @@ pub struct NewBooking {
     pub status: BookingStatus,
     /// Origin.
     pub source: BookingSource,
+    /// Client-chosen key: a repeat with the same key returns the first result.
+    pub idempotency_key: Option<String>,
+}
+
+/// A created booking and, for public and agent bookings, the customer's cancellation
+/// token (shown once, stored hashed).
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The booking.
+    pub booking: booking::Model,
+    /// Token for `publicCancelBooking` / `publicRescheduleBooking`; `None` when replayed
+    /// from an idempotency key or for operator bookings.
+    pub cancellation_token: Option<String>,
 }
 
 /// How many staff members an auto-assigned booking tries when it loses races.
 const MAX_ASSIGN_ATTEMPTS: usize = 5;
+/// Longest idempotency key.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 enum Attempt {
-    Done(Box<booking::Model>),
+    Done(Box<Created>),
     Refused(Vec<UserError>),
     LostRace(Uuid),
+    Replayed(Outcome<Box<Created>>),
 }
 
-fn slot_unavailable() -> Vec<UserError> {
-    vec![UserError::new(
+fn slot_unavailable() -> UserError {
+    UserError::new(
         Some("startsAt"),
         C::SlotUnavailable,
         "this time is no longer available",
-    )]
+    )
 }
 
 /// The user error for a slot refusal.
 pub fn refusal_error(r: Refusal) -> UserError {
-    match r {
-        Refusal::InThePast => {
-            UserError::new(Some("startsAt"), C::InThePast, "the start time has passed")
+    let (code, msg) = match r {
+        Refusal::InThePast => (C::InThePast, "the start time has passed".to_string()),
+        Refusal::MinimumNotice => (C::MinimumNotice, "too short notice for this service".into()),
+        Refusal::BeyondHorizon => (C::BeyondHorizon, "too far ahead to book".into()),
+        Refusal::DayOff => (C::OutsideWorkingHours, "not a working day".into()),
+        Refusal::OutsideWorkingHours | Refusal::Break => {
+            (C::OutsideWorkingHours, "outside working hours".into())
         }
-        Refusal::OutsideWorkingHours => UserError::new(
-            Some("startsAt"),
-            C::OutsideWorkingHours,
-            "outside working hours",
-        ),
-        Refusal::NotOnGrid => UserError::new(
-            Some("startsAt"),
+        Refusal::NotOnGrid => (
             C::NotOnSlotGrid,
-            format!("start times are every {DEFAULT_GRID_MINUTES} minutes from the opening time"),
+            "not one of the offered start times".into(),
         ),
-        Refusal::Overlap => slot_unavailable().remove(0),
+        Refusal::Booked | Refusal::TimeOff => return slot_unavailable(),
+    };
+    UserError::new(Some("startsAt"), code, msg)
+}
+
+/// The user error for a load refusal.
+pub fn load_error(r: LoadRefusal) -> UserError {
+    match r {
+        LoadRefusal::ServiceNotFound => {
+            UserError::new(Some("serviceId"), C::NotFound, "service not found")
+        }
+        LoadRefusal::ServiceInactive => UserError::new(
+            Some("serviceId"),
+            C::ServiceInactive,
+            "this service is not bookable",
+        ),
+        LoadRefusal::StaffNotFound => {
+            UserError::new(Some("staffMemberId"), C::NotFound, "staff member not found")
+        }
+        LoadRefusal::StaffInactive => UserError::new(
+            Some("staffMemberId"),
+            C::StaffInactive,
+            "this staff member is not bookable",
+        ),
+        LoadRefusal::NotQualified => UserError::new(
+            Some("staffMemberId"),
+            C::StaffNotQualified,
+            "this staff member does not perform this service",
+        ),
     }
-}
-
-/// Parses a tenant's stored timezone.
-pub fn tenant_tz(t: &tenant::Model) -> Result<Tz, ApiError> {
-    t.timezone
-        .parse::<Tz>()
-        .map_err(|_| ApiError::Internal(format!("tenant {} has bad timezone", t.id)))
-}
-
-/// Loads the weekly hours of `staff` (grouped) in the transaction's tenant.
-pub async fn load_hours(
-    tx: &Tx,
-    staff: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, WeeklyHours>, ApiError> {
-    let rows = scoped::<working_hours::Entity>(tx.tenant_id())
-        .filter(working_hours::Column::StaffMemberId.is_in(staff.iter().copied()))
-        .all(&**tx)
-        .await?;
-    let mut grouped: std::collections::HashMap<Uuid, Vec<(i16, i32, i32)>> = Default::default();
-    for r in rows {
-        grouped.entry(r.staff_member_id).or_default().push((
-            r.weekday,
-            r.start_minute,
-            r.end_minute,
-        ));
-    }
-    Ok(grouped
-        .into_iter()
-        .map(|(k, v)| (k, WeeklyHours::from_rows(v)))
-        .collect())
-}
-
-/// Loads non-canceled bookings of `staff` that overlap `[from, to)`, sorted by start.
-pub async fn load_busy(
-    tx: &Tx,
-    staff: &[Uuid],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<booking::Model>, ApiError> {
-    Ok(scoped::<booking::Entity>(tx.tenant_id())
-        .filter(booking::Column::StaffMemberId.is_in(staff.iter().copied()))
-        .filter(booking::Column::Status.ne(BookingStatus::Canceled.as_str()))
-        .filter(booking::Column::StartsAt.lt(to))
-        .filter(booking::Column::EndsAt.gt(from))
-        .order_by_asc(booking::Column::StartsAt)
-        .all(&**tx)
-        .await?)
 }
 
 /// Whether the tenant may take new bookings (`PAST_DUE` and `CANCELED` may not).
 pub fn accepts_bookings(t: &tenant::Model) -> bool {
     !matches!(t.status.as_str(), "PAST_DUE" | "CANCELED")
+}
+
+/// The most specific refusal among candidates: being booked beats everything else.
+fn best_refusal(refusals: &[Refusal]) -> Refusal {
+    if refusals
+        .iter()
+        .any(|r| matches!(r, Refusal::Booked | Refusal::TimeOff))
+    {
+        return Refusal::Booked;
+    }
+    refusals
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(Refusal::OutsideWorkingHours)
+}
+
+/// Picks the staff member for a booking at `start`: the requested one if allowed; else,
+/// among qualified ones that are free, the one with the fewest bookings that day, then
+/// the smallest id (deterministic). Returns the candidate and the audit reason.
+fn assign(
+    data: &ScheduleData,
+    start: DateTime<Utc>,
+    require_grid: bool,
+    requested: bool,
+) -> Result<(&Candidate, Option<String>), Refusal> {
+    let at = now();
+    let mut order: Vec<(usize, &Candidate)> = data
+        .candidates
+        .iter()
+        .map(|c| (data.bookings_of(c.staff.id), c))
+        .collect();
+    order.sort_by_key(|(n, c)| (*n, c.staff.id));
+    let mut refusals = Vec::new();
+    for (n, c) in order {
+        match rules::check(
+            &data.rules(c, at),
+            &data.schedule(c.staff.id),
+            start,
+            require_grid,
+        ) {
+            Ok(()) => {
+                let reason = (!requested).then(|| {
+                    format!(
+                        "auto-assigned: free and qualified, fewest bookings that day ({n}) among {} candidate(s), ties by id",
+                        data.candidates.len()
+                    )
+                });
+                return Ok((c, reason));
+            }
+            Err(r) => refusals.push(r),
+        }
+    }
+    Err(best_refusal(&refusals))
+}
+
+/// A stored idempotent result.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredResult {
+    booking_id: Option<Uuid>,
+    user_errors: Vec<(Option<Vec<String>>, String, String)>,
+}
+
+/// Claims `key` for `operation` in this transaction: `Ok(None)` when it is new (the row
+/// is inserted and held until commit, so concurrent callers with the same key wait and
+/// then see the stored result), `Ok(Some(outcome))` when a result is stored.
+async fn claim_key(
+    tx: &Tx,
+    key: &str,
+    operation: &str,
+) -> Result<Option<Outcome<Box<Created>>>, ApiError> {
+    let row = idempotency_key::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tx.tenant_id()),
+        key: Set(key.to_string()),
+        operation: Set(operation.to_string()),
+        response: Set(String::new()),
+        created_at: Set(now()),
+    };
+    match idempotency_key::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            idempotency_key::Column::TenantId,
+            idempotency_key::Column::Key,
+        ])
+        .exec_without_returning(&**tx)
+        .await?
+    {
+        sea_orm::TryInsertResult::Inserted(n) if n > 0 => Ok(None),
+        _ => stored_result(tx, key, operation).await.map(Some),
+    }
+}
+
+async fn stored_result(
+    tx: &Tx,
+    key: &str,
+    operation: &str,
+) -> Result<Outcome<Box<Created>>, ApiError> {
+    let row = scoped::<idempotency_key::Entity>(tx.tenant_id())
+        .filter(idempotency_key::Column::Key.eq(key))
+        .one(&**tx)
+        .await?
+        .ok_or(ApiError::Internal("idempotency key vanished".into()))?;
+    if row.operation != operation {
+        return Ok(Err(vec![UserError::new(
+            Some("idempotencyKey"),
+            C::IdempotencyKeyReused,
+            "this idempotency key was used for another operation",
+        )]));
+    }
+    let stored: StoredResult = serde_json::from_str(&row.response)
+        .map_err(|e| ApiError::Internal(format!("stored idempotent result: {e}")))?;
+    match stored.booking_id {
+        Some(id) => {
+            let b = scoped::<booking::Entity>(tx.tenant_id())
+                .filter(booking::Column::Id.eq(id))
+                .one(&**tx)
+                .await?
+                .ok_or(ApiError::NotFound("booking"))?;
+            Ok(Ok(Box::new(Created {
+                booking: b,
+                cancellation_token: None,
+            })))
+        }
+        None => Ok(Err(stored
+            .user_errors
+            .into_iter()
+            .map(|(field, code, message)| UserError {
+                field,
+                code: parse_code(&code),
+                message,
+            })
+            .collect())),
+    }
+}
+
+fn parse_code(s: &str) -> C {
+    use async_graphql::InputType;
+    C::parse(Some(async_graphql::Value::Enum(async_graphql::Name::new(
+        s,
+    ))))
+    .unwrap_or(C::InvalidInput)
+}
+
+async fn store_result(tx: &Tx, key: &str, outcome: &Outcome<Box<Created>>) -> Result<(), ApiError> {
+    let stored = match outcome {
+        Ok(c) => StoredResult {
+            booking_id: Some(c.booking.id),
+            user_errors: vec![],
+        },
+        Err(errors) => StoredResult {
+            booking_id: None,
+            user_errors: errors
+                .iter()
+                .map(|e| (e.field.clone(), enum_text(e.code), e.message.clone()))
+                .collect(),
+        },
+    };
+    let json = serde_json::to_string(&stored).map_err(ApiError::internal)?;
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Response, Expr::value(json))
+        .filter(idempotency_key::Column::TenantId.eq(tx.tenant_id()))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(&**tx)
+        .await?;
+    Ok(())
+}
+
+fn enum_text(c: C) -> String {
+    use async_graphql::InputType;
+    match c.to_value() {
+        async_graphql::Value::Enum(n) => n.to_string(),
+        other => other.to_string(),
+    }
 }
 
 async fn try_create(
@@ -154,134 +327,73 @@ async fn try_create(
     excluded: &[Uuid],
 ) -> Result<Attempt, ApiError> {
     let tx = st.db.write(rc.tenant_id).await?;
-    let tenant = tenant::Entity::find_by_id(rc.tenant_id)
-        .one(&*tx)
-        .await?
-        .ok_or(ApiError::NotFound("tenant"))?;
-    if !accepts_bookings(&tenant) {
-        return Ok(Attempt::Refused(vec![UserError::new(
+    if let Some(key) = &nb.idempotency_key
+        && let Some(outcome) = claim_key(&tx, key, "createBooking").await?
+    {
+        tx.commit().await?;
+        return Ok(Attempt::Replayed(outcome));
+    }
+    let refuse = |tx: Tx, errors: Vec<UserError>| async move {
+        if let Some(key) = &nb.idempotency_key {
+            store_result(&tx, key, &Err(errors.clone())).await?;
+            tx.commit().await?;
+        }
+        Ok::<_, ApiError>(Attempt::Refused(errors))
+    };
+    let date = nb.starts_at.date_naive();
+    let data = load(
+        &tx,
+        LoadRequest {
+            service_id: nb.service_id,
+            staff_member_id: nb.staff_member_id,
+            excluded,
+            from: date - Duration::days(1),
+            to: date + Duration::days(1),
+            ignore_booking: None,
+        },
+    )
+    .await?;
+    let data = match data {
+        Ok(d) => d,
+        Err(r) => return refuse(tx, vec![load_error(r)]).await,
+    };
+    if !accepts_bookings(&data.tenant) {
+        let e = UserError::new(
             None,
             C::TenantNotAcceptingBookings,
             "this business is not taking new bookings",
-        )]));
+        );
+        return refuse(tx, vec![e]).await;
     }
-    let tz = tenant_tz(&tenant)?;
-    let Some(svc) = scoped::<service::Entity>(rc.tenant_id)
-        .filter(service::Column::Id.eq(nb.service_id))
-        .one(&*tx)
-        .await?
-    else {
-        return Ok(Attempt::Refused(vec![UserError::new(
-            Some("serviceId"),
-            C::NotFound,
-            "service not found",
-        )]));
-    };
-    if !svc.active {
-        return Ok(Attempt::Refused(vec![UserError::new(
-            Some("serviceId"),
-            C::ServiceInactive,
-            "this service is not bookable",
-        )]));
-    }
-    let mut staff_q =
-        scoped::<staff_member::Entity>(rc.tenant_id).order_by_asc(staff_member::Column::Id);
-    staff_q = match nb.staff_member_id {
-        Some(id) => staff_q.filter(staff_member::Column::Id.eq(id)),
-        None => staff_q
-            .filter(staff_member::Column::Active.eq(true))
-            .filter(staff_member::Column::Id.is_not_in(excluded.iter().copied())),
-    };
-    let staff = staff_q.all(&*tx).await?;
-    if let Some(id) = nb.staff_member_id {
-        match staff.first() {
-            None => {
-                return Ok(Attempt::Refused(vec![UserError::new(
-                    Some("staffMemberId"),
-                    C::NotFound,
-                    "staff member not found",
-                )]));
-            }
-            Some(s) if !s.active => {
-                return Ok(Attempt::Refused(vec![UserError::new(
-                    Some("staffMemberId"),
-                    C::StaffInactive,
-                    "this staff member is not bookable",
-                )]));
-            }
-            Some(_) => debug_assert_eq!(staff[0].id, id),
-        }
-    }
-    if staff.is_empty() {
-        return Ok(Attempt::Refused(if excluded.is_empty() {
-            vec![refusal_error(Refusal::OutsideWorkingHours)]
+    if data.candidates.is_empty() {
+        let e = if excluded.is_empty() {
+            UserError::new(
+                Some("serviceId"),
+                C::NoStaffAvailable,
+                "no staff member performs this service",
+            )
         } else {
             slot_unavailable()
-        }));
-    }
-    let duration = Duration::minutes(i64::from(svc.duration_minutes));
-    let ends_at = nb.starts_at + duration;
-    let local_date = nb.starts_at.with_timezone(&tz).date_naive();
-    let day_start = rules::local_instant(tz, local_date, 0, false).unwrap_or(nb.starts_at);
-    let day_end = local_date
-        .succ_opt()
-        .and_then(|d| rules::local_instant(tz, d, 0, false))
-        .unwrap_or(ends_at);
-    let ids: Vec<Uuid> = staff.iter().map(|s| s.id).collect();
-    let hours = load_hours(&tx, &ids).await?;
-    let busy = load_busy(&tx, &ids, day_start.min(nb.starts_at), day_end.max(ends_at)).await?;
-    let mut order: Vec<(usize, Uuid)> = ids
-        .iter()
-        .map(|id| {
-            (
-                busy.iter().filter(|b| b.staff_member_id == *id).count(),
-                *id,
-            )
-        })
-        .collect();
-    if nb.staff_member_id.is_none() {
-        order.sort();
-    }
-    let rules = SlotRules {
-        tz,
-        duration,
-        grid_minutes: DEFAULT_GRID_MINUTES,
-        not_before: now(),
-    };
-    let require_grid = matches!(nb.source, BookingSource::Public | BookingSource::Agent);
-    let empty = WeeklyHours::default();
-    let mut refusals = Vec::new();
-    let mut chosen = None;
-    for (_, id) in &order {
-        let intervals: Vec<Interval> = busy
-            .iter()
-            .filter(|b| b.staff_member_id == *id)
-            .map(|b| Interval::new(b.starts_at, b.ends_at))
-            .collect();
-        match rules::check(
-            &rules,
-            hours.get(id).unwrap_or(&empty),
-            &intervals,
-            nb.starts_at,
-            require_grid,
-        ) {
-            Ok(()) => {
-                chosen = Some(*id);
-                break;
-            }
-            Err(r) => refusals.push(r),
-        }
-    }
-    let Some(staff_id) = chosen else {
-        let r = if refusals.contains(&Refusal::Overlap) {
-            Refusal::Overlap
-        } else {
-            refusals
-                .first()
-                .copied()
-                .unwrap_or(Refusal::OutsideWorkingHours)
         };
-        return Ok(Attempt::Refused(vec![refusal_error(r)]));
+        return refuse(tx, vec![e]).await;
+    }
+    let require_grid = matches!(nb.source, BookingSource::Public | BookingSource::Agent);
+    let (chosen, reason) = match assign(
+        &data,
+        nb.starts_at,
+        require_grid,
+        nb.staff_member_id.is_some(),
+    ) {
+        Ok(c) => c,
+        Err(r) => {
+            // A lost race with every other candidate excluded is still "taken".
+            let e = if excluded.is_empty() {
+                refusal_error(r)
+            } else {
+                slot_unavailable()
+            };
+            return refuse(tx, vec![e]).await;
+        }
     };
     let cust = match &nb.customer {
         CustomerChoice::Existing(id) => {
@@ -292,31 +404,36 @@ async fn try_create(
             {
                 Some(c) => c,
                 None => {
-                    return Ok(Attempt::Refused(vec![UserError::new(
-                        Some("customerId"),
-                        C::NotFound,
-                        "customer not found",
-                    )]));
+                    let e = UserError::new(Some("customerId"), C::NotFound, "customer not found");
+                    return refuse(tx, vec![e]).await;
                 }
             }
         }
         CustomerChoice::Details(c) => find_or_create_by_phone(&tx, c.clone()).await?,
     };
+    let rules = data.rules(chosen, now());
+    let blocked = rules::blocked_interval(&rules, nb.starts_at);
+    let token = matches!(nb.source, BookingSource::Public | BookingSource::Agent)
+        .then(|| crate::auth::tokens::new_refresh_token(rc.tenant_id).replacen("rt_", "ct_", 1));
     let at = now();
     let inserted = booking::ActiveModel {
         id: Set(new_id()),
         tenant_id: Set(rc.tenant_id),
         customer_id: Set(cust.id),
-        service_id: Set(svc.id),
-        staff_member_id: Set(staff_id),
+        service_id: Set(data.service.id),
+        staff_member_id: Set(chosen.staff.id),
         starts_at: Set(nb.starts_at),
-        ends_at: Set(ends_at),
+        ends_at: Set(nb.starts_at + rules.duration),
+        blocked_from: Set(blocked.start),
+        blocked_until: Set(blocked.end),
         status: Set(nb.status.as_str().into()),
         address: Set(nb.address.clone().or(cust.address.clone())),
-        price_cents: Set(svc.price_cents),
-        currency: Set(tenant.currency.clone()),
+        price_cents: Set(chosen.price_cents),
+        currency: Set(data.tenant.currency.clone()),
         source: Set(nb.source.as_str().into()),
         notes: Set(nb.notes.clone()),
+        assignment_reason: Set(reason),
+        cancellation_token_hash: Set(token.as_deref().map(hash_token)),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -324,11 +441,18 @@ async fn try_create(
     .await;
     match inserted {
         Ok(b) => {
+            let created = Box::new(Created {
+                booking: b,
+                cancellation_token: token,
+            });
+            if let Some(key) = &nb.idempotency_key {
+                store_result(&tx, key, &Ok(created.clone())).await?;
+            }
             tx.commit().await?;
-            Ok(Attempt::Done(Box::new(b)))
+            Ok(Attempt::Done(created))
         }
         Err(e) if write_conflict(&e) == Some(WriteConflict::Overlap) => {
-            Ok(Attempt::LostRace(staff_id))
+            Ok(Attempt::LostRace(chosen.staff.id))
         }
         Err(e) => Err(e.into()),
     }
@@ -345,34 +469,41 @@ fn check_text(v: &Option<String>, field: &str, max: usize, errors: &mut Vec<User
 }
 
 /// Creates a booking. User errors: `NOT_FOUND` (service, staff member, customer),
-/// `SERVICE_INACTIVE`, `STAFF_INACTIVE`, `IN_THE_PAST`, `OUTSIDE_WORKING_HOURS`,
+/// `SERVICE_INACTIVE`, `STAFF_INACTIVE`, `STAFF_NOT_QUALIFIED`, `NO_STAFF_AVAILABLE`,
+/// `IN_THE_PAST`, `MINIMUM_NOTICE`, `BEYOND_HORIZON`, `OUTSIDE_WORKING_HOURS`,
 /// `NOT_ON_SLOT_GRID` (public and agent bookings), `SLOT_UNAVAILABLE`,
-/// `TENANT_NOT_ACCEPTING_BOOKINGS`, `INVALID_INPUT`.
+/// `TENANT_NOT_ACCEPTING_BOOKINGS`, `INVALID_INPUT`, `IDEMPOTENCY_KEY_REUSED`.
+/// With an idempotency key, a repeat returns the first outcome (booking or errors).
 pub async fn create(
     st: &GraphState,
     rc: &RequestCtx,
     nb: NewBooking,
-) -> Result<Outcome<booking::Model>, ApiError> {
+) -> Result<Outcome<Created>, ApiError> {
     let mut errors = Vec::new();
     check_text(&nb.notes, "notes", 2000, &mut errors);
     check_text(&nb.address, "address", 500, &mut errors);
+    if nb
+        .idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN)
+    {
+        errors.push(UserError::new(
+            Some("idempotencyKey"),
+            C::InvalidInput,
+            "idempotencyKey must be 1–255 characters",
+        ));
+    }
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
     let mut excluded = Vec::new();
     for _ in 0..MAX_ASSIGN_ATTEMPTS {
         match try_create(st, rc, &nb, &excluded).await? {
-            Attempt::Done(b) => {
-                st.events
-                    .publish(DomainEvent {
-                        tenant_id: b.tenant_id,
-                        booking_id: b.id,
-                        staff_member_id: b.staff_member_id,
-                        kind: BookingEventKind::Created,
-                    })
-                    .await;
-                return Ok(Ok(*b));
+            Attempt::Done(c) => {
+                publish(st, &c.booking, BookingEventKind::Created).await;
+                return Ok(Ok(*c));
             }
+            Attempt::Replayed(out) => return Ok(out.map(|c| *c)),
             Attempt::Refused(e) => return Ok(Err(e)),
             Attempt::LostRace(staff) => {
                 if nb.staff_member_id.is_some() {
@@ -382,7 +513,153 @@ pub async fn create(
             }
         }
     }
-    Ok(Err(slot_unavailable()))
+    Ok(Err(vec![slot_unavailable()]))
+}
+
+async fn publish(st: &GraphState, b: &booking::Model, kind: BookingEventKind) {
+    st.events
+        .publish(DomainEvent {
+            tenant_id: b.tenant_id,
+            booking_id: b.id,
+            staff_member_id: b.staff_member_id,
+            kind,
+        })
+        .await;
+}
+
+/// Moves a booking to `starts_at` (and optionally another staff member), checked like a
+/// new booking but ignoring the booking's own time. Only `PENDING` and `CONFIRMED`
+/// bookings move. `by_customer` applies the tenant's cancellation notice and the slot
+/// grid. Errors: `NOT_FOUND`. User errors: as [`create`], plus
+/// `INVALID_STATUS_TRANSITION`, `CANCELLATION_WINDOW_PASSED`.
+pub async fn reschedule(
+    st: &GraphState,
+    rc: &RequestCtx,
+    id: Uuid,
+    starts_at: DateTime<Utc>,
+    staff_member_id: Option<Uuid>,
+    by_customer: bool,
+) -> Result<Outcome<booking::Model>, ApiError> {
+    let tx = st.db.write(rc.tenant_id).await?;
+    let current = visible_booking(&tx, rc, id).await?;
+    let status = BookingStatus::parse(&current.status)
+        .ok_or_else(|| ApiError::Internal(format!("booking {id} has bad status")))?;
+    if !matches!(status, BookingStatus::Pending | BookingStatus::Confirmed) {
+        return Ok(Err(vec![UserError::new(
+            Some("id"),
+            C::InvalidStatusTransition,
+            format!("a {} booking cannot be moved", status.as_str()),
+        )]));
+    }
+    let date = starts_at.date_naive();
+    let data = load(
+        &tx,
+        LoadRequest {
+            service_id: current.service_id,
+            staff_member_id: Some(staff_member_id.unwrap_or(current.staff_member_id)),
+            excluded: &[],
+            from: date - Duration::days(1),
+            to: date + Duration::days(1),
+            ignore_booking: Some(current.id),
+        },
+    )
+    .await?;
+    let data = match data {
+        Ok(d) => d,
+        Err(r) => return Ok(Err(vec![load_error(r)])),
+    };
+    if by_customer && let Err(e) = within_cancellation_window(&data.tenant, &current) {
+        return Ok(Err(vec![e]));
+    }
+    let (chosen, _) = match assign(&data, starts_at, by_customer, true) {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(vec![refusal_error(r)])),
+    };
+    let rules = data.rules(chosen, now());
+    let blocked = rules::blocked_interval(&rules, starts_at);
+    let mut am = current.clone().into_active_model();
+    am.starts_at = Set(starts_at);
+    am.ends_at = Set(starts_at + rules.duration);
+    am.blocked_from = Set(blocked.start);
+    am.blocked_until = Set(blocked.end);
+    am.staff_member_id = Set(chosen.staff.id);
+    am.updated_at = Set(now());
+    let updated = match am.update(&*tx).await {
+        Ok(b) => b,
+        Err(e) if write_conflict(&e) == Some(WriteConflict::Overlap) => {
+            return Ok(Err(vec![slot_unavailable()]));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    publish(st, &updated, BookingEventKind::Updated).await;
+    Ok(Ok(updated))
+}
+
+/// Refuses a customer change less than the tenant's cancellation notice before start.
+fn within_cancellation_window(t: &tenant::Model, b: &booking::Model) -> Result<(), UserError> {
+    let deadline = b.starts_at - Duration::hours(i64::from(t.cancellation_notice_hours));
+    if now() > deadline {
+        return Err(UserError::new(
+            None,
+            C::CancellationWindowPassed,
+            format!(
+                "changes are possible until {} hours before the start; please call the business",
+                t.cancellation_notice_hours
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Finds a public booking by id and cancellation token (constant-time on the hash
+/// comparison by looking up the hash). `None` when either is wrong.
+pub async fn by_cancellation_token(
+    tx: &Tx,
+    id: Uuid,
+    token: &str,
+) -> Result<Option<booking::Model>, ApiError> {
+    Ok(scoped::<booking::Entity>(tx.tenant_id())
+        .filter(booking::Column::Id.eq(id))
+        .filter(booking::Column::CancellationTokenHash.eq(hash_token(token)))
+        .one(&**tx)
+        .await?)
+}
+
+/// Cancels a booking on the customer's behalf with its cancellation token, under the
+/// tenant's cancellation notice. User errors: `NOT_FOUND`, `CANCELLATION_WINDOW_PASSED`,
+/// `INVALID_STATUS_TRANSITION`.
+pub async fn cancel_by_customer(
+    st: &GraphState,
+    rc: &RequestCtx,
+    id: Uuid,
+    token: &str,
+) -> Result<Outcome<booking::Model>, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let found = by_cancellation_token(&tx, id, token).await?;
+    let tenant = tenant::Entity::find_by_id(rc.tenant_id).one(&*tx).await?;
+    tx.commit().await?;
+    let (Some(b), Some(t)) = (found, tenant) else {
+        return Ok(Err(vec![UserError::new(
+            Some("bookingId"),
+            C::NotFound,
+            "booking not found",
+        )]));
+    };
+    if let Err(e) = within_cancellation_window(&t, &b) {
+        return Ok(Err(vec![e]));
+    }
+    set_status(st, rc, b.id, BookingStatus::Canceled).await
+}
+
+/// The booking `id` if the caller may see it (technicians: their own only).
+async fn visible_booking(tx: &Tx, rc: &RequestCtx, id: Uuid) -> Result<booking::Model, ApiError> {
+    scoped::<booking::Entity>(rc.tenant_id)
+        .filter(booking::Column::Id.eq(id))
+        .one(&**tx)
+        .await?
+        .filter(|b| visible(rc, b))
+        .ok_or(ApiError::NotFound("booking"))
 }
 
 /// Applies the technician rule: technicians only see their own staff member's bookings.

@@ -145,6 +145,18 @@ impl Booking {
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
+    /// Start of the time blocked for this booking (UTC): start minus the service's buffer.
+    async fn blocked_from(&self) -> DateTime<Utc> {
+        self.0.blocked_from
+    }
+    /// End of the time blocked for this booking (UTC): end plus the service's buffer.
+    async fn blocked_until(&self) -> DateTime<Utc> {
+        self.0.blocked_until
+    }
+    /// Why this staff member was assigned, when the system chose (audit).
+    async fn assignment_reason(&self) -> Option<&str> {
+        self.0.assignment_reason.as_deref()
+    }
     /// When it was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -192,6 +204,9 @@ pub struct CreateBookingInput {
     pub status: Option<BookingStatus>,
     /// `PLATFORM` (default) or `MANUAL`.
     pub source: Option<BookingSource>,
+    /// Client-chosen key (1–255 characters): repeating the call with the same key
+    /// returns the first result instead of booking twice (for retries on timeouts).
+    pub idempotency_key: Option<String>,
 }
 
 /// Result of booking mutations.

@@ -12,6 +12,46 @@ use crate::pagination::{Page, PageArgs, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
+/// Slot grids a tenant or service may use, in minutes.
+pub const GRIDS: [i32; 6] = [5, 10, 15, 20, 30, 60];
+/// Longest minimum notice: 30 days, in minutes.
+pub const MAX_NOTICE_MINUTES: i32 = 30 * 24 * 60;
+
+fn validate_scheduling(
+    buffer_before: Option<i32>,
+    buffer_after: Option<i32>,
+    grid: Option<i32>,
+    notice: Option<i32>,
+    errors: &mut Vec<UserError>,
+) {
+    for (v, field) in [
+        (buffer_before, "bufferBeforeMinutes"),
+        (buffer_after, "bufferAfterMinutes"),
+    ] {
+        if v.is_some_and(|b| !(0..=720).contains(&b)) {
+            errors.push(UserError::new(
+                Some(field),
+                C::InvalidInput,
+                "buffers are 0–720 minutes",
+            ));
+        }
+    }
+    if grid.is_some_and(|g| g != 0 && !GRIDS.contains(&g)) {
+        errors.push(UserError::new(
+            Some("slotIntervalMinutes"),
+            C::InvalidInput,
+            "slot interval must be 5, 10, 15, 20, 30 or 60 minutes",
+        ));
+    }
+    if notice.is_some_and(|n| n != -1 && !(0..=MAX_NOTICE_MINUTES).contains(&n)) {
+        errors.push(UserError::new(
+            Some("minNoticeMinutes"),
+            C::InvalidInput,
+            "minimum notice is 0–43200 minutes",
+        ));
+    }
+}
+
 fn validate(name: Option<&str>, duration: Option<i32>, price: Option<i64>) -> Vec<UserError> {
     let mut errors = Vec::new();
     if let Some(n) = name
@@ -82,10 +122,17 @@ pub async fn create(
     rc: &RequestCtx,
     input: CreateServiceInput,
 ) -> Result<Outcome<service::Model>, ApiError> {
-    let errors = validate(
+    let mut errors = validate(
         Some(&input.name),
         Some(input.duration_minutes),
         Some(input.price_cents),
+    );
+    validate_scheduling(
+        input.buffer_before_minutes,
+        input.buffer_after_minutes,
+        input.slot_interval_minutes,
+        input.min_notice_minutes,
+        &mut errors,
     );
     if !errors.is_empty() {
         return Ok(Err(errors));
@@ -100,6 +147,10 @@ pub async fn create(
         price_cents: Set(input.price_cents),
         active: Set(input.active.unwrap_or(true)),
         display_order: Set(input.display_order.unwrap_or(0)),
+        buffer_before_minutes: Set(input.buffer_before_minutes.unwrap_or(0)),
+        buffer_after_minutes: Set(input.buffer_after_minutes.unwrap_or(0)),
+        slot_interval_minutes: Set(input.slot_interval_minutes.filter(|g| *g != 0)),
+        min_notice_minutes: Set(input.min_notice_minutes.filter(|n| *n != -1)),
         created_at: Set(now()),
     }
     .insert(&*tx)
@@ -147,6 +198,18 @@ pub async fn update(
     }
     if let Some(o) = input.display_order {
         am.display_order = Set(o);
+    }
+    if let Some(b) = input.buffer_before_minutes {
+        am.buffer_before_minutes = Set(b);
+    }
+    if let Some(b) = input.buffer_after_minutes {
+        am.buffer_after_minutes = Set(b);
+    }
+    if let Some(g) = input.slot_interval_minutes {
+        am.slot_interval_minutes = Set((g != 0).then_some(g));
+    }
+    if let Some(n) = input.min_notice_minutes {
+        am.min_notice_minutes = Set((n != -1).then_some(n));
     }
     let s = am.update(&*tx).await?;
     tx.commit().await?;

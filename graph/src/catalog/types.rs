@@ -40,6 +40,22 @@ impl Service {
     async fn display_order(&self) -> i32 {
         self.0.display_order
     }
+    /// Minutes blocked before each booking (preparation, travel).
+    async fn buffer_before_minutes(&self) -> i32 {
+        self.0.buffer_before_minutes
+    }
+    /// Minutes blocked after each booking (clean-up).
+    async fn buffer_after_minutes(&self) -> i32 {
+        self.0.buffer_after_minutes
+    }
+    /// Slot grid in minutes for this service; null = the tenant's default.
+    async fn slot_interval_minutes(&self) -> Option<i32> {
+        self.0.slot_interval_minutes
+    }
+    /// Minimum notice in minutes for this service; null = the tenant's default.
+    async fn min_notice_minutes(&self) -> Option<i32> {
+        self.0.min_notice_minutes
+    }
 }
 
 /// Input of `createService`.
@@ -57,6 +73,14 @@ pub struct CreateServiceInput {
     pub active: Option<bool>,
     /// Sort key; default 0.
     pub display_order: Option<i32>,
+    /// Minutes blocked before each booking, 0–720; default 0.
+    pub buffer_before_minutes: Option<i32>,
+    /// Minutes blocked after each booking, 0–720; default 0.
+    pub buffer_after_minutes: Option<i32>,
+    /// Slot grid in minutes (5, 10, 15, 20, 30 or 60); omitted or 0: the tenant's.
+    pub slot_interval_minutes: Option<i32>,
+    /// Minimum notice in minutes (0–43200); omitted or -1: the tenant's.
+    pub min_notice_minutes: Option<i32>,
 }
 
 /// Input of `updateService`: omitted fields are unchanged.
@@ -74,6 +98,14 @@ pub struct UpdateServiceInput {
     pub active: Option<bool>,
     /// Sort key.
     pub display_order: Option<i32>,
+    /// Minutes blocked before each booking, 0–720.
+    pub buffer_before_minutes: Option<i32>,
+    /// Minutes blocked after each booking, 0–720.
+    pub buffer_after_minutes: Option<i32>,
+    /// Slot grid in minutes (5, 10, 15, 20, 30 or 60); 0 = back to the tenant's default.
+    pub slot_interval_minutes: Option<i32>,
+    /// Minimum notice in minutes (0–43200); -1 = back to the tenant's default.
+    pub min_notice_minutes: Option<i32>,
 }
 
 /// Result of service mutations.

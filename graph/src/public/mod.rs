@@ -115,6 +115,9 @@ pub struct PublicBooking {
     pub service_name: String,
     /// The staff member's name.
     pub staff_member_name: String,
+    /// Secret for `publicCancelBooking` / `publicRescheduleBooking`; returned once, at
+    /// booking time (null when an idempotent repeat returned this booking).
+    pub cancellation_token: Option<String>,
 }
 
 /// The customer booking on the public page.
@@ -145,6 +148,8 @@ pub struct PublicCreateBookingInput {
     pub address: Option<String>,
     /// A message to the business.
     pub notes: Option<String>,
+    /// Client-chosen key (1–255 characters): a repeat returns the first result.
+    pub idempotency_key: Option<String>,
 }
 
 /// Result of `publicCreateBooking`.
@@ -300,37 +305,121 @@ impl PublicMutation {
             notes: input.notes.filter(|n| !n.trim().is_empty()),
             status: BookingStatus::Confirmed,
             source: BookingSource::Public,
+            idempotency_key: input.idempotency_key,
         };
-        let b = match bookings::create(st, &rc, nb).await? {
-            Ok(b) => b,
+        let created = match bookings::create(st, &rc, nb).await? {
+            Ok(c) => c,
             Err(e) => return Ok(refused(e)),
         };
-        let tx = st.db.read(rc.tenant_id).await?;
-        let svc = scoped::<service::Entity>(rc.tenant_id)
-            .filter(service::Column::Id.eq(b.service_id))
-            .one(&*tx)
-            .await
-            .map_err(ApiError::from)?;
-        let staff = scoped::<staff_member::Entity>(rc.tenant_id)
-            .filter(staff_member::Column::Id.eq(b.staff_member_id))
-            .one(&*tx)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await?;
+        let token = created.cancellation_token;
         Ok(PublicBookingPayload {
-            booking: Some(PublicBooking {
-                id: ID(b.id.to_string()),
-                status: BookingStatus::parse(&b.status).unwrap_or(BookingStatus::Confirmed),
-                starts_at: b.starts_at,
-                ends_at: b.ends_at,
-                price_cents: b.price_cents,
-                currency: b.currency,
-                service_name: svc.map(|s| s.name).unwrap_or_default(),
-                staff_member_name: staff.map(|s| s.name).unwrap_or_default(),
-            }),
+            booking: Some(public_booking(st, &rc, created.booking, token).await?),
             user_errors: vec![],
         })
     }
+
+    /// Cancels a booking as its customer, with the `cancellationToken` received when
+    /// booking, until the business's cancellation notice (e.g. 24 h before the start).
+    /// User errors: `NOT_FOUND` (tenant, booking or token), `CANCELLATION_WINDOW_PASSED`,
+    /// `INVALID_STATUS_TRANSITION`.
+    async fn public_cancel_booking(
+        &self,
+        ctx: &Context<'_>,
+        tenant_slug: String,
+        booking_id: ID,
+        cancellation_token: String,
+    ) -> async_graphql::Result<PublicBookingPayload> {
+        let st = state(ctx)?;
+        let (Some(rc), Ok(id)) = (
+            resolve(st, ctx, &tenant_slug).await?,
+            parse_input_id(&booking_id, "bookingId", "booking"),
+        ) else {
+            return Ok(refused(vec![UserError::new(
+                Some("bookingId"),
+                C::NotFound,
+                "booking not found",
+            )]));
+        };
+        match bookings::cancel_by_customer(st, &rc, id, &cancellation_token).await? {
+            Ok(b) => Ok(PublicBookingPayload {
+                booking: Some(public_booking(st, &rc, b, None).await?),
+                user_errors: vec![],
+            }),
+            Err(e) => Ok(refused(e)),
+        }
+    }
+
+    /// Moves a booking as its customer, with its `cancellationToken`, to another start
+    /// offered by `publicAvailableSlots`, until the business's cancellation notice. User
+    /// errors: `NOT_FOUND`, `CANCELLATION_WINDOW_PASSED`, `SLOT_UNAVAILABLE`,
+    /// `OUTSIDE_WORKING_HOURS`, `NOT_ON_SLOT_GRID`, `IN_THE_PAST`, `MINIMUM_NOTICE`,
+    /// `BEYOND_HORIZON`, `INVALID_STATUS_TRANSITION`.
+    async fn public_reschedule_booking(
+        &self,
+        ctx: &Context<'_>,
+        tenant_slug: String,
+        booking_id: ID,
+        cancellation_token: String,
+        #[graphql(desc = "New start (RFC 3339).")] starts_at: DateTime<Utc>,
+    ) -> async_graphql::Result<PublicBookingPayload> {
+        let st = state(ctx)?;
+        let not_found = || {
+            refused(vec![UserError::new(
+                Some("bookingId"),
+                C::NotFound,
+                "booking not found",
+            )])
+        };
+        let (Some(rc), Ok(id)) = (
+            resolve(st, ctx, &tenant_slug).await?,
+            parse_input_id(&booking_id, "bookingId", "booking"),
+        ) else {
+            return Ok(not_found());
+        };
+        let tx = st.db.read(rc.tenant_id).await?;
+        let found = bookings::by_cancellation_token(&tx, id, &cancellation_token).await?;
+        tx.commit().await?;
+        if found.is_none() {
+            return Ok(not_found());
+        }
+        match bookings::reschedule(st, &rc, id, starts_at, None, true).await? {
+            Ok(b) => Ok(PublicBookingPayload {
+                booking: Some(public_booking(st, &rc, b, None).await?),
+                user_errors: vec![],
+            }),
+            Err(e) => Ok(refused(e)),
+        }
+    }
+}
+
+/// The public view of a booking.
+async fn public_booking(
+    st: &GraphState,
+    rc: &RequestCtx,
+    b: entities::booking::Model,
+    cancellation_token: Option<String>,
+) -> Result<PublicBooking, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let svc = scoped::<service::Entity>(rc.tenant_id)
+        .filter(service::Column::Id.eq(b.service_id))
+        .one(&*tx)
+        .await?;
+    let staff = scoped::<staff_member::Entity>(rc.tenant_id)
+        .filter(staff_member::Column::Id.eq(b.staff_member_id))
+        .one(&*tx)
+        .await?;
+    tx.commit().await?;
+    Ok(PublicBooking {
+        id: ID(b.id.to_string()),
+        status: BookingStatus::parse(&b.status).unwrap_or(BookingStatus::Confirmed),
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        price_cents: b.price_cents,
+        currency: b.currency,
+        service_name: svc.map(|s| s.name).unwrap_or_default(),
+        staff_member_name: staff.map(|s| s.name).unwrap_or_default(),
+        cancellation_token,
+    })
 }
 
 #[allow(unused_imports)]

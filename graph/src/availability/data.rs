@@ -1,0 +1,298 @@
+//! Loads everything the slot rules need for one service and a set of staff members over
+//! a range of local dates — with a fixed number of queries (tenant, service, staff,
+//! qualifications, weekly hours, overrides, time off, bookings), however many staff
+//! members or days are involved (no N+1).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entities::{
+    availability_override, booking, service, staff_member, staff_service, tenant, time_off,
+    working_hours,
+};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::rules::{
+    Busy, BusyKind, Interval, Overrides, SlotRules, StaffSchedule, WeeklyHours, local_instant,
+};
+use crate::db::{Tx, scoped};
+use crate::error::ApiError;
+
+/// A staff member who can perform the service, with their effective price and duration.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The staff member.
+    pub staff: staff_member::Model,
+    /// Price in minor units (the staff member's override or the service's).
+    pub price_cents: i64,
+    /// Duration in minutes (the staff member's override or the service's).
+    pub duration_minutes: i32,
+}
+
+/// Why no candidate could be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadRefusal {
+    /// No such service in this tenant.
+    ServiceNotFound,
+    /// The service is archived.
+    ServiceInactive,
+    /// No such staff member in this tenant.
+    StaffNotFound,
+    /// The staff member is archived.
+    StaffInactive,
+    /// The staff member does not perform this service.
+    NotQualified,
+}
+
+/// The loaded world of one availability question.
+#[derive(Debug, Clone)]
+pub struct ScheduleData {
+    /// The tenant.
+    pub tenant: tenant::Model,
+    /// Its timezone.
+    pub tz: Tz,
+    /// The service.
+    pub service: service::Model,
+    /// Qualified, active staff members, by id.
+    pub candidates: Vec<Candidate>,
+    hours: HashMap<Uuid, WeeklyHours>,
+    overrides: HashMap<Uuid, Overrides>,
+    busy: HashMap<Uuid, Vec<Busy>>,
+    empty_hours: WeeklyHours,
+    empty_overrides: Overrides,
+}
+
+impl ScheduleData {
+    /// The schedule of staff member `id` (empty if unknown).
+    pub fn schedule(&self, id: Uuid) -> StaffSchedule<'_> {
+        StaffSchedule {
+            hours: self.hours.get(&id).unwrap_or(&self.empty_hours),
+            overrides: self.overrides.get(&id).unwrap_or(&self.empty_overrides),
+            busy: self.busy.get(&id).map(Vec::as_slice).unwrap_or(&[]),
+        }
+    }
+
+    /// The rules for booking the service with `c` at `now`.
+    pub fn rules(&self, c: &Candidate, now: DateTime<Utc>) -> SlotRules {
+        let grid = self
+            .service
+            .slot_interval_minutes
+            .unwrap_or(self.tenant.slot_interval_minutes);
+        let notice = self
+            .service
+            .min_notice_minutes
+            .unwrap_or(self.tenant.min_notice_minutes);
+        SlotRules {
+            tz: self.tz,
+            duration: Duration::minutes(i64::from(c.duration_minutes)),
+            buffer_before: Duration::minutes(i64::from(self.service.buffer_before_minutes)),
+            buffer_after: Duration::minutes(i64::from(self.service.buffer_after_minutes)),
+            grid_minutes: i64::from(grid.max(1)),
+            now,
+            min_notice: Duration::minutes(i64::from(notice)),
+            horizon: Duration::days(i64::from(self.tenant.horizon_days)),
+        }
+    }
+
+    /// Bookings of the candidates overlapping the loaded range, by staff member.
+    pub fn bookings_of(&self, id: Uuid) -> usize {
+        self.busy
+            .get(&id)
+            .map(|b| b.iter().filter(|b| b.kind == BusyKind::Booking).count())
+            .unwrap_or(0)
+    }
+}
+
+/// Parses a tenant's stored timezone.
+pub fn tenant_tz(t: &tenant::Model) -> Result<Tz, ApiError> {
+    t.timezone
+        .parse::<Tz>()
+        .map_err(|_| ApiError::Internal(format!("tenant {} has bad timezone", t.id)))
+}
+
+/// The UTC range covered by local dates `from..=to` in `tz`.
+pub fn date_range_utc(tz: Tz, from: NaiveDate, to: NaiveDate) -> Option<Interval> {
+    let start = local_instant(tz, from, 0, false)?;
+    let end = local_instant(tz, to.succ_opt()?, 0, false)?;
+    Some(Interval::new(start, end))
+}
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct LoadRequest<'a> {
+    /// The service.
+    pub service_id: Uuid,
+    /// One staff member, or every qualified active one.
+    pub staff_member_id: Option<Uuid>,
+    /// Staff members to leave out (lost races).
+    pub excluded: &'a [Uuid],
+    /// First local date.
+    pub from: NaiveDate,
+    /// Last local date (inclusive).
+    pub to: NaiveDate,
+    /// A booking to ignore as busy (when rescheduling it).
+    pub ignore_booking: Option<Uuid>,
+}
+
+/// Loads the schedule data in the transaction's tenant.
+pub async fn load(
+    tx: &Tx,
+    req: LoadRequest<'_>,
+) -> Result<Result<ScheduleData, LoadRefusal>, ApiError> {
+    let tenant_id = tx.tenant_id();
+    let tenant = tenant::Entity::find_by_id(tenant_id)
+        .one(&**tx)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    let tz = tenant_tz(&tenant)?;
+    let Some(service) = scoped::<service::Entity>(tenant_id)
+        .filter(service::Column::Id.eq(req.service_id))
+        .one(&**tx)
+        .await?
+    else {
+        return Ok(Err(LoadRefusal::ServiceNotFound));
+    };
+    if !service.active {
+        return Ok(Err(LoadRefusal::ServiceInactive));
+    }
+    let mut staff_q =
+        scoped::<staff_member::Entity>(tenant_id).order_by_asc(staff_member::Column::Id);
+    staff_q = match req.staff_member_id {
+        Some(id) => staff_q.filter(staff_member::Column::Id.eq(id)),
+        None => staff_q
+            .filter(staff_member::Column::Active.eq(true))
+            .filter(staff_member::Column::Id.is_not_in(req.excluded.iter().copied())),
+    };
+    let staff = staff_q.all(&**tx).await?;
+    if let Some(id) = req.staff_member_id {
+        match staff.iter().find(|s| s.id == id) {
+            None => return Ok(Err(LoadRefusal::StaffNotFound)),
+            Some(s) if !s.active => return Ok(Err(LoadRefusal::StaffInactive)),
+            Some(_) => {}
+        }
+    }
+    let qualifications: HashMap<Uuid, staff_service::Model> =
+        scoped::<staff_service::Entity>(tenant_id)
+            .filter(staff_service::Column::ServiceId.eq(service.id))
+            .all(&**tx)
+            .await?
+            .into_iter()
+            .map(|q| (q.staff_member_id, q))
+            .collect();
+    let candidates: Vec<Candidate> = staff
+        .into_iter()
+        .filter_map(|s| {
+            if qualifications.is_empty() {
+                return Some(Candidate {
+                    price_cents: service.price_cents,
+                    duration_minutes: service.duration_minutes,
+                    staff: s,
+                });
+            }
+            let q = qualifications.get(&s.id)?;
+            Some(Candidate {
+                price_cents: q.price_cents.unwrap_or(service.price_cents),
+                duration_minutes: q.duration_minutes.unwrap_or(service.duration_minutes),
+                staff: s,
+            })
+        })
+        .collect();
+    if req.staff_member_id.is_some() && candidates.is_empty() {
+        return Ok(Err(LoadRefusal::NotQualified));
+    }
+    let ids: Vec<Uuid> = candidates.iter().map(|c| c.staff.id).collect();
+    let range = date_range_utc(tz, req.from, req.to)
+        .ok_or_else(|| ApiError::BadUserInput("date out of range".into()))?;
+    // Busy intervals that can touch a slot in range: widen by the longest buffers.
+    let widen = Duration::minutes(i64::from(
+        service
+            .buffer_before_minutes
+            .max(service.buffer_after_minutes)
+            + 24 * 60,
+    ));
+    let (from_utc, to_utc) = (range.start - widen, range.end + widen);
+
+    let mut hours_rows: HashMap<Uuid, Vec<(i16, i32, i32)>> = HashMap::new();
+    for r in scoped::<working_hours::Entity>(tenant_id)
+        .filter(working_hours::Column::StaffMemberId.is_in(ids.iter().copied()))
+        .all(&**tx)
+        .await?
+    {
+        hours_rows.entry(r.staff_member_id).or_default().push((
+            r.weekday,
+            r.start_minute,
+            r.end_minute,
+        ));
+    }
+    let override_rows = scoped::<availability_override::Entity>(tenant_id)
+        .filter(availability_override::Column::Date.between(req.from, req.to))
+        .filter(
+            Condition::any()
+                .add(availability_override::Column::StaffMemberId.is_null())
+                .add(availability_override::Column::StaffMemberId.is_in(ids.iter().copied())),
+        )
+        .all(&**tx)
+        .await?;
+    let holidays: Vec<NaiveDate> = override_rows
+        .iter()
+        .filter(|o| o.staff_member_id.is_none())
+        .map(|o| o.date)
+        .collect();
+    let mut busy: HashMap<Uuid, Vec<Busy>> = HashMap::new();
+    for t in scoped::<time_off::Entity>(tenant_id)
+        .filter(time_off::Column::StaffMemberId.is_in(ids.iter().copied()))
+        .filter(time_off::Column::StartsAt.lt(to_utc))
+        .filter(time_off::Column::EndsAt.gt(from_utc))
+        .all(&**tx)
+        .await?
+    {
+        busy.entry(t.staff_member_id).or_default().push(Busy {
+            interval: Interval::new(t.starts_at, t.ends_at),
+            kind: BusyKind::TimeOff,
+        });
+    }
+    let mut bq = scoped::<booking::Entity>(tenant_id)
+        .filter(booking::Column::StaffMemberId.is_in(ids.iter().copied()))
+        .filter(booking::Column::Status.ne("CANCELED"))
+        .filter(booking::Column::BlockedFrom.lt(to_utc))
+        .filter(booking::Column::BlockedUntil.gt(from_utc));
+    if let Some(skip) = req.ignore_booking {
+        bq = bq.filter(booking::Column::Id.ne(skip));
+    }
+    for b in bq.all(&**tx).await? {
+        busy.entry(b.staff_member_id).or_default().push(Busy {
+            interval: Interval::new(b.blocked_from, b.blocked_until),
+            kind: BusyKind::Booking,
+        });
+    }
+    for list in busy.values_mut() {
+        list.sort_unstable();
+    }
+    let overrides = ids
+        .iter()
+        .map(|id| {
+            let rows = override_rows
+                .iter()
+                .filter(|o| o.staff_member_id == Some(*id))
+                .map(|o| (o.date, o.start_minute.zip(o.end_minute)));
+            (*id, Overrides::from_rows(rows, holidays.iter().copied()))
+        })
+        .collect();
+    Ok(Ok(ScheduleData {
+        tenant,
+        tz,
+        service,
+        candidates,
+        hours: hours_rows
+            .into_iter()
+            .map(|(k, v)| (k, WeeklyHours::from_rows(v)))
+            .collect(),
+        overrides,
+        busy,
+        empty_hours: WeeklyHours::default(),
+        empty_overrides: Overrides::from_rows([], holidays),
+    }))
+}
