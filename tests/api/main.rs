@@ -10,5 +10,6 @@ mod helpers;
 mod isolation;
 mod playground;
 mod roles;
+mod scheduling;
 mod schema_snapshot;
 mod sgd;

@@ -1,0 +1,712 @@
+//! The scheduling engine over the API: buffers, breaks, overrides, holidays, time off,
+//! notice, horizon, qualifications, explanations, idempotency, rescheduling, customer
+//! cancellation, and a randomized concurrent run that must never double-book.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc, Weekday};
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, every_day, local, next_weekday, slug, spawn_app};
+
+const NY: chrono_tz::Tz = chrono_tz::America::New_York;
+
+const WHY: &str = "query($s: ID!, $t: DateTime!, $st: ID) { whyNotAvailable(serviceId: $s, startsAt: $t, staffMemberId: $st) { available reasons staff { staffMemberId available reasons } } }";
+const SLOTS: &str = "query($s: ID!, $st: ID, $f: NaiveDate!, $t: NaiveDate!) { availableSlots(serviceId: $s, staffMemberId: $st, from: $f, to: $t) { startsAt endsAt staffMemberIds } }";
+
+async fn service_with(app: &TestApp, token: &str, input: Value) -> String {
+    let data = app
+        .gql(
+            Some(token),
+            "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } userErrors { field code message } } }",
+            json!({"input": input}),
+        )
+        .await;
+    assert_eq!(data["createService"]["userErrors"], json!([]), "{data}");
+    data["createService"]["service"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn why(
+    app: &TestApp,
+    token: &str,
+    service: &str,
+    at: &str,
+    staff: Option<&str>,
+) -> Vec<String> {
+    let v = app
+        .gql(
+            Some(token),
+            WHY,
+            json!({"s": service, "t": at, "st": staff}),
+        )
+        .await;
+    let e = &v["whyNotAvailable"];
+    let mut reasons: Vec<String> = e["staff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+        })
+        .chain(
+            e["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string()),
+        )
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    reasons
+}
+
+fn starts(v: &Value) -> Vec<DateTime<Utc>> {
+    v["availableSlots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s["startsAt"].as_str().unwrap())
+                .unwrap()
+                .with_timezone(&Utc)
+        })
+        .collect()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn buffers_breaks_overrides_holidays_and_time_off_shape_availability() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("sched")).await;
+    let t = owner.token.as_str();
+    let service = service_with(&app, t, json!({"name": "Detail", "durationMinutes": 60, "priceCents": 10000, "bufferAfterMinutes": 30})).await;
+    let hours: Vec<(&str, &str, &str)> = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]
+        .into_iter()
+        .flat_map(|d| [(d, "09:00", "12:00"), (d, "13:00", "17:00")])
+        .collect();
+    let staff = app.create_staff(t, "Pat", &hours).await;
+    let customer = app.create_customer(t, "C", "+14155550300").await;
+    let wed = next_weekday(Weekday::Wed, 2);
+    let booked = app
+        .book(t, &service, &staff, &customer, &local(NY, wed, "09:00"))
+        .await;
+    assert!(booked["booking"].is_object(), "{booked}");
+
+    let v = app
+        .gql(
+            Some(t),
+            SLOTS,
+            json!({"s": service, "st": staff, "f": wed, "t": wed}),
+        )
+        .await;
+    let s = starts(&v);
+    assert!(
+        !s.contains(&at(&local(NY, wed, "10:00"))),
+        "inside the after-buffer"
+    );
+    assert!(!s.contains(&at(&local(NY, wed, "10:15"))));
+    assert!(
+        s.contains(&at(&local(NY, wed, "10:30"))),
+        "first start after buffer"
+    );
+    assert!(
+        !s.contains(&at(&local(NY, wed, "11:30"))),
+        "would run into the break"
+    );
+    assert!(s.contains(&at(&local(NY, wed, "13:00"))));
+
+    assert_eq!(
+        why(&app, t, &service, &local(NY, wed, "10:00"), Some(&staff)).await,
+        ["BOOKED"]
+    );
+    assert_eq!(
+        why(&app, t, &service, &local(NY, wed, "12:15"), Some(&staff)).await,
+        ["BREAK"]
+    );
+    assert_eq!(
+        why(&app, t, &service, &local(NY, wed, "07:00"), Some(&staff)).await,
+        ["OUTSIDE_WORKING_HOURS"]
+    );
+    assert_eq!(
+        why(&app, t, &service, &local(NY, wed, "13:05"), Some(&staff)).await,
+        ["NOT_ON_SLOT_GRID"]
+    );
+    let ok = app
+        .gql(
+            Some(t),
+            WHY,
+            json!({"s": service, "t": local(NY, wed, "14:00"), "st": staff}),
+        )
+        .await;
+    assert_eq!(ok["whyNotAvailable"]["available"], true);
+
+    // Time off: refuses, and lists bookings it overlaps without touching them.
+    let add = "mutation($input: TimeOffInput!) { addTimeOff(input: $input) { timeOff { id } conflictingBookingIds userErrors { code } } }";
+    let off = app
+        .gql(Some(t), add, json!({"input": {"staffMemberId": staff, "startsAt": local(NY, wed, "14:00"), "endsAt": local(NY, wed, "15:00"), "reason": "dentist"}}))
+        .await;
+    assert_eq!(off["addTimeOff"]["conflictingBookingIds"], json!([]));
+    assert_eq!(
+        why(&app, t, &service, &local(NY, wed, "14:30"), Some(&staff)).await,
+        ["TIME_OFF"]
+    );
+    let over = app
+        .gql(Some(t), add, json!({"input": {"staffMemberId": staff, "startsAt": local(NY, wed, "08:00"), "endsAt": local(NY, wed, "09:30")}}))
+        .await;
+    assert_eq!(
+        over["addTimeOff"]["conflictingBookingIds"],
+        json!([booked["booking"]["id"]])
+    );
+    let bad = app
+        .gql(Some(t), add, json!({"input": {"staffMemberId": staff, "startsAt": local(NY, wed, "15:00"), "endsAt": local(NY, wed, "14:00")}}))
+        .await;
+    assert_eq!(bad["addTimeOff"]["userErrors"][0]["code"], "INVALID_INPUT");
+
+    // A date override replaces the weekly hours for that date.
+    let thu = wed + Duration::days(1);
+    let set = "mutation($input: AvailabilityOverrideInput!) { setAvailabilityOverride(input: $input) { availabilityOverride { date intervals { startTime endTime } } userErrors { code field } } }";
+    let o = app
+        .gql(Some(t), set, json!({"input": {"staffMemberId": staff, "date": thu, "intervals": [{"weekday": "MONDAY", "startTime": "18:00", "endTime": "20:00"}], "note": "late shift"}}))
+        .await;
+    assert_eq!(
+        o["setAvailabilityOverride"]["availabilityOverride"]["intervals"],
+        json!([{"startTime": "18:00", "endTime": "20:00"}])
+    );
+    let v = app
+        .gql(
+            Some(t),
+            SLOTS,
+            json!({"s": service, "st": staff, "f": thu, "t": thu}),
+        )
+        .await;
+    let s = starts(&v);
+    assert_eq!(s.first(), Some(&at(&local(NY, thu, "18:00"))));
+    assert_eq!(s.last(), Some(&at(&local(NY, thu, "19:00"))));
+    assert_eq!(
+        why(&app, t, &service, &local(NY, thu, "10:00"), Some(&staff)).await,
+        ["OUTSIDE_WORKING_HOURS"]
+    );
+
+    // A business holiday closes the day for everyone; clearing it reopens it.
+    let next_wed = wed + Duration::days(7);
+    let h = app
+        .gql(
+            Some(t),
+            set,
+            json!({"input": {"date": next_wed, "note": "holiday"}}),
+        )
+        .await;
+    assert_eq!(h["setAvailabilityOverride"]["userErrors"], json!([]));
+    assert_eq!(
+        why(
+            &app,
+            t,
+            &service,
+            &local(NY, next_wed, "10:00"),
+            Some(&staff)
+        )
+        .await,
+        ["DAY_OFF"]
+    );
+    let refused = app
+        .book(
+            t,
+            &service,
+            &staff,
+            &customer,
+            &local(NY, next_wed, "10:00"),
+        )
+        .await;
+    assert_eq!(refused["userErrors"][0]["code"], "OUTSIDE_WORKING_HOURS");
+    let cal = app
+        .gql(
+            Some(t),
+            "query($s: ID!, $f: NaiveDate!, $t: NaiveDate!) { availabilityCalendar(serviceId: $s, from: $f, to: $t) { date available } }",
+            json!({"s": service, "f": wed, "t": next_wed}),
+        )
+        .await;
+    let days = cal["availabilityCalendar"].as_array().unwrap();
+    assert_eq!(days.len(), 8);
+    let open: Vec<bool> = days
+        .iter()
+        .map(|d| d["available"].as_bool().unwrap())
+        .collect();
+    // Wed, Thu (override), Fri open; Sat, Sun closed; Mon, Tue open; next Wed holiday.
+    assert_eq!(open, [true, true, true, false, false, true, true, false]);
+    let cleared = app
+        .gql(Some(t), "mutation($d: NaiveDate!) { clearAvailabilityOverride(date: $d) { userErrors { code } } }", json!({"d": next_wed}))
+        .await;
+    assert_eq!(
+        cleared["clearAvailabilityOverride"]["userErrors"],
+        json!([])
+    );
+    assert_eq!(
+        why(
+            &app,
+            t,
+            &service,
+            &local(NY, next_wed, "10:00"),
+            Some(&staff)
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    let listed = app
+        .gql(Some(t), "query($f: NaiveDate!, $t: NaiveDate!) { availabilityOverrides(from: $f, to: $t) { date note intervals { startTime } } }", json!({"f": wed, "t": next_wed}))
+        .await;
+    assert_eq!(listed["availabilityOverrides"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn booking_policy_sets_grid_notice_and_horizon() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("policy")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let staff = app.create_staff(t, "S", &every_day("09:00", "17:00")).await;
+    let policy = "mutation($input: BookingPolicyInput!) { updateBookingPolicy(input: $input) { tenant { slug } userErrors { field code } } }";
+    let bad = app
+        .gql(
+            Some(t),
+            policy,
+            json!({"input": {"slotIntervalMinutes": 7, "horizonDays": 0}}),
+        )
+        .await;
+    let codes: Vec<&str> = bad["updateBookingPolicy"]["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["INVALID_INPUT", "INVALID_INPUT"]);
+    let ok = app.gql(Some(t), policy, json!({"input": {"slotIntervalMinutes": 30, "minNoticeMinutes": 2880, "horizonDays": 14}})).await;
+    assert_eq!(ok["updateBookingPolicy"]["userErrors"], json!([]));
+    let soon = Utc::now().with_timezone(&NY).date_naive() + Duration::days(1);
+    assert_eq!(
+        why(&app, t, &service, &local(NY, soon, "12:00"), Some(&staff)).await,
+        ["MINIMUM_NOTICE"]
+    );
+    let far = Utc::now().with_timezone(&NY).date_naive() + Duration::days(20);
+    assert_eq!(
+        why(&app, t, &service, &local(NY, far, "12:00"), Some(&staff)).await,
+        ["BEYOND_HORIZON"]
+    );
+    let mid = Utc::now().with_timezone(&NY).date_naive() + Duration::days(5);
+    assert_eq!(
+        why(&app, t, &service, &local(NY, mid, "12:15"), Some(&staff)).await,
+        ["NOT_ON_SLOT_GRID"]
+    );
+    let v = app
+        .gql(
+            Some(t),
+            SLOTS,
+            json!({"s": service, "st": staff, "f": mid, "t": mid}),
+        )
+        .await;
+    assert_eq!(starts(&v).len(), 15, "09:00 … 16:00 every 30 minutes");
+    let r = app
+        .public_book(
+            &owner.slug,
+            &service,
+            &local(NY, soon, "12:00"),
+            None,
+            "+14155550310",
+        )
+        .await;
+    assert_eq!(r["userErrors"][0]["code"], "MINIMUM_NOTICE");
+    let r = app
+        .public_book(
+            &owner.slug,
+            &service,
+            &local(NY, far, "12:00"),
+            None,
+            "+14155550311",
+        )
+        .await;
+    assert_eq!(r["userErrors"][0]["code"], "BEYOND_HORIZON");
+    // A service can override the grid.
+    let fine = service_with(&app, t, json!({"name": "Quick", "durationMinutes": 10, "priceCents": 100, "slotIntervalMinutes": 10})).await;
+    let v = app
+        .gql(
+            Some(t),
+            SLOTS,
+            json!({"s": fine, "st": staff, "f": mid, "t": mid}),
+        )
+        .await;
+    assert_eq!(starts(&v).len(), 48, "09:00 … 16:50 every 10 minutes");
+}
+
+#[tokio::test]
+async fn staff_services_qualify_and_override_price_and_duration() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("quals")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let ann = app
+        .create_staff(t, "Ann", &every_day("09:00", "17:00"))
+        .await;
+    let bob = app
+        .create_staff(t, "Bob", &every_day("09:00", "17:00"))
+        .await;
+    let set = "mutation($st: ID!, $services: [StaffServiceInput!]!) { setStaffServices(staffMemberId: $st, services: $services) { services { serviceId priceCents durationMinutes } userErrors { code } } }";
+    let r = app.gql(Some(t), set, json!({"st": ann, "services": [{"serviceId": service, "priceCents": 9999, "durationMinutes": 90}]})).await;
+    assert_eq!(r["setStaffServices"]["services"][0]["priceCents"], 9999);
+    let missing = app
+        .gql(
+            Some(t),
+            set,
+            json!({"st": ann, "services": [{"serviceId": uuid::Uuid::now_v7().to_string()}]}),
+        )
+        .await;
+    assert_eq!(
+        missing["setStaffServices"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    let day = next_weekday(Weekday::Tue, 2);
+    let v = app
+        .gql(
+            Some(t),
+            SLOTS,
+            json!({"s": service, "st": null, "f": day, "t": day}),
+        )
+        .await;
+    let slots = v["availableSlots"].as_array().unwrap();
+    assert!(
+        slots.iter().all(|s| s["staffMemberIds"] == json!([ann])),
+        "only Ann performs it"
+    );
+    let first = &slots[0];
+    assert_eq!(
+        at(first["endsAt"].as_str().unwrap()) - at(first["startsAt"].as_str().unwrap()),
+        Duration::minutes(90)
+    );
+    let customer = app.create_customer(t, "C", "+14155550320").await;
+    let refused = app
+        .book(t, &service, &bob, &customer, &local(NY, day, "10:00"))
+        .await;
+    assert_eq!(refused["userErrors"][0]["code"], "STAFF_NOT_QUALIFIED");
+    let public = app
+        .public_book(
+            &owner.slug,
+            &service,
+            &local(NY, day, "10:00"),
+            None,
+            "+14155550321",
+        )
+        .await;
+    let id = public["booking"]["id"].as_str().unwrap();
+    let b = app
+        .gql(Some(t), "query($id: ID!) { booking(id: $id) { priceCents durationMinutes assignmentReason staffMember { name } } }", json!({"id": id}))
+        .await;
+    assert_eq!(b["booking"]["priceCents"], 9999);
+    assert_eq!(b["booking"]["durationMinutes"], 90);
+    assert_eq!(b["booking"]["staffMember"]["name"], "Ann");
+    assert!(
+        b["booking"]["assignmentReason"]
+            .as_str()
+            .unwrap()
+            .contains("auto-assigned")
+    );
+}
+
+const PUBLIC_BOOK_KEY: &str = "mutation($input: PublicCreateBookingInput!) { publicCreateBooking(input: $input) { booking { id cancellationToken } userErrors { code } } }";
+
+#[tokio::test]
+async fn idempotency_keys_return_the_first_result() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("idem")).await;
+    let service = app.create_service(&owner.token, 60).await;
+    app.create_staff(&owner.token, "S", &every_day("09:00", "17:00"))
+        .await;
+    let day = next_weekday(Weekday::Thu, 2);
+    let input = |time: &str, key: &str, phone: &str| json!({"input": {"tenantSlug": owner.slug, "serviceId": service, "startsAt": local(NY, day, time), "customer": {"name": "Voice caller", "phone": phone}, "idempotencyKey": key}});
+    // Twenty concurrent retries of one tool call: one booking, the same answer.
+    let calls = (0..20).map(|_| {
+        app.gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            input("10:00", "call-123", "+14155550330"),
+        )
+    });
+    let results = join_all(calls).await;
+    let ids: HashSet<String> = results
+        .iter()
+        .map(|r| {
+            r["publicCreateBooking"]["booking"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{results:?}");
+    let count = app
+        .gql(Some(&owner.token), "{ bookings { totalCount } }", json!({}))
+        .await;
+    assert_eq!(count["bookings"]["totalCount"], 1);
+    // A refusal is remembered too: the same key with another time returns the first answer.
+    let first = app
+        .gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            input("20:00", "call-456", "+14155550331"),
+        )
+        .await;
+    assert_eq!(
+        first["publicCreateBooking"]["userErrors"][0]["code"],
+        "OUTSIDE_WORKING_HOURS"
+    );
+    let again = app
+        .gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            input("11:00", "call-456", "+14155550331"),
+        )
+        .await;
+    assert_eq!(
+        again["publicCreateBooking"]["userErrors"][0]["code"],
+        "OUTSIDE_WORKING_HOURS"
+    );
+    // A new key books normally.
+    let fresh = app
+        .gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            input("11:00", "call-789", "+14155550331"),
+        )
+        .await;
+    assert!(fresh["publicCreateBooking"]["booking"].is_object());
+}
+
+#[tokio::test]
+async fn customers_reschedule_and_cancel_with_their_token_within_policy() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("resched")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let staff = app.create_staff(t, "S", &every_day("09:00", "17:00")).await;
+    let day = Utc::now().with_timezone(&NY).date_naive() + Duration::days(5);
+    let b = app
+        .gql(None, PUBLIC_BOOK_KEY, json!({"input": {"tenantSlug": owner.slug, "serviceId": service, "startsAt": local(NY, day, "10:00"), "customer": {"name": "Ana", "phone": "+14155550340"}}}))
+        .await;
+    let id = b["publicCreateBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = b["publicCreateBooking"]["booking"]["cancellationToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resched = "mutation($slug: String!, $id: ID!, $tok: String!, $t: DateTime!) { publicRescheduleBooking(tenantSlug: $slug, bookingId: $id, cancellationToken: $tok, startsAt: $t) { booking { startsAt } userErrors { code } } }";
+    let wrong = app
+        .gql(
+            None,
+            resched,
+            json!({"slug": owner.slug, "id": id, "tok": "ct_nope", "t": local(NY, day, "12:00")}),
+        )
+        .await;
+    assert_eq!(
+        wrong["publicRescheduleBooking"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    let moved = app
+        .gql(
+            None,
+            resched,
+            json!({"slug": owner.slug, "id": id, "tok": token, "t": local(NY, day, "12:00")}),
+        )
+        .await;
+    assert_eq!(
+        at(moved["publicRescheduleBooking"]["booking"]["startsAt"]
+            .as_str()
+            .unwrap()),
+        at(&local(NY, day, "12:00"))
+    );
+    // The old time is free again, the new one taken.
+    let other = app
+        .public_book(
+            &owner.slug,
+            &service,
+            &local(NY, day, "10:00"),
+            Some(&staff),
+            "+14155550341",
+        )
+        .await;
+    assert!(other["booking"].is_object(), "{other}");
+    let clash = app
+        .gql(Some(t), "mutation($id: ID!, $t: DateTime!) { rescheduleBooking(id: $id, startsAt: $t) { userErrors { code } } }", json!({"id": other["booking"]["id"], "t": local(NY, day, "12:30")}))
+        .await;
+    assert_eq!(
+        clash["rescheduleBooking"]["userErrors"][0]["code"],
+        "SLOT_UNAVAILABLE"
+    );
+    // Policy: no customer changes within 7 days of the start.
+    app.gql(Some(t), "mutation { updateBookingPolicy(input: {cancellationNoticeHours: 168}) { userErrors { code } } }", json!({})).await;
+    let cancel = "mutation($slug: String!, $id: ID!, $tok: String!) { publicCancelBooking(tenantSlug: $slug, bookingId: $id, cancellationToken: $tok) { booking { status } userErrors { code } } }";
+    let late = app
+        .gql(
+            None,
+            cancel,
+            json!({"slug": owner.slug, "id": id, "tok": token}),
+        )
+        .await;
+    assert_eq!(
+        late["publicCancelBooking"]["userErrors"][0]["code"],
+        "CANCELLATION_WINDOW_PASSED"
+    );
+    app.gql(Some(t), "mutation { updateBookingPolicy(input: {cancellationNoticeHours: 24}) { userErrors { code } } }", json!({})).await;
+    let done = app
+        .gql(
+            None,
+            cancel,
+            json!({"slug": owner.slug, "id": id, "tok": token}),
+        )
+        .await;
+    assert_eq!(done["publicCancelBooking"]["booking"]["status"], "CANCELED");
+    let twice = app
+        .gql(
+            None,
+            cancel,
+            json!({"slug": owner.slug, "id": id, "tok": token}),
+        )
+        .await;
+    assert_eq!(
+        twice["publicCancelBooking"]["userErrors"][0]["code"],
+        "INVALID_STATUS_TRANSITION"
+    );
+}
+
+/// xorshift64*: a deterministic pseudo-random stream for reproducible runs.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+#[tokio::test]
+async fn randomized_concurrent_operations_never_double_book() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("chaos")).await;
+    let t = owner.token.clone();
+    let service = service_with(&app, &t, json!({"name": "Job", "durationMinutes": 45, "priceCents": 100, "bufferBeforeMinutes": 15, "bufferAfterMinutes": 15})).await;
+    let mut staff = Vec::new();
+    for name in ["A", "B", "C"] {
+        staff.push(
+            app.create_staff(&t, name, &every_day("08:00", "18:00"))
+                .await,
+        );
+    }
+    let day = next_weekday(Weekday::Mon, 2);
+    const CLIENTS: u64 = 8;
+    const OPS: u64 = 130;
+    let successes = std::sync::Mutex::new(HashSet::<String>::new());
+    let clients = (0..CLIENTS).map(|c| {
+        let (app, t, service, staff, owner, successes) = (&app, &t, &service, &staff, &owner, &successes);
+        async move {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+            let mut mine: Vec<String> = Vec::new();
+            for i in 0..OPS {
+                let minute = 8 * 60 + rng.next(40) * 15;
+                let time = format!("{:02}:{:02}", minute / 60, minute % 60);
+                let when = local(NY, day + Duration::days(rng.next(2) as i64), &time);
+                match rng.next(10) {
+                    0..=5 => {
+                        let phone = format!("+1415555{:04}", 1000 + c * OPS + i);
+                        let st = (rng.next(4) < 3).then(|| staff[rng.next(3) as usize].as_str());
+                        let r = app.public_book(&owner.slug, service, &when, st, &phone).await;
+                        if let Some(id) = r["booking"]["id"].as_str() {
+                            mine.push(id.to_string());
+                            successes.lock().unwrap().insert(phone);
+                        } else {
+                            let code = r["userErrors"][0]["code"].as_str().unwrap().to_string();
+                            assert!(["SLOT_UNAVAILABLE", "OUTSIDE_WORKING_HOURS"].contains(&code.as_str()), "{r}");
+                        }
+                    }
+                    6..=7 if !mine.is_empty() => {
+                        let id = &mine[rng.next(mine.len() as u64) as usize];
+                        let r = app
+                            .gql(Some(t), "mutation($id: ID!, $t: DateTime!) { rescheduleBooking(id: $id, startsAt: $t) { booking { id } userErrors { code } } }", json!({"id": id, "t": when}))
+                            .await;
+                        let p = &r["rescheduleBooking"];
+                        if p["booking"].is_null() {
+                            let code = p["userErrors"][0]["code"].as_str().unwrap();
+                            assert!(["SLOT_UNAVAILABLE", "OUTSIDE_WORKING_HOURS", "INVALID_STATUS_TRANSITION"].contains(&code), "{r}");
+                        }
+                    }
+                    8 if !mine.is_empty() => {
+                        let id = mine.swap_remove(rng.next(mine.len() as u64) as usize);
+                        let r = app.gql(Some(t), "mutation($id: ID!) { cancelBooking(id: $id) { booking { status } userErrors { code } } }", json!({"id": id})).await;
+                        assert_eq!(r["cancelBooking"]["booking"]["status"], "CANCELED", "{r}");
+                    }
+                    _ => {
+                        let v = app.gql(None, "query($slug: String!, $s: ID!, $f: NaiveDate!) { publicAvailableSlots(tenantSlug: $slug, serviceId: $s, from: $f, to: $f) { startsAt } }", json!({"slug": owner.slug, "s": service, "f": day})).await;
+                        assert!(v["publicAvailableSlots"].is_array());
+                    }
+                }
+            }
+        }
+    });
+    join_all(clients).await;
+
+    // Every active booking's blocked interval is disjoint from the others of its staff.
+    let mut by_staff: HashMap<String, Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+    let mut after: Option<String> = None;
+    let mut total = 0;
+    loop {
+        let page = app
+            .gql(Some(&t), "query($a: String) { bookings(first: 100, after: $a, status: [PENDING, CONFIRMED]) { pageInfo { hasNextPage endCursor } edges { node { blockedFrom blockedUntil staffMember { id } } } } }", json!({"a": after}))
+            .await;
+        for e in page["bookings"]["edges"].as_array().unwrap() {
+            let n = &e["node"];
+            by_staff
+                .entry(n["staffMember"]["id"].as_str().unwrap().to_string())
+                .or_default()
+                .push((
+                    at(n["blockedFrom"].as_str().unwrap()),
+                    at(n["blockedUntil"].as_str().unwrap()),
+                ));
+            total += 1;
+        }
+        if page["bookings"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["bookings"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_string);
+    }
+    println!(
+        "randomized run: {} operations from {CLIENTS} clients, {total} active bookings, {} booked in all",
+        CLIENTS * OPS,
+        successes.lock().unwrap().len()
+    );
+    assert!(total > 10, "the run should book a fair amount ({total})");
+    for (staff_id, mut list) in by_staff {
+        list.sort();
+        for w in list.windows(2) {
+            assert!(w[0].1 <= w[1].0, "overlap for {staff_id}: {w:?}");
+        }
+    }
+    // Refused bookings left no trace: one customer per successful phone.
+    let customers = app
+        .gql(Some(&t), "{ customers { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        customers["customers"]["totalCount"],
+        successes.lock().unwrap().len()
+    );
+}
