@@ -664,7 +664,8 @@ async fn randomized_concurrent_operations_never_double_book() {
     join_all(clients).await;
 
     // Every active booking's blocked interval is disjoint from the others of its staff.
-    let mut by_staff: HashMap<String, Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+    type Spans = Vec<(DateTime<Utc>, DateTime<Utc>)>;
+    let mut by_staff: HashMap<String, Spans> = HashMap::new();
     let mut after: Option<String> = None;
     let mut total = 0;
     loop {
