@@ -66,6 +66,29 @@ pub struct ScheduleData {
 }
 
 impl ScheduleData {
+    /// Assembles schedule data from parts already in memory (benchmarks, tests, and
+    /// callers that cache). `busy` lists must be sorted by start.
+    pub fn from_parts(
+        tenant: tenant::Model,
+        service: service::Model,
+        candidates: Vec<Candidate>,
+        hours: HashMap<Uuid, WeeklyHours>,
+        overrides: HashMap<Uuid, Overrides>,
+        busy: HashMap<Uuid, Vec<Busy>>,
+    ) -> Result<ScheduleData, ApiError> {
+        Ok(ScheduleData {
+            tz: tenant_tz(&tenant)?,
+            tenant,
+            service,
+            candidates,
+            hours,
+            overrides,
+            busy,
+            empty_hours: WeeklyHours::default(),
+            empty_overrides: Overrides::default(),
+        })
+    }
+
     /// The schedule of staff member `id` (empty if unknown).
     pub fn schedule(&self, id: Uuid) -> StaffSchedule<'_> {
         StaffSchedule {
