@@ -11,6 +11,7 @@ pub mod customer;
 pub mod idempotency_key;
 pub mod refresh_token;
 pub mod service;
+pub mod slot_hold;
 pub mod staff_member;
 pub mod staff_service;
 pub mod tenant;
@@ -40,6 +41,7 @@ tenant_owned!(
     availability_override,
     booking,
     idempotency_key,
+    slot_hold,
     staff_service,
     time_off,
     customer,

@@ -144,6 +144,27 @@ impl Db {
         self.begin(tenant_id, true).await
     }
 
+    /// Serialises schedule writers of one tenant on PostgreSQL for the rest of `tx`
+    /// (`pg_advisory_xact_lock`), so that the availability check inside the transaction
+    /// is authoritative for holds and bookings alike; the exclusion constraint stays as
+    /// a backstop. Tenants are independent, so this costs nothing across tenants. On
+    /// SQLite writers are already serialised.
+    pub async fn lock_schedule(&self, tx: &Tx) -> Result<(), ApiError> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        let bytes = tx.tenant_id().into_bytes();
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&bytes[8..16]);
+        tx.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [i64::from_be_bytes(key).into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
     /// The id of the tenant with `slug`, across tenants (public booking pages). On
     /// PostgreSQL this calls the `SECURITY DEFINER` function `app_tenant_id_by_slug`,
     /// which reveals the id only.

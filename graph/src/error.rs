@@ -136,6 +136,8 @@ pub enum UserErrorCode {
     IdempotencyKeyReused,
     /// Too close to the start for the customer to cancel or reschedule.
     CancellationWindowPassed,
+    /// The slot hold has expired, was released or never existed.
+    HoldExpired,
     /// The requested start is not on the tenant's slot grid.
     NotOnSlotGrid,
     /// The service is archived.

@@ -242,6 +242,7 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 status: BookingStatus::Confirmed,
                 source: BookingSource::Platform,
                 idempotency_key: None,
+                hold_token: None,
             },
         )
         .await?

@@ -26,6 +26,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "time_off",
     "staff_services",
     "idempotency_keys",
+    "slot_holds",
 ];
 
 /// The ordered list of migrations.

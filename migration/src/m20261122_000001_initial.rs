@@ -170,6 +170,22 @@ enum StaffServices {
 }
 
 #[derive(DeriveIden)]
+enum SlotHolds {
+    Table,
+    Id,
+    TenantId,
+    StaffMemberId,
+    ServiceId,
+    StartsAt,
+    EndsAt,
+    BlockedFrom,
+    BlockedUntil,
+    ExpiresAt,
+    TokenHash,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum IdempotencyKeys {
     Table,
     Id,
@@ -693,6 +709,69 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(SlotHolds::Table)
+                    .col(pk_uuid(SlotHolds::Id))
+                    .col(uuid(SlotHolds::TenantId))
+                    .col(uuid(SlotHolds::StaffMemberId))
+                    .col(uuid(SlotHolds::ServiceId))
+                    .col(timestamp_with_time_zone(SlotHolds::StartsAt))
+                    .col(timestamp_with_time_zone(SlotHolds::EndsAt))
+                    .col(timestamp_with_time_zone(SlotHolds::BlockedFrom))
+                    .col(timestamp_with_time_zone(SlotHolds::BlockedUntil))
+                    .col(timestamp_with_time_zone(SlotHolds::ExpiresAt))
+                    .col(string(SlotHolds::TokenHash))
+                    .col(timestamp_with_time_zone(SlotHolds::CreatedAt))
+                    .foreign_key(&mut tenant_fk(SlotHolds::Table, SlotHolds::TenantId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                SlotHolds::Table,
+                                (SlotHolds::TenantId, SlotHolds::StaffMemberId),
+                            )
+                            .to(
+                                StaffMembers::Table,
+                                (StaffMembers::TenantId, StaffMembers::Id),
+                            )
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                SlotHolds::Table,
+                                (SlotHolds::TenantId, SlotHolds::ServiceId),
+                            )
+                            .to(Services::Table, (Services::TenantId, Services::Id))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("slot_holds_tenant_token_key")
+                    .table(SlotHolds::Table)
+                    .col(SlotHolds::TenantId)
+                    .col(SlotHolds::TokenHash)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("slot_holds_tenant_staff_idx")
+                    .table(SlotHolds::Table)
+                    .col(SlotHolds::TenantId)
+                    .col(SlotHolds::StaffMemberId)
+                    .col(SlotHolds::BlockedFrom)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
                     .table(IdempotencyKeys::Table)
                     .col(pk_uuid(IdempotencyKeys::Id))
                     .col(uuid(IdempotencyKeys::TenantId))
@@ -724,6 +803,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             IdempotencyKeys::Table.into_iden(),
+            SlotHolds::Table.into_iden(),
             StaffServices::Table.into_iden(),
             TimeOff::Table.into_iden(),
             AvailabilityOverrides::Table.into_iden(),

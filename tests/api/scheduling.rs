@@ -653,6 +653,28 @@ async fn randomized_concurrent_operations_never_double_book() {
                         let r = app.gql(Some(t), "mutation($id: ID!) { cancelBooking(id: $id) { booking { status } userErrors { code } } }", json!({"id": id})).await;
                         assert_eq!(r["cancelBooking"]["booking"]["status"], "CANCELED", "{r}");
                     }
+                    9 if rng.next(2) == 0 => {
+                        let h = app
+                            .gql(None, HOLD, json!({"slug": owner.slug, "input": {"serviceId": service, "startsAt": when}}))
+                            .await;
+                        let p = &h["publicHoldSlot"];
+                        match p["hold"]["holdToken"].as_str() {
+                            Some(token) if rng.next(2) == 0 => {
+                                let phone = format!("+1415555{:04}", 1000 + c * OPS + i);
+                                let r = app
+                                    .gql(None, PUBLIC_BOOK_KEY, json!({"input": {"tenantSlug": owner.slug, "serviceId": service, "startsAt": when, "customer": {"name": "Held", "phone": phone}, "holdToken": token}}))
+                                    .await;
+                                let id = r["publicCreateBooking"]["booking"]["id"].as_str().unwrap_or_else(|| panic!("held slot must book: {r}"));
+                                mine.push(id.to_string());
+                                successes.lock().unwrap().insert(phone);
+                            }
+                            Some(_) => {}
+                            None => {
+                                let code = p["userErrors"][0]["code"].as_str().unwrap();
+                                assert!(["SLOT_UNAVAILABLE", "OUTSIDE_WORKING_HOURS"].contains(&code), "{h}");
+                            }
+                        }
+                    }
                     _ => {
                         let v = app.gql(None, "query($slug: String!, $s: ID!, $f: NaiveDate!) { publicAvailableSlots(tenantSlug: $slug, serviceId: $s, from: $f, to: $f) { startsAt } }", json!({"slug": owner.slug, "s": service, "f": day})).await;
                         assert!(v["publicAvailableSlots"].is_array());
@@ -709,5 +731,118 @@ async fn randomized_concurrent_operations_never_double_book() {
     assert_eq!(
         customers["customers"]["totalCount"],
         successes.lock().unwrap().len()
+    );
+}
+
+const HOLD: &str = "mutation($slug: String!, $input: HoldSlotInput!) { publicHoldSlot(tenantSlug: $slug, input: $input) { hold { id holdToken expiresAt staffMemberId } userErrors { code field } } }";
+
+#[tokio::test]
+async fn holds_block_others_expire_and_convert_into_bookings() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("holds")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let staff = app
+        .create_staff(t, "Solo", &every_day("09:00", "17:00"))
+        .await;
+    let day = next_weekday(Weekday::Tue, 2);
+    let ten = local(NY, day, "10:00");
+    let h = app
+        .gql(None, HOLD, json!({"slug": owner.slug, "input": {"serviceId": service, "staffMemberId": staff, "startsAt": ten}}))
+        .await;
+    let hold = &h["publicHoldSlot"]["hold"];
+    let token = hold["holdToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{h}"))
+        .to_string();
+    let expires = at(hold["expiresAt"].as_str().unwrap());
+    assert!(
+        expires > Utc::now() + Duration::minutes(4) && expires <= Utc::now() + Duration::minutes(5)
+    );
+    // Others cannot take it, and are told why.
+    let other = app
+        .public_book(&owner.slug, &service, &ten, Some(&staff), "+14155550350")
+        .await;
+    assert_eq!(other["userErrors"][0]["code"], "SLOT_UNAVAILABLE");
+    assert_eq!(why(&app, t, &service, &ten, Some(&staff)).await, ["HELD"]);
+    let again = app
+        .gql(
+            None,
+            HOLD,
+            json!({"slug": owner.slug, "input": {"serviceId": service, "startsAt": ten}}),
+        )
+        .await;
+    assert_eq!(
+        again["publicHoldSlot"]["userErrors"][0]["code"],
+        "SLOT_UNAVAILABLE"
+    );
+    let v = app
+        .gql(
+            Some(t),
+            SLOTS,
+            json!({"s": service, "st": staff, "f": day, "t": day}),
+        )
+        .await;
+    assert!(!starts(&v).contains(&at(&ten)));
+    // The holder books it with the token; the hold is gone afterwards.
+    let booked = app
+        .gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            json!({"input": {"tenantSlug": owner.slug, "serviceId": service, "startsAt": ten, "customer": {"name": "Holder", "phone": "+14155550351"}, "holdToken": token}}),
+        )
+        .await;
+    assert!(
+        booked["publicCreateBooking"]["booking"].is_object(),
+        "{booked}"
+    );
+    let release = "mutation($slug: String!, $tok: String!) { publicReleaseHold(tenantSlug: $slug, holdToken: $tok) { userErrors { code } } }";
+    let gone = app
+        .gql(None, release, json!({"slug": owner.slug, "tok": token}))
+        .await;
+    assert_eq!(
+        gone["publicReleaseHold"]["userErrors"][0]["code"],
+        "HOLD_EXPIRED"
+    );
+    let reuse = app
+        .gql(None, PUBLIC_BOOK_KEY, json!({"input": {"tenantSlug": owner.slug, "serviceId": service, "startsAt": local(NY, day, "12:00"), "customer": {"name": "Holder", "phone": "+14155550351"}, "holdToken": token}}))
+        .await;
+    assert_eq!(
+        reuse["publicCreateBooking"]["userErrors"][0]["code"],
+        "HOLD_EXPIRED"
+    );
+
+    // A hold that lapses frees the slot by itself.
+    let noon = local(NY, day, "13:00");
+    let h = app
+        .gql(None, HOLD, json!({"slug": owner.slug, "input": {"serviceId": service, "startsAt": noon, "ttlMinutes": 1}}))
+        .await;
+    assert!(h["publicHoldSlot"]["hold"].is_object(), "{h}");
+    let tenant: uuid::Uuid = owner.tenant_id.parse().unwrap();
+    let tx = app.state.db.write(tenant).await.unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    entities::slot_hold::Entity::update_many()
+        .col_expr(
+            entities::slot_hold::Column::ExpiresAt,
+            Expr::value(Utc::now() - Duration::seconds(1)),
+        )
+        .filter(entities::slot_hold::Column::TenantId.eq(tenant))
+        .exec(&*tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let after = app
+        .public_book(&owner.slug, &service, &noon, Some(&staff), "+14155550352")
+        .await;
+    assert!(
+        after["booking"].is_object(),
+        "expired hold blocks nothing: {after}"
+    );
+    let bad = app
+        .gql(None, HOLD, json!({"slug": owner.slug, "input": {"serviceId": service, "startsAt": local(NY, day, "15:00"), "ttlMinutes": 90}}))
+        .await;
+    assert_eq!(
+        bad["publicHoldSlot"]["userErrors"][0]["code"],
+        "INVALID_INPUT"
     );
 }

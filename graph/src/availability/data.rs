@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entities::{
-    availability_override, booking, service, staff_member, staff_service, tenant, time_off,
-    working_hours,
+    availability_override, booking, service, slot_hold, staff_member, staff_service, tenant,
+    time_off, working_hours,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -158,6 +158,8 @@ pub struct LoadRequest<'a> {
     pub to: NaiveDate,
     /// A booking to ignore as busy (when rescheduling it).
     pub ignore_booking: Option<Uuid>,
+    /// A hold to ignore as busy (when converting it into a booking).
+    pub ignore_hold: Option<Uuid>,
 }
 
 /// Loads the schedule data in the transaction's tenant.
@@ -289,6 +291,20 @@ pub async fn load(
         busy.entry(b.staff_member_id).or_default().push(Busy {
             interval: Interval::new(b.blocked_from, b.blocked_until),
             kind: BusyKind::Booking,
+        });
+    }
+    let mut hq = scoped::<slot_hold::Entity>(tenant_id)
+        .filter(slot_hold::Column::StaffMemberId.is_in(ids.iter().copied()))
+        .filter(slot_hold::Column::ExpiresAt.gt(crate::util::now()))
+        .filter(slot_hold::Column::BlockedFrom.lt(to_utc))
+        .filter(slot_hold::Column::BlockedUntil.gt(from_utc));
+    if let Some(skip) = req.ignore_hold {
+        hq = hq.filter(slot_hold::Column::Id.ne(skip));
+    }
+    for h in hq.all(&**tx).await? {
+        busy.entry(h.staff_member_id).or_default().push(Busy {
+            interval: Interval::new(h.blocked_from, h.blocked_until),
+            kind: BusyKind::Hold,
         });
     }
     for list in busy.values_mut() {

@@ -79,6 +79,8 @@ pub enum AvailabilityReason {
     Booked,
     /// The staff member has time off.
     TimeOff,
+    /// The slot is held for someone else for a few minutes.
+    Held,
     /// The service is archived.
     ServiceInactive,
     /// The staff member is archived.
@@ -100,6 +102,7 @@ impl From<rules::Refusal> for AvailabilityReason {
             R::NotOnGrid => AvailabilityReason::NotOnSlotGrid,
             R::Booked => AvailabilityReason::Booked,
             R::TimeOff => AvailabilityReason::TimeOff,
+            R::Held => AvailabilityReason::Held,
         }
     }
 }

@@ -58,6 +58,8 @@ pub enum BusyKind {
     Booking,
     /// Time off.
     TimeOff,
+    /// A slot hold that has not expired.
+    Hold,
 }
 
 /// A busy interval.
@@ -253,6 +255,8 @@ pub enum Refusal {
     Booked,
     /// Overlaps the staff member's time off.
     TimeOff,
+    /// Overlaps a slot held for someone else.
+    Held,
 }
 
 /// Every reason why the service cannot start at `start` (empty = it can).
@@ -297,7 +301,7 @@ pub fn evaluate(
         },
     }
     let blocked = blocked_interval(rules, start);
-    for kind in [BusyKind::Booking, BusyKind::TimeOff] {
+    for kind in [BusyKind::Booking, BusyKind::TimeOff, BusyKind::Hold] {
         if sched
             .busy
             .iter()
@@ -306,6 +310,7 @@ pub fn evaluate(
             out.push(match kind {
                 BusyKind::Booking => Refusal::Booked,
                 BusyKind::TimeOff => Refusal::TimeOff,
+                BusyKind::Hold => Refusal::Held,
             });
         }
     }

@@ -80,6 +80,7 @@ async fn load_for(
             from: q.from,
             to: q.to,
             ignore_booking: None,
+            ignore_hold: None,
         },
     )
     .await?;
@@ -198,6 +199,7 @@ pub async fn why_not_available(
             from: date - Duration::days(1),
             to: date + Duration::days(1),
             ignore_booking: None,
+            ignore_hold: None,
         },
     )
     .await?;

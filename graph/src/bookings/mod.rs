@@ -18,6 +18,7 @@ use crate::util::{parse_id, parse_input_id};
 use service::{BookingFilter, CustomerChoice, NewBooking};
 use types::{
     Booking, BookingEvent, BookingPayload, BookingSource, BookingStatus, CreateBookingInput,
+    HoldSlotInput, SlotHold, SlotHoldPayload,
 };
 
 fn payload(o: crate::error::Outcome<entities::booking::Model>) -> BookingPayload {
@@ -38,6 +39,78 @@ fn refused(e: UserError) -> BookingPayload {
         booking: None,
         user_errors: vec![e],
     }
+}
+
+/// Shared by `holdSlot` and `publicHoldSlot`.
+pub async fn hold_payload(
+    st: &crate::state::GraphState,
+    rc: &crate::context::RequestCtx,
+    input: HoldSlotInput,
+) -> async_graphql::Result<SlotHoldPayload> {
+    let service_id = match parse_input_id(&input.service_id, "serviceId", "service") {
+        Ok(id) => id,
+        Err(e) => {
+            return Ok(SlotHoldPayload {
+                hold: None,
+                user_errors: vec![e],
+            });
+        }
+    };
+    let staff = match input
+        .staff_member_id
+        .as_ref()
+        .map(|id| parse_input_id(id, "staffMemberId", "staff member"))
+    {
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => {
+            return Ok(SlotHoldPayload {
+                hold: None,
+                user_errors: vec![e],
+            });
+        }
+        None => None,
+    };
+    Ok(
+        match service::hold(
+            st,
+            rc,
+            service_id,
+            staff,
+            input.starts_at,
+            input.ttl_minutes,
+        )
+        .await?
+        {
+            Ok(h) => SlotHoldPayload {
+                hold: Some(SlotHold::new(h)),
+                user_errors: vec![],
+            },
+            Err(e) => SlotHoldPayload {
+                hold: None,
+                user_errors: e,
+            },
+        },
+    )
+}
+
+/// Shared by `releaseHold` and `publicReleaseHold`.
+pub async fn release_payload(
+    st: &crate::state::GraphState,
+    rc: &crate::context::RequestCtx,
+    token: &str,
+) -> async_graphql::Result<SlotHoldPayload> {
+    Ok(if service::release_hold(st, rc, token).await? {
+        SlotHoldPayload::default()
+    } else {
+        SlotHoldPayload {
+            hold: None,
+            user_errors: vec![UserError::new(
+                Some("holdToken"),
+                crate::error::UserErrorCode::HoldExpired,
+                "no such hold",
+            )],
+        }
+    })
 }
 
 /// Booking queries.
@@ -176,12 +249,38 @@ impl BookingMutation {
             status,
             source,
             idempotency_key: input.idempotency_key,
+            hold_token: input.hold_token,
         };
         Ok(payload(
             service::create(state(ctx)?, rc, nb)
                 .await?
                 .map(|c| c.booking),
         ))
+    }
+
+    /// Holds a slot for a few minutes (default 5) while a customer decides or pays: it
+    /// blocks the time for everyone else and lapses by itself. Errors:
+    /// `UNAUTHENTICATED`, `FORBIDDEN`. User errors: as `createBooking`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn hold_slot(
+        &self,
+        ctx: &Context<'_>,
+        input: HoldSlotInput,
+    ) -> async_graphql::Result<SlotHoldPayload> {
+        let rc = caller(ctx)?;
+        hold_payload(state(ctx)?, rc, input).await
+    }
+
+    /// Releases a hold before it lapses. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User
+    /// error: `HOLD_EXPIRED` (nothing to release).
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn release_hold(
+        &self,
+        ctx: &Context<'_>,
+        hold_token: String,
+    ) -> async_graphql::Result<SlotHoldPayload> {
+        let rc = caller(ctx)?;
+        release_payload(state(ctx)?, rc, &hold_token).await
     }
 
     /// Moves a booking to a new start (and optionally another staff member), checked like

@@ -10,7 +10,7 @@
 //!   auto-assigned, the next qualified staff member is tried.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::{booking, customer, idempotency_key, tenant};
+use entities::{booking, customer, idempotency_key, slot_hold, tenant};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -63,6 +63,9 @@ pub struct NewBooking {
     pub source: BookingSource,
     /// Client-chosen key: a repeat with the same key returns the first result.
     pub idempotency_key: Option<String>,
+    /// Token of a slot hold to convert: the booking takes the held slot (same service and
+    /// start; the hold's staff member) and the hold is released.
+    pub hold_token: Option<String>,
 }
 
 /// A created booking and, for public and agent bookings, the customer's cancellation
@@ -110,7 +113,7 @@ pub fn refusal_error(r: Refusal) -> UserError {
             C::NotOnSlotGrid,
             "not one of the offered start times".into(),
         ),
-        Refusal::Booked | Refusal::TimeOff => return slot_unavailable(),
+        Refusal::Booked | Refusal::TimeOff | Refusal::Held => return slot_unavailable(),
     };
     UserError::new(Some("startsAt"), code, msg)
 }
@@ -340,16 +343,49 @@ async fn try_create(
         }
         Ok::<_, ApiError>(Attempt::Refused(errors))
     };
+    st.db.lock_schedule(&tx).await?;
+    let hold = match &nb.hold_token {
+        Some(token) => match active_hold(&tx, token).await? {
+            Some(h)
+                if h.service_id == nb.service_id
+                    && h.starts_at == nb.starts_at
+                    && nb.staff_member_id.is_none_or(|s| s == h.staff_member_id) =>
+            {
+                Some(h)
+            }
+            Some(_) => {
+                let e = UserError::new(
+                    Some("holdToken"),
+                    C::InvalidInput,
+                    "the hold is for another service, start or staff member",
+                );
+                return refuse(tx, vec![e]).await;
+            }
+            None => {
+                let e = UserError::new(
+                    Some("holdToken"),
+                    C::HoldExpired,
+                    "the hold has expired or does not exist",
+                );
+                return refuse(tx, vec![e]).await;
+            }
+        },
+        None => None,
+    };
     let date = nb.starts_at.date_naive();
     let data = load(
         &tx,
         LoadRequest {
             service_id: nb.service_id,
-            staff_member_id: nb.staff_member_id,
+            staff_member_id: hold
+                .as_ref()
+                .map(|h| h.staff_member_id)
+                .or(nb.staff_member_id),
             excluded,
             from: date - Duration::days(1),
             to: date + Duration::days(1),
             ignore_booking: None,
+            ignore_hold: hold.as_ref().map(|h| h.id),
         },
     )
     .await?;
@@ -439,6 +475,13 @@ async fn try_create(
     }
     .insert(&*tx)
     .await;
+    if let (Ok(_), Some(h)) = (&inserted, &hold) {
+        slot_hold::Entity::delete_many()
+            .filter(slot_hold::Column::TenantId.eq(rc.tenant_id))
+            .filter(slot_hold::Column::Id.eq(h.id))
+            .exec(&*tx)
+            .await?;
+    }
     match inserted {
         Ok(b) => {
             let created = Box::new(Created {
@@ -541,6 +584,7 @@ pub async fn reschedule(
     by_customer: bool,
 ) -> Result<Outcome<booking::Model>, ApiError> {
     let tx = st.db.write(rc.tenant_id).await?;
+    st.db.lock_schedule(&tx).await?;
     let current = visible_booking(&tx, rc, id).await?;
     let status = BookingStatus::parse(&current.status)
         .ok_or_else(|| ApiError::Internal(format!("booking {id} has bad status")))?;
@@ -561,6 +605,7 @@ pub async fn reschedule(
             from: date - Duration::days(1),
             to: date + Duration::days(1),
             ignore_booking: Some(current.id),
+            ignore_hold: None,
         },
     )
     .await?;
@@ -594,6 +639,120 @@ pub async fn reschedule(
     tx.commit().await?;
     publish(st, &updated, BookingEventKind::Updated).await;
     Ok(Ok(updated))
+}
+
+/// The unexpired hold with `token` in the transaction's tenant.
+pub async fn active_hold(tx: &Tx, token: &str) -> Result<Option<slot_hold::Model>, ApiError> {
+    Ok(scoped::<slot_hold::Entity>(tx.tenant_id())
+        .filter(slot_hold::Column::TokenHash.eq(hash_token(token)))
+        .filter(slot_hold::Column::ExpiresAt.gt(now()))
+        .one(&**tx)
+        .await?)
+}
+
+/// Default lifetime of a hold (minutes).
+pub const DEFAULT_HOLD_MINUTES: i64 = 5;
+/// Longest lifetime of a hold (minutes).
+pub const MAX_HOLD_MINUTES: i64 = 30;
+
+/// A new hold and its token (shown once).
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    /// The hold.
+    pub hold: slot_hold::Model,
+    /// The token to convert or release it.
+    pub token: String,
+}
+
+/// Holds a slot for `ttl_minutes` (default 5, 1–30): it blocks the time for everyone
+/// else until it expires, is released, or becomes a booking. Checked with the same
+/// rules as a booking (grid required). User errors: as [`create`] (no customer ones).
+pub async fn hold(
+    st: &GraphState,
+    rc: &RequestCtx,
+    service_id: Uuid,
+    staff_member_id: Option<Uuid>,
+    starts_at: DateTime<Utc>,
+    ttl_minutes: Option<i32>,
+) -> Result<Outcome<NewHold>, ApiError> {
+    let ttl = i64::from(ttl_minutes.unwrap_or(DEFAULT_HOLD_MINUTES as i32));
+    if !(1..=MAX_HOLD_MINUTES).contains(&ttl) {
+        return Ok(Err(vec![UserError::new(
+            Some("ttlMinutes"),
+            C::InvalidInput,
+            "a hold lasts 1–30 minutes",
+        )]));
+    }
+    let tx = st.db.write(rc.tenant_id).await?;
+    st.db.lock_schedule(&tx).await?;
+    // Lazily drop expired holds of this tenant.
+    slot_hold::Entity::delete_many()
+        .filter(slot_hold::Column::TenantId.eq(rc.tenant_id))
+        .filter(slot_hold::Column::ExpiresAt.lte(now()))
+        .exec(&*tx)
+        .await?;
+    let date = starts_at.date_naive();
+    let data = match load(
+        &tx,
+        LoadRequest {
+            service_id,
+            staff_member_id,
+            excluded: &[],
+            from: date - Duration::days(1),
+            to: date + Duration::days(1),
+            ignore_booking: None,
+            ignore_hold: None,
+        },
+    )
+    .await?
+    {
+        Ok(d) => d,
+        Err(r) => return Ok(Err(vec![load_error(r)])),
+    };
+    if !accepts_bookings(&data.tenant) {
+        return Ok(Err(vec![UserError::new(
+            None,
+            C::TenantNotAcceptingBookings,
+            "this business is not taking new bookings",
+        )]));
+    }
+    let (chosen, _) = match assign(&data, starts_at, true, staff_member_id.is_some()) {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(vec![refusal_error(r)])),
+    };
+    let rules = data.rules(chosen, now());
+    let blocked = rules::blocked_interval(&rules, starts_at);
+    let token = crate::auth::tokens::new_refresh_token(rc.tenant_id).replacen("rt_", "hold_", 1);
+    let at = now();
+    let h = slot_hold::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(rc.tenant_id),
+        staff_member_id: Set(chosen.staff.id),
+        service_id: Set(service_id),
+        starts_at: Set(starts_at),
+        ends_at: Set(starts_at + rules.duration),
+        blocked_from: Set(blocked.start),
+        blocked_until: Set(blocked.end),
+        expires_at: Set(at + Duration::minutes(ttl)),
+        token_hash: Set(hash_token(&token)),
+        created_at: Set(at),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(NewHold { hold: h, token }))
+}
+
+/// Releases a hold early. Returns whether one was released.
+pub async fn release_hold(st: &GraphState, rc: &RequestCtx, token: &str) -> Result<bool, ApiError> {
+    let tx = st.db.write(rc.tenant_id).await?;
+    let res = slot_hold::Entity::delete_many()
+        .filter(slot_hold::Column::TenantId.eq(rc.tenant_id))
+        .filter(slot_hold::Column::TokenHash.eq(hash_token(token)))
+        .exec(&*tx)
+        .await?;
+    tx.commit().await?;
+    Ok(res.rows_affected > 0)
 }
 
 /// Refuses a customer change less than the tenant's cancellation notice before start.

@@ -207,6 +207,63 @@ pub struct CreateBookingInput {
     /// Client-chosen key (1–255 characters): repeating the call with the same key
     /// returns the first result instead of booking twice (for retries on timeouts).
     pub idempotency_key: Option<String>,
+    /// Token from `holdSlot`: books the held slot (same service and start) and releases
+    /// the hold.
+    pub hold_token: Option<String>,
+}
+
+/// A slot reserved for a few minutes.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SlotHold {
+    /// Hold id.
+    pub id: ID,
+    /// Start of the held slot (UTC).
+    pub starts_at: DateTime<Utc>,
+    /// End of the held slot (UTC).
+    pub ends_at: DateTime<Utc>,
+    /// When the hold lapses by itself (UTC).
+    pub expires_at: DateTime<Utc>,
+    /// The staff member held.
+    pub staff_member_id: ID,
+    /// Secret to book (`holdToken` in the booking input) or release the hold; returned
+    /// once.
+    pub hold_token: String,
+}
+
+impl SlotHold {
+    /// From a created hold.
+    pub fn new(h: super::service::NewHold) -> SlotHold {
+        SlotHold {
+            id: ID(h.hold.id.to_string()),
+            starts_at: h.hold.starts_at,
+            ends_at: h.hold.ends_at,
+            expires_at: h.hold.expires_at,
+            staff_member_id: ID(h.hold.staff_member_id.to_string()),
+            hold_token: h.token,
+        }
+    }
+}
+
+/// Input of `holdSlot` / `publicHoldSlot`.
+#[derive(InputObject, Debug, Clone)]
+pub struct HoldSlotInput {
+    /// The service.
+    pub service_id: ID,
+    /// The staff member, or null for any free qualified one.
+    pub staff_member_id: Option<ID>,
+    /// Start (RFC 3339), on the slot grid.
+    pub starts_at: DateTime<Utc>,
+    /// How long to hold, minutes (1–30; default 5).
+    pub ttl_minutes: Option<i32>,
+}
+
+/// Result of hold mutations.
+#[derive(SimpleObject, Default)]
+pub struct SlotHoldPayload {
+    /// The hold (null when refused or released).
+    pub hold: Option<SlotHold>,
+    /// Why it was refused (`SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`, …).
+    pub user_errors: Vec<UserError>,
 }
 
 /// Result of booking mutations.

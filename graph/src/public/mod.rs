@@ -150,6 +150,8 @@ pub struct PublicCreateBookingInput {
     pub notes: Option<String>,
     /// Client-chosen key (1–255 characters): a repeat returns the first result.
     pub idempotency_key: Option<String>,
+    /// Token from `publicHoldSlot`: books the held slot and releases the hold.
+    pub hold_token: Option<String>,
 }
 
 /// Result of `publicCreateBooking`.
@@ -306,6 +308,7 @@ impl PublicMutation {
             status: BookingStatus::Confirmed,
             source: BookingSource::Public,
             idempotency_key: input.idempotency_key,
+            hold_token: input.hold_token,
         };
         let created = match bookings::create(st, &rc, nb).await? {
             Ok(c) => c,
@@ -316,6 +319,44 @@ impl PublicMutation {
             booking: Some(public_booking(st, &rc, created.booking, token).await?),
             user_errors: vec![],
         })
+    }
+
+    /// Holds a slot for a few minutes (default 5) while the customer fills in details or
+    /// pays; book it with `holdToken`. User errors: `NOT_FOUND`, `SLOT_UNAVAILABLE`,
+    /// `OUTSIDE_WORKING_HOURS`, `NOT_ON_SLOT_GRID`, `IN_THE_PAST`, `MINIMUM_NOTICE`,
+    /// `BEYOND_HORIZON`, `INVALID_INPUT`.
+    async fn public_hold_slot(
+        &self,
+        ctx: &Context<'_>,
+        tenant_slug: String,
+        input: crate::bookings::types::HoldSlotInput,
+    ) -> async_graphql::Result<crate::bookings::types::SlotHoldPayload> {
+        let st = state(ctx)?;
+        let Some(rc) = resolve(st, ctx, &tenant_slug).await? else {
+            return Ok(crate::bookings::types::SlotHoldPayload {
+                hold: None,
+                user_errors: vec![UserError::new(
+                    Some("tenantSlug"),
+                    C::NotFound,
+                    "no business with this slug",
+                )],
+            });
+        };
+        crate::bookings::hold_payload(st, &rc, input).await
+    }
+
+    /// Releases a hold before it lapses. User error: `HOLD_EXPIRED`.
+    async fn public_release_hold(
+        &self,
+        ctx: &Context<'_>,
+        tenant_slug: String,
+        hold_token: String,
+    ) -> async_graphql::Result<crate::bookings::types::SlotHoldPayload> {
+        let st = state(ctx)?;
+        let Some(rc) = resolve(st, ctx, &tenant_slug).await? else {
+            return Ok(crate::bookings::types::SlotHoldPayload::default());
+        };
+        crate::bookings::release_payload(st, &rc, &hold_token).await
     }
 
     /// Cancels a booking as its customer, with the `cancellationToken` received when
