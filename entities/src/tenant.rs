@@ -31,6 +31,9 @@ pub struct Model {
     pub horizon_days: i32,
     /// Customers may cancel or reschedule until this many hours before the start.
     pub cancellation_notice_hours: i32,
+    /// How any-staff bookings pick a staff member: `LEAST_BUSY` (fewest bookings that
+    /// day) or `ROUND_ROBIN` (least recently booked).
+    pub assignment_policy: String,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

@@ -66,6 +66,7 @@ fn tenant() -> tenant::Model {
         min_notice_minutes: 0,
         horizon_days: 365,
         cancellation_notice_hours: 0,
+        assignment_policy: "LEAST_BUSY".into(),
         created_at: now(),
     }
 }

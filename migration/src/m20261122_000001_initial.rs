@@ -27,6 +27,7 @@ enum Tenants {
     MinNoticeMinutes,
     HorizonDays,
     CancellationNoticeHours,
+    AssignmentPolicy,
     CreatedAt,
 }
 
@@ -239,6 +240,7 @@ impl MigrationTrait for Migration {
                     .col(integer(Tenants::MinNoticeMinutes).default(0))
                     .col(integer(Tenants::HorizonDays).default(365))
                     .col(integer(Tenants::CancellationNoticeHours).default(0))
+                    .col(string_len(Tenants::AssignmentPolicy, 16).default("LEAST_BUSY"))
                     .check(Expr::col(Tenants::SlotIntervalMinutes).is_in([5, 10, 15, 20, 30, 60]))
                     .check(Expr::col(Tenants::MinNoticeMinutes).gte(0))
                     .check(Expr::col(Tenants::HorizonDays).between(1, 731))

@@ -846,3 +846,67 @@ async fn holds_block_others_expire_and_convert_into_bookings() {
         "INVALID_INPUT"
     );
 }
+
+#[tokio::test]
+async fn any_staff_assignment_follows_the_tenant_policy_and_is_explained() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("assign")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 30).await;
+    let mut staff = Vec::new();
+    for name in ["A", "B", "C"] {
+        staff.push(
+            app.create_staff(t, name, &every_day("09:00", "17:00"))
+                .await,
+        );
+    }
+    staff.sort(); // ties break by id
+    let day = next_weekday(Weekday::Wed, 2);
+    let book = |time: &'static str, phone: &'static str| {
+        let (app, owner, service) = (&app, &owner, &service);
+        async move {
+            let r = app
+                .public_book(&owner.slug, service, &local(NY, day, time), None, phone)
+                .await;
+            let id = r["booking"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_string();
+            let b = app
+                .gql(
+                    Some(&owner.token),
+                    "query($id: ID!) { booking(id: $id) { staffMember { id } assignmentReason } }",
+                    json!({"id": id}),
+                )
+                .await;
+            (
+                b["booking"]["staffMember"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                b["booking"]["assignmentReason"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        }
+    };
+    // Least busy (default): fewest bookings that day, ties by id.
+    let (s1, why1) = book("09:00", "+14155550360").await;
+    assert_eq!(s1, staff[0]);
+    assert!(why1.contains("least busy"), "{why1}");
+    let (s2, _) = book("11:00", "+14155550361").await;
+    assert_eq!(s2, staff[1]);
+    let (s3, _) = book("13:00", "+14155550362").await;
+    assert_eq!(s3, staff[2]);
+    // Round robin: least recently booked first.
+    app.gql(Some(t), "mutation { updateBookingPolicy(input: {assignmentPolicy: ROUND_ROBIN}) { tenant { assignmentPolicy } } }", json!({}))
+        .await;
+    let (r1, why) = book("15:00", "+14155550363").await;
+    assert_eq!(r1, staff[0], "A was booked longest ago");
+    assert!(why.contains("round robin"), "{why}");
+    let (r2, _) = book("15:30", "+14155550364").await;
+    assert_eq!(r2, staff[1]);
+    let (r3, _) = book("16:00", "+14155550365").await;
+    assert_eq!(r3, staff[2]);
+}

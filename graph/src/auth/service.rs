@@ -157,6 +157,7 @@ pub async fn sign_up(st: &GraphState, input: SignUpInput) -> Result<Outcome<Sess
         min_notice_minutes: Set(0),
         horizon_days: Set(365),
         cancellation_notice_hours: Set(0),
+        assignment_policy: Set("LEAST_BUSY".into()),
         created_at: Set(at),
     }
     .insert(&*tx)

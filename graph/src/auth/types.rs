@@ -45,6 +45,57 @@ impl Tenant {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Default slot grid, minutes.
+    async fn slot_interval_minutes(&self) -> i32 {
+        self.0.slot_interval_minutes
+    }
+    /// Default minimum notice before a start, minutes.
+    async fn min_notice_minutes(&self) -> i32 {
+        self.0.min_notice_minutes
+    }
+    /// How far ahead bookings may be made, days.
+    async fn horizon_days(&self) -> i32 {
+        self.0.horizon_days
+    }
+    /// Customers may cancel or reschedule until this many hours before the start.
+    async fn cancellation_notice_hours(&self) -> i32 {
+        self.0.cancellation_notice_hours
+    }
+    /// How any-staff bookings pick a staff member.
+    async fn assignment_policy(&self) -> AssignmentPolicy {
+        AssignmentPolicy::parse(&self.0.assignment_policy)
+    }
+}
+
+/// How a booking without a chosen staff member is assigned (deterministically; the
+/// reason is stored on the booking as `assignmentReason`).
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum AssignmentPolicy {
+    /// The free qualified staff member with the fewest bookings that day; ties by id.
+    #[default]
+    LeastBusy,
+    /// The free qualified staff member booked least recently (never booked first);
+    /// ties by id.
+    RoundRobin,
+}
+
+impl AssignmentPolicy {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssignmentPolicy::LeastBusy => "LEAST_BUSY",
+            AssignmentPolicy::RoundRobin => "ROUND_ROBIN",
+        }
+    }
+
+    /// Parses the stored spelling (unknown → `LEAST_BUSY`).
+    pub fn parse(s: &str) -> AssignmentPolicy {
+        if s == "ROUND_ROBIN" {
+            AssignmentPolicy::RoundRobin
+        } else {
+            AssignmentPolicy::LeastBusy
+        }
+    }
 }
 
 /// A person who logs in for a tenant.

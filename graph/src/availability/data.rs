@@ -61,6 +61,8 @@ pub struct ScheduleData {
     hours: HashMap<Uuid, WeeklyHours>,
     overrides: HashMap<Uuid, Overrides>,
     busy: HashMap<Uuid, Vec<Busy>>,
+    /// When each candidate's most recent booking was made (round-robin assignment).
+    pub last_booked: HashMap<Uuid, DateTime<Utc>>,
     empty_hours: WeeklyHours,
     empty_overrides: Overrides,
 }
@@ -84,6 +86,7 @@ impl ScheduleData {
             hours,
             overrides,
             busy,
+            last_booked: HashMap::new(),
             empty_hours: WeeklyHours::default(),
             empty_overrides: Overrides::default(),
         })
@@ -120,11 +123,17 @@ impl ScheduleData {
         }
     }
 
-    /// Bookings of the candidates overlapping the loaded range, by staff member.
-    pub fn bookings_of(&self, id: Uuid) -> usize {
+    /// How many bookings staff member `id` has that overlap `window`.
+    pub fn bookings_within(&self, id: Uuid, window: &Interval) -> usize {
         self.busy
             .get(&id)
-            .map(|b| b.iter().filter(|b| b.kind == BusyKind::Booking).count())
+            .map(|b| {
+                b.iter()
+                    .filter(|b| {
+                        b.kind == BusyKind::Booking && super::rules::overlaps(&b.interval, window)
+                    })
+                    .count()
+            })
             .unwrap_or(0)
     }
 }
@@ -320,11 +329,30 @@ pub async fn load(
             (*id, Overrides::from_rows(rows, holidays.iter().copied()))
         })
         .collect();
+    let mut last_booked = HashMap::new();
+    if tenant.assignment_policy == "ROUND_ROBIN" && ids.len() > 1 {
+        use sea_orm::QuerySelect;
+        let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = scoped::<booking::Entity>(tenant_id)
+            .select_only()
+            .column(booking::Column::StaffMemberId)
+            .column_as(booking::Column::CreatedAt.max(), "last")
+            .filter(booking::Column::StaffMemberId.is_in(ids.iter().copied()))
+            .filter(booking::Column::Status.ne("CANCELED"))
+            .group_by(booking::Column::StaffMemberId)
+            .into_tuple()
+            .all(&**tx)
+            .await?;
+        last_booked = rows
+            .into_iter()
+            .filter_map(|(s, t)| Some((s, t?)))
+            .collect();
+    }
     Ok(Ok(ScheduleData {
         tenant,
         tz,
         service,
         candidates,
+        last_booked,
         hours: hours_rows
             .into_iter()
             .map(|(k, v)| (k, WeeklyHours::from_rows(v)))

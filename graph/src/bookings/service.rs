@@ -166,8 +166,10 @@ fn best_refusal(refusals: &[Refusal]) -> Refusal {
 }
 
 /// Picks the staff member for a booking at `start`: the requested one if allowed; else,
-/// among qualified ones that are free, the one with the fewest bookings that day, then
-/// the smallest id (deterministic). Returns the candidate and the audit reason.
+/// among qualified ones that are free, by the tenant's assignment policy — fewest
+/// bookings that local day (`LEAST_BUSY`) or least recently booked (`ROUND_ROBIN`) —
+/// ties by id, so the choice is deterministic. Returns the candidate and, when the
+/// system chose, the reason stored for audit.
 fn assign(
     data: &ScheduleData,
     start: DateTime<Utc>,
@@ -175,14 +177,27 @@ fn assign(
     requested: bool,
 ) -> Result<(&Candidate, Option<String>), Refusal> {
     let at = now();
-    let mut order: Vec<(usize, &Candidate)> = data
+    let date = start.with_timezone(&data.tz).date_naive();
+    let day = crate::availability::data::date_range_utc(data.tz, date, date)
+        .unwrap_or(rules::Interval::new(start, start));
+    let round_robin = data.tenant.assignment_policy == "ROUND_ROBIN";
+    let mut order: Vec<(Option<DateTime<Utc>>, usize, &Candidate)> = data
         .candidates
         .iter()
-        .map(|c| (data.bookings_of(c.staff.id), c))
+        .map(|c| {
+            let last = round_robin
+                .then(|| data.last_booked.get(&c.staff.id).copied())
+                .flatten();
+            (last, data.bookings_within(c.staff.id, &day), c)
+        })
         .collect();
-    order.sort_by_key(|(n, c)| (*n, c.staff.id));
+    if round_robin {
+        order.sort_by_key(|(last, _, c)| (*last, c.staff.id));
+    } else {
+        order.sort_by_key(|(_, n, c)| (*n, c.staff.id));
+    }
     let mut refusals = Vec::new();
-    for (n, c) in order {
+    for (last, n, c) in order {
         match rules::check(
             &data.rules(c, at),
             &data.schedule(c.staff.id),
@@ -191,8 +206,19 @@ fn assign(
         ) {
             Ok(()) => {
                 let reason = (!requested).then(|| {
+                    let why = if round_robin {
+                        match last {
+                            Some(t) => format!(
+                                "round robin: least recently booked (last booking made {})",
+                                t.to_rfc3339()
+                            ),
+                            None => "round robin: never booked before".to_string(),
+                        }
+                    } else {
+                        format!("least busy: fewest bookings that day ({n})")
+                    };
                     format!(
-                        "auto-assigned: free and qualified, fewest bookings that day ({n}) among {} candidate(s), ties by id",
+                        "auto-assigned: free and qualified; {why}; {} candidate(s), ties by id",
                         data.candidates.len()
                     )
                 });

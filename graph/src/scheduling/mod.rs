@@ -26,6 +26,8 @@ pub struct BookingPolicyInput {
     /// Customers may cancel or reschedule until this many hours before the start
     /// (0–720).
     pub cancellation_notice_hours: Option<i32>,
+    /// How bookings without a chosen staff member are assigned.
+    pub assignment_policy: Option<crate::auth::types::AssignmentPolicy>,
 }
 
 /// Result of `updateBookingPolicy`.

@@ -85,6 +85,9 @@ pub async fn update_policy(
     if let Some(v) = input.cancellation_notice_hours {
         am.cancellation_notice_hours = Set(v);
     }
+    if let Some(v) = input.assignment_policy {
+        am.assignment_policy = Set(v.as_str().into());
+    }
     let t = am.update(&*tx).await?;
     tx.commit().await?;
     Ok(Ok(t))
