@@ -44,6 +44,8 @@ pub struct Model {
     pub assignment_reason: Option<String>,
     /// Hex SHA-256 of the customer's cancellation token (public bookings).
     pub cancellation_token_hash: Option<String>,
+    /// The recurring series this booking belongs to, if any.
+    pub series_id: Option<Uuid>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
     /// Last change (UTC).

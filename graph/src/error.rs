@@ -138,6 +138,8 @@ pub enum UserErrorCode {
     CancellationWindowPassed,
     /// The slot hold has expired, was released or never existed.
     HoldExpired,
+    /// All-or-nothing recurring booking: some occurrence cannot be booked.
+    SeriesIncomplete,
     /// The requested start is not on the tenant's slot grid.
     NotOnSlotGrid,
     /// The service is archived.

@@ -131,6 +131,7 @@ enum Bookings {
     Notes,
     AssignmentReason,
     CancellationTokenHash,
+    SeriesId,
     CreatedAt,
     UpdatedAt,
 }
@@ -510,6 +511,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(Bookings::Notes))
                     .col(text_null(Bookings::AssignmentReason))
                     .col(string_null(Bookings::CancellationTokenHash))
+                    .col(uuid_null(Bookings::SeriesId))
                     .col(timestamp_with_time_zone(Bookings::CreatedAt))
                     .col(timestamp_with_time_zone(Bookings::UpdatedAt))
                     .check(Expr::col(Bookings::EndsAt).gt(Expr::col(Bookings::StartsAt)))

@@ -910,3 +910,66 @@ async fn any_staff_assignment_follows_the_tenant_policy_and_is_explained() {
     let (r3, _) = book("16:00", "+14155550365").await;
     assert_eq!(r3, staff[2]);
 }
+
+const RECUR: &str = "mutation($input: CreateRecurringBookingInput!) { createRecurringBooking(input: $input) { seriesId bookedCount occurrences { startsAt booking { id seriesId } userErrors { code } } userErrors { code field } } }";
+
+#[tokio::test]
+async fn recurring_bookings_check_every_occurrence() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("recur")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let staff = app.create_staff(t, "S", &every_day("09:00", "17:00")).await;
+    let customer = app.create_customer(t, "Weekly Wash", "+14155550370").await;
+    let first = next_weekday(Weekday::Mon, 2);
+    let third = first + Duration::days(14);
+    let taken = app
+        .book(t, &service, &staff, &customer, &local(NY, third, "10:00"))
+        .await;
+    assert!(taken["booking"].is_object());
+    let set = "mutation($input: AvailabilityOverrideInput!) { setAvailabilityOverride(input: $input) { userErrors { code } } }";
+    app.gql(
+        Some(t),
+        set,
+        json!({"input": {"date": first + Duration::days(28), "note": "holiday"}}),
+    )
+    .await;
+    let input = |all: bool| json!({"input": {"serviceId": service, "staffMemberId": staff, "startsAt": local(NY, first, "10:00"), "recurrence": "FREQ=WEEKLY;COUNT=6", "customerId": customer, "allOrNothing": all}});
+    // All or nothing: refused as a whole, nothing booked.
+    let none = app.gql(Some(t), RECUR, input(true)).await["createRecurringBooking"].clone();
+    assert_eq!(none["userErrors"][0]["code"], "SERIES_INCOMPLETE");
+    assert_eq!(none["bookedCount"], 0);
+    let count = app
+        .gql(Some(t), "{ bookings { totalCount } }", json!({}))
+        .await;
+    assert_eq!(count["bookings"]["totalCount"], 1);
+    // Best effort: books what it can and says why not for the rest.
+    let p = app.gql(Some(t), RECUR, input(false)).await["createRecurringBooking"].clone();
+    assert_eq!(p["bookedCount"], 4, "{p}");
+    let occ = p["occurrences"].as_array().unwrap();
+    assert_eq!(occ.len(), 6);
+    assert_eq!(occ[2]["userErrors"][0]["code"], "SLOT_UNAVAILABLE");
+    assert_eq!(occ[4]["userErrors"][0]["code"], "OUTSIDE_WORKING_HOURS");
+    for (i, o) in occ.iter().enumerate() {
+        let expected = at(&local(NY, first + Duration::days(7 * i as i64), "10:00"));
+        assert_eq!(
+            at(o["startsAt"].as_str().unwrap()),
+            expected,
+            "wall-clock 10:00 every week"
+        );
+        if o["booking"].is_object() {
+            assert_eq!(o["booking"]["seriesId"], p["seriesId"]);
+        }
+    }
+    let bad = app
+        .gql(Some(t), RECUR, json!({"input": {"serviceId": service, "startsAt": local(NY, first, "10:00"), "recurrence": "FREQ=WEEKLY", "customerId": customer}}))
+        .await;
+    assert_eq!(
+        bad["createRecurringBooking"]["userErrors"][0]["code"],
+        "INVALID_INPUT"
+    );
+    let count = app
+        .gql(Some(t), "{ bookings { totalCount } }", json!({}))
+        .await;
+    assert_eq!(count["bookings"]["totalCount"], 5);
+}

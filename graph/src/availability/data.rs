@@ -123,6 +123,17 @@ impl ScheduleData {
         }
     }
 
+    /// Marks `interval` busy for staff member `id` (a booking made in this transaction).
+    pub fn add_booking(&mut self, id: Uuid, interval: Interval) {
+        let list = self.busy.entry(id).or_default();
+        let b = Busy {
+            interval,
+            kind: BusyKind::Booking,
+        };
+        let at = list.partition_point(|x| *x < b);
+        list.insert(at, b);
+    }
+
     /// How many bookings staff member `id` has that overlap `window`.
     pub fn bookings_within(&self, id: Uuid, window: &Interval) -> usize {
         self.busy

@@ -170,7 +170,7 @@ fn best_refusal(refusals: &[Refusal]) -> Refusal {
 /// bookings that local day (`LEAST_BUSY`) or least recently booked (`ROUND_ROBIN`) —
 /// ties by id, so the choice is deterministic. Returns the candidate and, when the
 /// system chose, the reason stored for audit.
-fn assign(
+pub fn assign_for(
     data: &ScheduleData,
     start: DateTime<Utc>,
     require_grid: bool,
@@ -440,7 +440,7 @@ async fn try_create(
         return refuse(tx, vec![e]).await;
     }
     let require_grid = matches!(nb.source, BookingSource::Public | BookingSource::Agent);
-    let (chosen, reason) = match assign(
+    let (chosen, reason) = match assign_for(
         &data,
         nb.starts_at,
         require_grid,
@@ -496,6 +496,7 @@ async fn try_create(
         notes: Set(nb.notes.clone()),
         assignment_reason: Set(reason),
         cancellation_token_hash: Set(token.as_deref().map(hash_token)),
+        series_id: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -642,7 +643,7 @@ pub async fn reschedule(
     if by_customer && let Err(e) = within_cancellation_window(&data.tenant, &current) {
         return Ok(Err(vec![e]));
     }
-    let (chosen, _) = match assign(&data, starts_at, by_customer, true) {
+    let (chosen, _) = match assign_for(&data, starts_at, by_customer, true) {
         Ok(c) => c,
         Err(r) => return Ok(Err(vec![refusal_error(r)])),
     };
@@ -742,7 +743,7 @@ pub async fn hold(
             "this business is not taking new bookings",
         )]));
     }
-    let (chosen, _) = match assign(&data, starts_at, true, staff_member_id.is_some()) {
+    let (chosen, _) = match assign_for(&data, starts_at, true, staff_member_id.is_some()) {
         Ok(c) => c,
         Err(r) => return Ok(Err(vec![refusal_error(r)])),
     };

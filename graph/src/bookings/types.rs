@@ -153,6 +153,10 @@ impl Booking {
     async fn blocked_until(&self) -> DateTime<Utc> {
         self.0.blocked_until
     }
+    /// The recurring series this booking belongs to.
+    async fn series_id(&self) -> Option<ID> {
+        self.0.series_id.map(|s| ID(s.to_string()))
+    }
     /// Why this staff member was assigned, when the system chose (audit).
     async fn assignment_reason(&self) -> Option<&str> {
         self.0.assignment_reason.as_deref()
@@ -210,6 +214,57 @@ pub struct CreateBookingInput {
     /// Token from `holdSlot`: books the held slot (same service and start) and releases
     /// the hold.
     pub hold_token: Option<String>,
+}
+
+/// Input of `createRecurringBooking`. Give `customerId` or `customer`.
+#[derive(InputObject, Debug, Clone)]
+pub struct CreateRecurringBookingInput {
+    /// The service.
+    pub service_id: ID,
+    /// The staff member; when null each occurrence is assigned by the tenant's policy.
+    pub staff_member_id: Option<ID>,
+    /// First occurrence (RFC 3339); its local wall-clock time repeats, across DST.
+    pub starts_at: DateTime<Utc>,
+    /// RFC 5545 `RRULE` value with COUNT or UNTIL, e.g. `FREQ=WEEKLY;INTERVAL=2;COUNT=6`
+    /// or `FREQ=MONTHLY;BYMONTHDAY=15;UNTIL=20271231T000000Z` (at most 104 occurrences).
+    pub recurrence: String,
+    /// An existing customer.
+    pub customer_id: Option<ID>,
+    /// A customer to find by phone or create.
+    pub customer: Option<CustomerInput>,
+    /// Where the work happens.
+    pub address: Option<String>,
+    /// Notes for every occurrence.
+    pub notes: Option<String>,
+    /// Book nothing unless every occurrence can be booked (default false: book what can
+    /// be booked and report the rest).
+    #[graphql(default = false)]
+    pub all_or_nothing: bool,
+}
+
+/// One occurrence of a recurring booking.
+#[derive(SimpleObject)]
+pub struct Occurrence {
+    /// When it starts (UTC).
+    pub starts_at: DateTime<Utc>,
+    /// The booking, when booked.
+    pub booking: Option<Booking>,
+    /// Why it was not booked (empty when booked, or when an all-or-nothing request
+    /// failed because of other occurrences).
+    pub user_errors: Vec<UserError>,
+}
+
+/// Result of `createRecurringBooking`.
+#[derive(SimpleObject, Default)]
+pub struct RecurringBookingPayload {
+    /// Id shared by the series' bookings (null when nothing was booked).
+    pub series_id: Option<ID>,
+    /// Every occurrence in order, booked or not.
+    pub occurrences: Vec<Occurrence>,
+    /// How many occurrences were booked.
+    pub booked_count: i32,
+    /// Why the request as a whole was refused.
+    pub user_errors: Vec<UserError>,
 }
 
 /// A slot reserved for a few minutes.
