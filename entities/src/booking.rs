@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 /// `[starts_at, ends_at)`, blocking `[blocked_from, blocked_until)` (buffers included).
 /// The blocked intervals of two non-canceled bookings of one staff member never overlap
 /// (exclusion constraint on PostgreSQL, checked in the writing transaction on SQLite).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "bookings")]
 pub struct Model {
     /// UUID v7.
@@ -46,6 +46,10 @@ pub struct Model {
     pub cancellation_token_hash: Option<String>,
     /// The recurring series this booking belongs to, if any.
     pub series_id: Option<Uuid>,
+    /// Where the work happens (mobile services): latitude, WGS 84 degrees.
+    pub latitude: Option<f64>,
+    /// Longitude, WGS 84 degrees.
+    pub longitude: Option<f64>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
     /// Last change (UTC).

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A staff member row, optionally linked to a user of the same tenant.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "staff_members")]
 pub struct Model {
     /// UUID v7.
@@ -17,6 +17,16 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     /// Whether the staff member can be booked.
     pub active: bool,
+    /// Home base latitude (WGS 84 degrees): where the working day starts.
+    pub home_latitude: Option<f64>,
+    /// Home base longitude (WGS 84 degrees).
+    pub home_longitude: Option<f64>,
+    /// Service area centre latitude.
+    pub area_latitude: Option<f64>,
+    /// Service area centre longitude.
+    pub area_longitude: Option<f64>,
+    /// Service area radius, km; mobile bookings farther from the centre are refused.
+    pub area_radius_km: Option<f64>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// A tenant row. `slug` is globally unique (the booking-page name); `timezone` is an IANA
 /// name; `currency` is an ISO 4217 code; `plan` and `status` are upper-case enum names.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tenants")]
 pub struct Model {
     /// UUID v7.
@@ -34,6 +34,10 @@ pub struct Model {
     /// How any-staff bookings pick a staff member: `LEAST_BUSY` (fewest bookings that
     /// day) or `ROUND_ROBIN` (least recently booked).
     pub assignment_policy: String,
+    /// Built-in travel estimate: road distance ÷ great-circle distance (default 1.3).
+    pub travel_detour_factor: f64,
+    /// Built-in travel estimate: average driving speed, km/h (default 40).
+    pub travel_speed_kmh: f64,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

@@ -1,7 +1,8 @@
 //! Slot computation benchmarks (pure rules, busy times already loaded).
 //!
 //! Run: `cargo bench -p graph --bench slots`. Targets from issue 3: one staff member, a
-//! month, 15-minute grid ≤ 1 ms; 50 staff members, any-staff, a month ≤ 10 ms.
+//! month, 15-minute grid ≤ 1 ms; 50 staff members, any-staff, a month ≤ 10 ms;
+//! travel-aware slots for a day with 8 mobile bookings per staff member, 10 staff ≤ 5 ms.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -12,7 +13,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use entities::{service, staff_member, tenant};
 use graph::availability::data::{Candidate, ScheduleData};
 use graph::availability::rules::{
-    self, Busy, BusyKind, Interval, Overrides, SlotRules, StaffSchedule, WeeklyHours,
+    self, Busy, BusyKind, Geo, Interval, Overrides, SlotRules, StaffSchedule, Territory,
+    WeeklyHours,
 };
 use graph::availability::service::compute_slots;
 use uuid::Uuid;
@@ -43,10 +45,10 @@ fn busy(from: NaiveDate, days: i64, seed: i64) -> Vec<Busy> {
                 .earliest()
                 .unwrap()
                 .with_timezone(&Utc);
-            out.push(Busy {
-                interval: Interval::new(start, start + Duration::minutes(60)),
-                kind: BusyKind::Booking,
-            });
+            out.push(Busy::new(
+                Interval::new(start, start + Duration::minutes(60)),
+                BusyKind::Booking,
+            ));
         }
     }
     out.sort();
@@ -67,6 +69,8 @@ fn tenant() -> tenant::Model {
         horizon_days: 365,
         cancellation_notice_hours: 0,
         assignment_policy: "LEAST_BUSY".into(),
+        travel_detour_factor: 1.3,
+        travel_speed_kmh: 40.0,
         created_at: now(),
     }
 }
@@ -104,6 +108,11 @@ fn team(n: usize, from: NaiveDate, days: i64) -> ScheduleData {
                 name: format!("S{i}"),
                 user_id: None,
                 active: true,
+                home_latitude: None,
+                home_longitude: None,
+                area_latitude: None,
+                area_longitude: None,
+                area_radius_km: None,
                 created_at: now(),
             },
             price_cents: svc.price_cents,
@@ -126,6 +135,7 @@ fn benches(c: &mut Criterion) {
         hours: &wh,
         overrides: &ov,
         busy: &bz,
+        territory: Territory::default(),
     };
     let r = SlotRules::simple(NY, Duration::minutes(60), now());
     c.bench_function("one staff member, a month, 15-min grid", |bch| {
@@ -149,5 +159,80 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(slot_benches, benches);
+/// Real geocoded points (Towson, MD; Baltimore County open data) from `shared/data/geo`.
+fn towson_points() -> Vec<Geo> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/geo/towson_md_address_points.csv"
+    );
+    let text = std::fs::read_to_string(path).expect("shared/data/geo beside the repository");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Geo::from_degrees(f.get(7)?.parse().ok()?, f.get(8)?.parse().ok()?)
+        })
+        .collect()
+}
+
+fn travel_benches(c: &mut Criterion) {
+    let pts = towson_points();
+    assert!(pts.len() >= 100);
+    let day = NaiveDate::from_ymd_opt(2027, 3, 3).unwrap();
+    let t = tenant();
+    let mut svc = service(t.id);
+    svc.duration_minutes = 30;
+    svc.buffer_after_minutes = 0;
+    let mut candidates = Vec::new();
+    let mut h = HashMap::new();
+    let mut b = HashMap::new();
+    for i in 0..10 {
+        let id = Uuid::now_v7();
+        let home = pts[i].point();
+        candidates.push(Candidate {
+            staff: staff_member::Model {
+                id,
+                tenant_id: t.id,
+                name: format!("Tech {i}"),
+                user_id: None,
+                active: true,
+                home_latitude: Some(home.lat),
+                home_longitude: Some(home.lng),
+                area_latitude: Some(home.lat),
+                area_longitude: Some(home.lng),
+                area_radius_km: Some(25.0),
+                created_at: now(),
+            },
+            price_cents: svc.price_cents,
+            duration_minutes: svc.duration_minutes,
+        });
+        h.insert(id, hours());
+        // Eight mobile jobs of 30 minutes, every 75 minutes from 08:00.
+        let jobs: Vec<Busy> = (0..8)
+            .map(|k| {
+                let start = NY
+                    .from_local_datetime(&day.and_hms_opt(8, 0, 0).unwrap())
+                    .earliest()
+                    .unwrap()
+                    .with_timezone(&Utc)
+                    + Duration::minutes(75 * k);
+                Busy {
+                    interval: Interval::new(start, start + Duration::minutes(30)),
+                    kind: BusyKind::Booking,
+                    location: Some(pts[10 + i * 8 + k as usize]),
+                }
+            })
+            .collect();
+        b.insert(id, jobs);
+    }
+    let mut data = ScheduleData::from_parts(t, svc, candidates, h, HashMap::new(), b).unwrap();
+    data.location = Some(pts[150]);
+    let n = compute_slots(&data, now(), day, day).len();
+    c.bench_function(
+        &format!("travel-aware day, 10 staff × 8 mobile jobs ({n} slots)"),
+        |bch| bch.iter(|| black_box(compute_slots(&data, now(), black_box(day), black_box(day)))),
+    );
+}
+
+criterion_group!(slot_benches, benches, travel_benches);
 criterion_main!(slot_benches);

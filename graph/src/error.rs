@@ -140,6 +140,9 @@ pub enum UserErrorCode {
     HoldExpired,
     /// All-or-nothing recurring booking: some occurrence cannot be booked.
     SeriesIncomplete,
+    /// The location is outside the staff member's (or every staff member's) service
+    /// area.
+    OutsideServiceArea,
     /// The requested start is not on the tenant's slot grid.
     NotOnSlotGrid,
     /// The service is archived.

@@ -149,6 +149,8 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 &[Monday, Tuesday, Wednesday, Thursday, Friday],
                 &[("08:00", "12:00"), ("13:00", "17:00")],
             ),
+            home_base: None,
+            service_area: None,
         },
     )
     .await?
@@ -164,6 +166,8 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 &[Tuesday, Wednesday, Thursday, Friday, Saturday],
                 &[("09:00", "18:00")],
             ),
+            home_base: None,
+            service_area: None,
         },
     )
     .await?
@@ -225,6 +229,7 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 staff_member_id: Some(member.id),
                 from,
                 to: from + Duration::days(7),
+                location: None,
             },
         )
         .await?;
@@ -243,6 +248,7 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 source: BookingSource::Platform,
                 idempotency_key: None,
                 hold_token: None,
+                location: None,
             },
         )
         .await?

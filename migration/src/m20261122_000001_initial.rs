@@ -28,6 +28,8 @@ enum Tenants {
     HorizonDays,
     CancellationNoticeHours,
     AssignmentPolicy,
+    TravelDetourFactor,
+    TravelSpeedKmh,
     CreatedAt,
 }
 
@@ -97,6 +99,11 @@ enum StaffMembers {
     Name,
     UserId,
     Active,
+    HomeLatitude,
+    HomeLongitude,
+    AreaLatitude,
+    AreaLongitude,
+    AreaRadiusKm,
     CreatedAt,
 }
 
@@ -132,6 +139,8 @@ enum Bookings {
     AssignmentReason,
     CancellationTokenHash,
     SeriesId,
+    Latitude,
+    Longitude,
     CreatedAt,
     UpdatedAt,
 }
@@ -242,6 +251,8 @@ impl MigrationTrait for Migration {
                     .col(integer(Tenants::HorizonDays).default(365))
                     .col(integer(Tenants::CancellationNoticeHours).default(0))
                     .col(string_len(Tenants::AssignmentPolicy, 16).default("LEAST_BUSY"))
+                    .col(double(Tenants::TravelDetourFactor).default(1.3))
+                    .col(double(Tenants::TravelSpeedKmh).default(40.0))
                     .check(Expr::col(Tenants::SlotIntervalMinutes).is_in([5, 10, 15, 20, 30, 60]))
                     .check(Expr::col(Tenants::MinNoticeMinutes).gte(0))
                     .check(Expr::col(Tenants::HorizonDays).between(1, 731))
@@ -417,6 +428,11 @@ impl MigrationTrait for Migration {
                     .col(string(StaffMembers::Name))
                     .col(uuid_null(StaffMembers::UserId))
                     .col(boolean(StaffMembers::Active))
+                    .col(double_null(StaffMembers::HomeLatitude))
+                    .col(double_null(StaffMembers::HomeLongitude))
+                    .col(double_null(StaffMembers::AreaLatitude))
+                    .col(double_null(StaffMembers::AreaLongitude))
+                    .col(double_null(StaffMembers::AreaRadiusKm))
                     .col(timestamp_with_time_zone(StaffMembers::CreatedAt))
                     .foreign_key(&mut tenant_fk(StaffMembers::Table, StaffMembers::TenantId))
                     .foreign_key(
@@ -512,6 +528,8 @@ impl MigrationTrait for Migration {
                     .col(text_null(Bookings::AssignmentReason))
                     .col(string_null(Bookings::CancellationTokenHash))
                     .col(uuid_null(Bookings::SeriesId))
+                    .col(double_null(Bookings::Latitude))
+                    .col(double_null(Bookings::Longitude))
                     .col(timestamp_with_time_zone(Bookings::CreatedAt))
                     .col(timestamp_with_time_zone(Bookings::UpdatedAt))
                     .check(Expr::col(Bookings::EndsAt).gt(Expr::col(Bookings::StartsAt)))

@@ -973,3 +973,105 @@ async fn recurring_bookings_check_every_occurrence() {
         .await;
     assert_eq!(count["bookings"]["totalCount"], 5);
 }
+
+#[tokio::test]
+async fn mobile_bookings_respect_service_areas_and_travel_time() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("mobile")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let weekly: Vec<Value> = every_day("08:00", "18:00")
+        .iter()
+        .map(|(d, s, e)| json!({"weekday": d, "startTime": s, "endTime": e}))
+        .collect();
+    // Towson, MD (shared/data/geo): home base and a 25 km service area.
+    let created = app
+        .gql(
+            Some(t),
+            "mutation($input: CreateStaffMemberInput!) { createStaffMember(input: $input) { staffMember { id homeBase { latitude } serviceArea { radiusKm } } userErrors { code field } } }",
+            json!({"input": {"name": "Van 1", "weeklyHours": weekly, "homeBase": {"latitude": 39.4015, "longitude": -76.6019}, "serviceArea": {"latitude": 39.4015, "longitude": -76.6019, "radiusKm": 25.0}}}),
+        )
+        .await;
+    let staff = created["createStaffMember"]["staffMember"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        created["createStaffMember"]["staffMember"]["serviceArea"]["radiusKm"],
+        25.0
+    );
+    let day = next_weekday(Weekday::Wed, 2);
+    let near = json!({"latitude": 39.4143, "longitude": -76.5966}); // ~1.5 km away
+    let north = json!({"latitude": 39.5815, "longitude": -76.6019}); // ~20 km north
+    let far = json!({"latitude": 39.2904, "longitude": -76.0}); // ~53 km east
+    let why_at = |time: &'static str, loc: Value| {
+        let (app, service, staff) = (&app, &service, &staff);
+        async move {
+            let v = app
+                .gql(
+                    Some(t),
+                    "query($s: ID!, $t: DateTime!, $st: ID, $l: GeoInput) { whyNotAvailable(serviceId: $s, startsAt: $t, staffMemberId: $st, location: $l) { staff { reasons } } }",
+                    json!({"s": service, "t": local(NY, day, time), "st": staff, "l": loc}),
+                )
+                .await;
+            v["whyNotAvailable"]["staff"][0]["reasons"].clone()
+        }
+    };
+    assert_eq!(
+        why_at("10:00", far.clone()).await,
+        json!(["OUTSIDE_SERVICE_AREA"])
+    );
+    let refused = app
+        .gql(
+            Some(t),
+            "mutation($input: CreateBookingInput!) { createBooking(input: $input) { booking { id } userErrors { code } } }",
+            json!({"input": {"serviceId": service, "staffMemberId": staff, "startsAt": local(NY, day, "10:00"), "customer": {"name": "Far", "phone": "+14155550380"}, "location": far}}),
+        )
+        .await;
+    assert_eq!(
+        refused["createBooking"]["userErrors"][0]["code"],
+        "OUTSIDE_SERVICE_AREA"
+    );
+    // Book a job near home at 10:00; a job 20 km north cannot start right after it.
+    let booked = app
+        .gql(
+            Some(t),
+            "mutation($input: CreateBookingInput!) { createBooking(input: $input) { booking { id latitude longitude } userErrors { code } } }",
+            json!({"input": {"serviceId": service, "staffMemberId": staff, "startsAt": local(NY, day, "10:00"), "customer": {"name": "Near", "phone": "+14155550381"}, "location": near}}),
+        )
+        .await;
+    assert_eq!(
+        booked["createBooking"]["booking"]["latitude"], 39.4143,
+        "{booked}"
+    );
+    assert_eq!(why_at("11:00", north.clone()).await, json!(["TRAVEL"]));
+    assert_eq!(
+        why_at("11:00", near.clone()).await,
+        json!([]),
+        "same place: no travel"
+    );
+    let slots = app
+        .gql(
+            Some(t),
+            "query($s: ID!, $st: ID, $f: NaiveDate!, $l: GeoInput) { availableSlots(serviceId: $s, staffMemberId: $st, from: $f, to: $f, location: $l) { startsAt } }",
+            json!({"s": service, "st": staff, "f": day, "l": north}),
+        )
+        .await;
+    let first_after = starts(&slots)
+        .into_iter()
+        .find(|s| *s >= at(&local(NY, day, "11:00")))
+        .unwrap();
+    assert_eq!(
+        first_after,
+        at(&local(NY, day, "11:45")),
+        "11:00 + about 40 minutes of driving"
+    );
+    let public = app
+        .gql(
+            None,
+            "query($slug: String!, $s: ID!, $f: NaiveDate!, $l: GeoInput) { publicAvailableSlots(tenantSlug: $slug, serviceId: $s, from: $f, to: $f, location: $l) { startsAt } }",
+            json!({"slug": owner.slug, "s": service, "f": day, "l": far}),
+        )
+        .await;
+    assert_eq!(public["publicAvailableSlots"], json!([]));
+}

@@ -158,6 +158,8 @@ pub async fn sign_up(st: &GraphState, input: SignUpInput) -> Result<Outcome<Sess
         horizon_days: Set(365),
         cancellation_notice_hours: Set(0),
         assignment_policy: Set("LEAST_BUSY".into()),
+        travel_detour_factor: Set(1.3),
+        travel_speed_kmh: Set(40.0),
         created_at: Set(at),
     }
     .insert(&*tx)

@@ -16,7 +16,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::rules::{
-    Busy, BusyKind, Interval, Overrides, SlotRules, StaffSchedule, WeeklyHours, local_instant,
+    Busy, BusyKind, Geo, Interval, Overrides, SlotRules, StaffSchedule, Territory, TravelModel,
+    WeeklyHours, local_instant,
 };
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
@@ -63,6 +64,8 @@ pub struct ScheduleData {
     busy: HashMap<Uuid, Vec<Busy>>,
     /// When each candidate's most recent booking was made (round-robin assignment).
     pub last_booked: HashMap<Uuid, DateTime<Utc>>,
+    /// Where the work would happen (mobile services), from the request.
+    pub location: Option<Geo>,
     empty_hours: WeeklyHours,
     empty_overrides: Overrides,
 }
@@ -87,6 +90,7 @@ impl ScheduleData {
             overrides,
             busy,
             last_booked: HashMap::new(),
+            location: None,
             empty_hours: WeeklyHours::default(),
             empty_overrides: Overrides::default(),
         })
@@ -94,10 +98,16 @@ impl ScheduleData {
 
     /// The schedule of staff member `id` (empty if unknown).
     pub fn schedule(&self, id: Uuid) -> StaffSchedule<'_> {
+        let staff = self
+            .candidates
+            .iter()
+            .find(|c| c.staff.id == id)
+            .map(|c| &c.staff);
         StaffSchedule {
             hours: self.hours.get(&id).unwrap_or(&self.empty_hours),
             overrides: self.overrides.get(&id).unwrap_or(&self.empty_overrides),
             busy: self.busy.get(&id).map(Vec::as_slice).unwrap_or(&[]),
+            territory: staff.map(territory).unwrap_or_default(),
         }
     }
 
@@ -120,15 +130,22 @@ impl ScheduleData {
             now,
             min_notice: Duration::minutes(i64::from(notice)),
             horizon: Duration::days(i64::from(self.tenant.horizon_days)),
+            location: self.location,
+            travel: TravelModel {
+                detour_factor: self.tenant.travel_detour_factor,
+                speed_kmh: self.tenant.travel_speed_kmh,
+            },
         }
     }
 
     /// Marks `interval` busy for staff member `id` (a booking made in this transaction).
     pub fn add_booking(&mut self, id: Uuid, interval: Interval) {
+        let location = self.location;
         let list = self.busy.entry(id).or_default();
         let b = Busy {
             interval,
             kind: BusyKind::Booking,
+            location,
         };
         let at = list.partition_point(|x| *x < b);
         list.insert(at, b);
@@ -146,6 +163,16 @@ impl ScheduleData {
                     .count()
             })
             .unwrap_or(0)
+    }
+}
+
+/// A staff member's home base and service area.
+pub fn territory(s: &staff_member::Model) -> Territory {
+    Territory {
+        home: Geo::from_pair(s.home_latitude, s.home_longitude),
+        area: Geo::from_pair(s.area_latitude, s.area_longitude)
+            .zip(s.area_radius_km)
+            .map(|(g, km)| (g, (km.max(0.0) * 1000.0) as u32)),
     }
 }
 
@@ -180,6 +207,8 @@ pub struct LoadRequest<'a> {
     pub ignore_booking: Option<Uuid>,
     /// A hold to ignore as busy (when converting it into a booking).
     pub ignore_hold: Option<Uuid>,
+    /// Where the work would happen (mobile services).
+    pub location: Option<Geo>,
 }
 
 /// Loads the schedule data in the transaction's tenant.
@@ -294,10 +323,10 @@ pub async fn load(
         .all(&**tx)
         .await?
     {
-        busy.entry(t.staff_member_id).or_default().push(Busy {
-            interval: Interval::new(t.starts_at, t.ends_at),
-            kind: BusyKind::TimeOff,
-        });
+        busy.entry(t.staff_member_id).or_default().push(Busy::new(
+            Interval::new(t.starts_at, t.ends_at),
+            BusyKind::TimeOff,
+        ));
     }
     let mut bq = scoped::<booking::Entity>(tenant_id)
         .filter(booking::Column::StaffMemberId.is_in(ids.iter().copied()))
@@ -311,6 +340,7 @@ pub async fn load(
         busy.entry(b.staff_member_id).or_default().push(Busy {
             interval: Interval::new(b.blocked_from, b.blocked_until),
             kind: BusyKind::Booking,
+            location: Geo::from_pair(b.latitude, b.longitude),
         });
     }
     let mut hq = scoped::<slot_hold::Entity>(tenant_id)
@@ -322,10 +352,10 @@ pub async fn load(
         hq = hq.filter(slot_hold::Column::Id.ne(skip));
     }
     for h in hq.all(&**tx).await? {
-        busy.entry(h.staff_member_id).or_default().push(Busy {
-            interval: Interval::new(h.blocked_from, h.blocked_until),
-            kind: BusyKind::Hold,
-        });
+        busy.entry(h.staff_member_id).or_default().push(Busy::new(
+            Interval::new(h.blocked_from, h.blocked_until),
+            BusyKind::Hold,
+        ));
     }
     for list in busy.values_mut() {
         list.sort_unstable();
@@ -364,6 +394,7 @@ pub async fn load(
         service,
         candidates,
         last_booked,
+        location: req.location,
         hours: hours_rows
             .into_iter()
             .map(|(k, v)| (k, WeeklyHours::from_rows(v)))

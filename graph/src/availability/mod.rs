@@ -12,6 +12,28 @@ use crate::staff::types::StaffMember;
 use crate::state::{caller, state};
 use crate::util::parse_id;
 
+/// A point on Earth (WGS 84 decimal degrees), e.g. a customer's address.
+#[derive(async_graphql::InputObject, Debug, Clone, Copy)]
+pub struct GeoInput {
+    /// Latitude, −90 … 90.
+    pub latitude: f64,
+    /// Longitude, −180 … 180.
+    pub longitude: f64,
+}
+
+impl GeoInput {
+    /// As a rules point; `BAD_USER_INPUT` when out of range.
+    pub fn geo(&self) -> Result<rules::Geo, crate::error::ApiError> {
+        rules::Geo::from_degrees(self.latitude, self.longitude)
+            .ok_or_else(|| crate::error::ApiError::BadUserInput("coordinates out of range".into()))
+    }
+}
+
+/// Parses an optional location argument.
+pub fn geo_arg(g: Option<GeoInput>) -> Result<Option<rules::Geo>, crate::error::ApiError> {
+    g.as_ref().map(GeoInput::geo).transpose()
+}
+
 /// A bookable start time and the staff members free then.
 pub struct AvailableSlot {
     tenant_id: uuid::Uuid,
@@ -81,6 +103,11 @@ pub enum AvailabilityReason {
     TimeOff,
     /// The slot is held for someone else for a few minutes.
     Held,
+    /// The location is outside the staff member's service area.
+    OutsideServiceArea,
+    /// Not enough time to drive there from the previous job (or home base), or on to
+    /// the next one.
+    Travel,
     /// The service is archived.
     ServiceInactive,
     /// The staff member is archived.
@@ -103,6 +130,8 @@ impl From<rules::Refusal> for AvailabilityReason {
             R::Booked => AvailabilityReason::Booked,
             R::TimeOff => AvailabilityReason::TimeOff,
             R::Held => AvailabilityReason::Held,
+            R::OutsideServiceArea => AvailabilityReason::OutsideServiceArea,
+            R::Travel => AvailabilityReason::Travel,
         }
     }
 }
@@ -157,6 +186,8 @@ impl AvailabilityQuery {
         staff_member_id: Option<ID>,
         #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
+        #[graphql(desc = "Job location (mobile services): applies service areas and travel time.")]
+        location: Option<GeoInput>,
     ) -> async_graphql::Result<Vec<AvailableSlot>> {
         let rc = caller(ctx)?;
         let q = service::SlotQuery {
@@ -167,6 +198,7 @@ impl AvailabilityQuery {
                 .transpose()?,
             from,
             to,
+            location: geo_arg(location)?,
         };
         let tenant_id = rc.tenant_id;
         Ok(service::available_slots(state(ctx)?, rc, q)
@@ -186,6 +218,7 @@ impl AvailabilityQuery {
         staff_member_id: Option<ID>,
         #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
+        #[graphql(desc = "Job location (mobile services).")] location: Option<GeoInput>,
     ) -> async_graphql::Result<Vec<AvailabilityDay>> {
         let rc = caller(ctx)?;
         let q = service::SlotQuery {
@@ -196,6 +229,7 @@ impl AvailabilityQuery {
                 .transpose()?,
             from,
             to,
+            location: geo_arg(location)?,
         };
         let days = service::available_days(state(ctx)?, rc, q).await?;
         Ok(from
@@ -218,6 +252,7 @@ impl AvailabilityQuery {
         service_id: ID,
         #[graphql(desc = "The start to explain (RFC 3339).")] starts_at: DateTime<Utc>,
         staff_member_id: Option<ID>,
+        #[graphql(desc = "Job location (mobile services).")] location: Option<GeoInput>,
     ) -> async_graphql::Result<AvailabilityExplanation> {
         let rc = caller(ctx)?;
         let service_id = parse_id(&service_id, "serviceId")?;
@@ -227,7 +262,16 @@ impl AvailabilityQuery {
             .transpose()?;
         use crate::availability::data::LoadRefusal as L;
         Ok(
-            match service::why_not_available(state(ctx)?, rc, service_id, staff, starts_at).await? {
+            match service::why_not_available(
+                state(ctx)?,
+                rc,
+                service_id,
+                staff,
+                starts_at,
+                geo_arg(location)?,
+            )
+            .await?
+            {
                 service::Explanation::Unbookable(r) => AvailabilityExplanation {
                     available: false,
                     reasons: vec![match r {

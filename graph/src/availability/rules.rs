@@ -69,6 +69,100 @@ pub struct Busy {
     pub interval: Interval,
     /// Why.
     pub kind: BusyKind,
+    /// Where (bookings of mobile services), for travel checks.
+    pub location: Option<Geo>,
+}
+
+impl Busy {
+    /// A busy interval without a location.
+    pub fn new(interval: Interval, kind: BusyKind) -> Busy {
+        Busy {
+            interval,
+            kind,
+            location: None,
+        }
+    }
+}
+
+/// A point in whole microdegrees (WGS 84; 1 µ° ≈ 0.11 m), so schedules stay exact and
+/// orderable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Geo {
+    /// Latitude × 10⁶.
+    pub lat_e6: i32,
+    /// Longitude × 10⁶.
+    pub lng_e6: i32,
+}
+
+impl Geo {
+    /// From decimal degrees; `None` when out of range or not finite.
+    pub fn from_degrees(lat: f64, lng: f64) -> Option<Geo> {
+        if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)) {
+            return None;
+        }
+        Some(Geo {
+            lat_e6: (lat * 1e6).round() as i32,
+            lng_e6: (lng * 1e6).round() as i32,
+        })
+    }
+
+    /// From optional degrees (both must be present).
+    pub fn from_pair(lat: Option<f64>, lng: Option<f64>) -> Option<Geo> {
+        Geo::from_degrees(lat?, lng?)
+    }
+
+    /// As an `integrations::GeoPoint`.
+    pub fn point(self) -> integrations::GeoPoint {
+        integrations::GeoPoint {
+            lat: f64::from(self.lat_e6) / 1e6,
+            lng: f64::from(self.lng_e6) / 1e6,
+        }
+    }
+}
+
+/// Great-circle distance in metres (haversine; see `plugins::haversine_m`).
+pub fn distance_m(a: Geo, b: Geo) -> f64 {
+    plugins::haversine_m(a.point(), b.point())
+}
+
+/// The built-in travel estimate: great-circle distance × detour factor ÷ average speed,
+/// rounded up to the minute (the same model as `plugins::HaversineRouting`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TravelModel {
+    /// Road distance ÷ straight-line distance (≥ 1).
+    pub detour_factor: f64,
+    /// Average speed, km/h (> 0).
+    pub speed_kmh: f64,
+}
+
+impl Default for TravelModel {
+    fn default() -> Self {
+        TravelModel {
+            detour_factor: 1.3,
+            speed_kmh: 40.0,
+        }
+    }
+}
+
+impl TravelModel {
+    /// Driving time from `a` to `b`.
+    pub fn time(&self, a: Geo, b: Geo) -> Duration {
+        if a == b {
+            return Duration::zero();
+        }
+        let metres = distance_m(a, b) * self.detour_factor.max(1.0);
+        let seconds = metres / (self.speed_kmh.max(1.0) * 1000.0 / 3600.0);
+        Duration::minutes((seconds / 60.0).ceil() as i64)
+    }
+}
+
+/// Where a staff member works from and may travel to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Territory {
+    /// Home base: the first job of a working window is reached from here.
+    pub home: Option<Geo>,
+    /// Service area centre and radius in metres.
+    pub area: Option<(Geo, u32)>,
 }
 
 /// Weekly hours: for weekday index 0 = Monday … 6 = Sunday, the working intervals as
@@ -141,6 +235,8 @@ pub struct StaffSchedule<'a> {
     pub overrides: &'a Overrides,
     /// Busy intervals, sorted by start.
     pub busy: &'a [Busy],
+    /// Home base and service area (mobile work).
+    pub territory: Territory,
 }
 
 /// The instant of local wall-clock `minute` (0..=1440) on `date` in `tz`, resolving DST
@@ -197,6 +293,10 @@ pub struct SlotRules {
     pub min_notice: Duration,
     /// Latest start relative to `now`.
     pub horizon: Duration,
+    /// Where the work happens (mobile services); `None` = at the business.
+    pub location: Option<Geo>,
+    /// How travel times are estimated.
+    pub travel: TravelModel,
 }
 
 /// Default slot grid (minutes).
@@ -214,6 +314,8 @@ impl SlotRules {
             now,
             min_notice: Duration::zero(),
             horizon: Duration::days(731),
+            location: None,
+            travel: TravelModel::default(),
         }
     }
 
@@ -257,6 +359,55 @@ pub enum Refusal {
     TimeOff,
     /// Overlaps a slot held for someone else.
     Held,
+    /// The location is outside the staff member's service area.
+    OutsideServiceArea,
+    /// No time to drive there from the previous job (or home base), or on to the next.
+    Travel,
+}
+
+/// Whether the location is inside the staff member's service area (or there is none).
+fn in_area(rules: &SlotRules, sched: &StaffSchedule<'_>) -> bool {
+    match (rules.location, sched.territory.area) {
+        (Some(loc), Some((centre, radius_m))) => distance_m(centre, loc) <= f64::from(radius_m),
+        _ => true,
+    }
+}
+
+/// Whether the staff member can get to `rules.location` in time for `blocked` (from the
+/// previous located booking in the same working window, or from home at the window's
+/// start) and on to the next located booking in that window.
+fn travel_ok(
+    rules: &SlotRules,
+    sched: &StaffSchedule<'_>,
+    blocked: &Interval,
+    window: &Interval,
+) -> bool {
+    let Some(loc) = rules.location else {
+        return true;
+    };
+    let busy = sched.busy;
+    let split = busy.partition_point(|b| b.interval.start < blocked.start);
+    let prev = busy[..split]
+        .iter()
+        .rev()
+        .filter(|b| b.kind == BusyKind::Booking && b.interval.end <= blocked.start)
+        .take_while(|b| b.interval.end > window.start)
+        .find_map(|b| b.location.map(|l| (b.interval.end, l)));
+    let origin = prev.or_else(|| sched.territory.home.map(|h| (window.start, h)));
+    if let Some((free_at, from)) = origin
+        && free_at + rules.travel.time(from, loc) > blocked.start
+    {
+        return false;
+    }
+    let next = busy[split..]
+        .iter()
+        .filter(|b| b.kind == BusyKind::Booking && b.interval.start >= blocked.end)
+        .take_while(|b| b.interval.start < window.end)
+        .find_map(|b| b.location.map(|l| (b.interval.start, l)));
+    match next {
+        Some((due, to)) => blocked.end + rules.travel.time(loc, to) <= due,
+        None => true,
+    }
 }
 
 /// Every reason why the service cannot start at `start` (empty = it can).
@@ -279,11 +430,19 @@ pub fn evaluate(
     let work = Interval::new(start, start + rules.duration);
     let date = start.with_timezone(&rules.tz).date_naive();
     let windows = windows_on(rules.tz, sched, date);
+    let blocked = blocked_interval(rules, start);
+    let in_area = in_area(rules, sched);
+    if !in_area {
+        out.push(Refusal::OutsideServiceArea);
+    }
     match windows
         .iter()
         .find(|w| w.start <= work.start && work.end <= w.end)
     {
         Some(w) => {
+            if in_area && !travel_ok(rules, sched, &blocked, w) {
+                out.push(Refusal::Travel);
+            }
             if require_grid {
                 let offset = (work.start - w.start).num_milliseconds();
                 let grid = Duration::minutes(rules.grid_minutes.max(1)).num_milliseconds();
@@ -300,7 +459,6 @@ pub fn evaluate(
             _ => out.push(Refusal::DayOff),
         },
     }
-    let blocked = blocked_interval(rules, start);
     for kind in [BusyKind::Booking, BusyKind::TimeOff, BusyKind::Hold] {
         if sched
             .busy
@@ -384,6 +542,9 @@ fn for_each_slot(
     let grid = Duration::minutes(rules.grid_minutes.max(1));
     let (earliest, latest) = (rules.earliest(), rules.latest());
     let busy = sched.busy;
+    if !in_area(rules, sched) {
+        return;
+    }
     // Candidates move forward in time, and so do their blocked intervals: a leading busy
     // interval that ended before the current blocked start can be dropped for good; the
     // rest are scanned while they start before the blocked end.
@@ -405,7 +566,7 @@ fn for_each_slot(
                         .iter()
                         .take_while(|b| b.interval.start < blocked.end)
                         .any(|b| overlaps(&b.interval, &blocked));
-                    if !clash && !f(t) {
+                    if !clash && travel_ok(rules, sched, &blocked, &w) && !f(t) {
                         return;
                     }
                 }
@@ -457,14 +618,12 @@ mod tests {
             hours: h,
             overrides: o,
             busy: b,
+            territory: Territory::default(),
         }
     }
 
     fn booking(a: DateTime<Utc>, b: DateTime<Utc>) -> Busy {
-        Busy {
-            interval: Interval::new(a, b),
-            kind: BusyKind::Booking,
-        }
+        Busy::new(Interval::new(a, b), BusyKind::Booking)
     }
 
     #[test]
@@ -565,10 +724,10 @@ mod tests {
             ],
             [date("2026-03-09")],
         );
-        let off = [Busy {
-            interval: Interval::new(local(NY, "2026-03-04 15:00"), local(NY, "2026-03-04 16:00")),
-            kind: BusyKind::TimeOff,
-        }];
+        let off = [Busy::new(
+            Interval::new(local(NY, "2026-03-04 15:00"), local(NY, "2026-03-04 16:00")),
+            BusyKind::TimeOff,
+        )];
         let sc = sched(&h, &o, &off);
         let r = rules(NY, 60);
         let why = |s: &str| evaluate(&r, &sc, local(NY, s), true);
@@ -587,6 +746,56 @@ mod tests {
         assert_eq!(
             days,
             vec![date("2026-03-04"), date("2026-03-05"), date("2026-03-10")]
+        );
+    }
+
+    #[test]
+    fn travel_time_and_service_area() {
+        let d = date("2026-03-04");
+        let h = WeeklyHours::from_rows((0..7).map(|d| (d, 8 * 60, 18 * 60)));
+        let o = Overrides::default();
+        let a = Geo::from_degrees(39.40, -76.60).expect("a");
+        let c = Geo::from_degrees(39.58, -76.60).expect("c"); // ~20.0 km north of a
+        let tm = TravelModel::default();
+        assert_eq!(tm.time(a, c), Duration::minutes(40)); // 20.02 km × 1.3 ÷ 40 km/h = 39.03 min, rounded up
+        let busy = [Busy {
+            interval: Interval::new(local(NY, "2026-03-04 10:00"), local(NY, "2026-03-04 11:00")),
+            kind: BusyKind::Booking,
+            location: Some(a),
+        }];
+        let mut sc = sched(&h, &o, &busy);
+        sc.territory.home = Some(a);
+        let mut r = rules(NY, 60);
+        r.location = Some(c);
+        let s = slots(&r, &sc, d, d);
+        assert_eq!(
+            s.first(),
+            Some(&local(NY, "2026-03-04 11:45")),
+            "11:00 + 40 min drive, next grid point"
+        );
+        assert_eq!(s.last(), Some(&local(NY, "2026-03-04 17:00")));
+        let why = |t: &str| evaluate(&r, &sc, local(NY, t), true);
+        assert_eq!(
+            why("2026-03-04 08:45"),
+            vec![Refusal::Travel],
+            "cannot make the 10:00 job"
+        );
+        assert_eq!(why("2026-03-04 11:30"), vec![Refusal::Travel]);
+        assert_eq!(why("2026-03-04 10:30"), vec![Refusal::Booked]);
+        assert_eq!(why("2026-03-04 11:45"), vec![]);
+        // Without a location the job is at the business: no travel rules.
+        r.location = None;
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 11:00"), true),
+            vec![]
+        );
+        // Outside the service area nothing is offered.
+        r.location = Some(c);
+        sc.territory.area = Some((a, 5_000));
+        assert!(slots(&r, &sc, d, d).is_empty());
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 12:00"), true),
+            vec![Refusal::OutsideServiceArea]
         );
     }
 
@@ -716,6 +925,7 @@ mod tests {
                             } else {
                                 BusyKind::Booking
                             },
+                            location: None,
                         }
                     })
                     .collect();

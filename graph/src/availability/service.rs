@@ -28,6 +28,8 @@ pub struct SlotQuery {
     pub from: NaiveDate,
     /// Last local date (inclusive).
     pub to: NaiveDate,
+    /// Where the work would happen (mobile services).
+    pub location: Option<super::rules::Geo>,
 }
 
 /// One bookable start.
@@ -81,6 +83,7 @@ async fn load_for(
             to: q.to,
             ignore_booking: None,
             ignore_hold: None,
+            location: q.location,
         },
     )
     .await?;
@@ -187,6 +190,7 @@ pub async fn why_not_available(
     service_id: Uuid,
     staff_member_id: Option<Uuid>,
     starts_at: DateTime<Utc>,
+    location: Option<super::rules::Geo>,
 ) -> Result<Explanation, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let date = starts_at.date_naive();
@@ -200,6 +204,7 @@ pub async fn why_not_available(
             to: date + Duration::days(1),
             ignore_booking: None,
             ignore_hold: None,
+            location,
         },
     )
     .await?;

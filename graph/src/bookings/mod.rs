@@ -252,6 +252,7 @@ impl BookingMutation {
             source,
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
+            location: crate::availability::geo_arg(input.location)?,
         };
         Ok(payload(
             service::create(state(ctx)?, rc, nb)
@@ -321,6 +322,7 @@ impl BookingMutation {
             address: input.address.filter(|a| !a.trim().is_empty()),
             notes: input.notes.filter(|n| !n.trim().is_empty()),
             all_or_nothing: input.all_or_nothing,
+            location: crate::availability::geo_arg(input.location)?,
         };
         let (series, results, user_errors) =
             recurring::create_recurring(state(ctx)?, rc, req).await?;

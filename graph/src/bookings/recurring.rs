@@ -43,6 +43,8 @@ pub struct RecurringRequest {
     pub notes: Option<String>,
     /// Book nothing unless every occurrence can be booked.
     pub all_or_nothing: bool,
+    /// Where the work happens (mobile services).
+    pub location: Option<rules::Geo>,
 }
 
 /// One occurrence's outcome.
@@ -133,6 +135,7 @@ pub async fn create_recurring(
             to: last.date_naive() + Duration::days(1),
             ignore_booking: None,
             ignore_hold: None,
+            location: req.location,
         },
     )
     .await?
@@ -190,6 +193,8 @@ pub async fn create_recurring(
             assignment_reason: Set(reason),
             cancellation_token_hash: Set(None),
             series_id: Set(Some(series)),
+            latitude: Set(req.location.map(|g| g.point().lat)),
+            longitude: Set(req.location.map(|g| g.point().lng)),
             created_at: Set(at),
             updated_at: Set(at),
         }

@@ -66,6 +66,9 @@ pub struct NewBooking {
     /// Token of a slot hold to convert: the booking takes the held slot (same service and
     /// start; the hold's staff member) and the hold is released.
     pub hold_token: Option<String>,
+    /// Where the work happens (mobile services): checked against service areas and
+    /// travel time between jobs.
+    pub location: Option<crate::availability::rules::Geo>,
 }
 
 /// A created booking and, for public and agent bookings, the customer's cancellation
@@ -113,7 +116,13 @@ pub fn refusal_error(r: Refusal) -> UserError {
             C::NotOnSlotGrid,
             "not one of the offered start times".into(),
         ),
-        Refusal::Booked | Refusal::TimeOff | Refusal::Held => return slot_unavailable(),
+        Refusal::OutsideServiceArea => (
+            C::OutsideServiceArea,
+            "this address is outside the service area".into(),
+        ),
+        Refusal::Booked | Refusal::TimeOff | Refusal::Held | Refusal::Travel => {
+            return slot_unavailable();
+        }
     };
     UserError::new(Some("startsAt"), code, msg)
 }
@@ -152,10 +161,12 @@ pub fn accepts_bookings(t: &tenant::Model) -> bool {
 
 /// The most specific refusal among candidates: being booked beats everything else.
 fn best_refusal(refusals: &[Refusal]) -> Refusal {
-    if refusals
-        .iter()
-        .any(|r| matches!(r, Refusal::Booked | Refusal::TimeOff))
-    {
+    if refusals.iter().any(|r| {
+        matches!(
+            r,
+            Refusal::Booked | Refusal::TimeOff | Refusal::Held | Refusal::Travel
+        )
+    }) {
         return Refusal::Booked;
     }
     refusals
@@ -412,6 +423,7 @@ async fn try_create(
             to: date + Duration::days(1),
             ignore_booking: None,
             ignore_hold: hold.as_ref().map(|h| h.id),
+            location: nb.location,
         },
     )
     .await?;
@@ -497,6 +509,8 @@ async fn try_create(
         assignment_reason: Set(reason),
         cancellation_token_hash: Set(token.as_deref().map(hash_token)),
         series_id: Set(None),
+        latitude: Set(nb.location.map(|g| g.point().lat)),
+        longitude: Set(nb.location.map(|g| g.point().lng)),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -633,6 +647,10 @@ pub async fn reschedule(
             to: date + Duration::days(1),
             ignore_booking: Some(current.id),
             ignore_hold: None,
+            location: crate::availability::rules::Geo::from_pair(
+                current.latitude,
+                current.longitude,
+            ),
         },
     )
     .await?;
@@ -729,6 +747,7 @@ pub async fn hold(
             to: date + Duration::days(1),
             ignore_booking: None,
             ignore_hold: None,
+            location: None,
         },
     )
     .await?

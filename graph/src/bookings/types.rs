@@ -153,6 +153,14 @@ impl Booking {
     async fn blocked_until(&self) -> DateTime<Utc> {
         self.0.blocked_until
     }
+    /// Latitude of the job (mobile services), WGS 84 degrees.
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
+    /// Longitude of the job (mobile services), WGS 84 degrees.
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
     /// The recurring series this booking belongs to.
     async fn series_id(&self) -> Option<ID> {
         self.0.series_id.map(|s| ID(s.to_string()))
@@ -214,6 +222,9 @@ pub struct CreateBookingInput {
     /// Token from `holdSlot`: books the held slot (same service and start) and releases
     /// the hold.
     pub hold_token: Option<String>,
+    /// Where the work happens (mobile services): checked against service areas and
+    /// travel time between jobs.
+    pub location: Option<crate::availability::GeoInput>,
 }
 
 /// Input of `createRecurringBooking`. Give `customerId` or `customer`.
@@ -240,6 +251,8 @@ pub struct CreateRecurringBookingInput {
     /// be booked and report the rest).
     #[graphql(default = false)]
     pub all_or_nothing: bool,
+    /// Where the work happens (mobile services).
+    pub location: Option<crate::availability::GeoInput>,
 }
 
 /// One occurrence of a recurring booking.

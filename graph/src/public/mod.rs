@@ -152,6 +152,8 @@ pub struct PublicCreateBookingInput {
     pub idempotency_key: Option<String>,
     /// Token from `publicHoldSlot`: books the held slot and releases the hold.
     pub hold_token: Option<String>,
+    /// Where the work happens (mobile services: the customer's address, geocoded).
+    pub location: Option<crate::availability::GeoInput>,
 }
 
 /// Result of `publicCreateBooking`.
@@ -200,6 +202,7 @@ impl PublicQuery {
     /// Bookable start times for a service between local dates `from` and `to`
     /// (inclusive, at most 62 days), any staff member unless `staffMemberId`. Errors:
     /// `NOT_FOUND`, `BAD_USER_INPUT`.
+    #[allow(clippy::too_many_arguments)]
     async fn public_available_slots(
         &self,
         ctx: &Context<'_>,
@@ -208,6 +211,8 @@ impl PublicQuery {
         staff_member_id: Option<ID>,
         #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
+        #[graphql(desc = "Job location (mobile services: the customer's address, geocoded).")]
+        location: Option<crate::availability::GeoInput>,
     ) -> async_graphql::Result<Vec<PublicSlot>> {
         let st = state(ctx)?;
         let rc = resolve(st, ctx, &tenant_slug)
@@ -221,6 +226,7 @@ impl PublicQuery {
                 .transpose()?,
             from,
             to,
+            location: crate::availability::geo_arg(location)?,
         };
         Ok(availability::available_slots(st, &rc, q)
             .await?
@@ -309,6 +315,7 @@ impl PublicMutation {
             source: BookingSource::Public,
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
+            location: crate::availability::geo_arg(input.location)?,
         };
         let created = match bookings::create(st, &rc, nb).await? {
             Ok(c) => c,

@@ -28,6 +28,10 @@ pub struct BookingPolicyInput {
     pub cancellation_notice_hours: Option<i32>,
     /// How bookings without a chosen staff member are assigned.
     pub assignment_policy: Option<crate::auth::types::AssignmentPolicy>,
+    /// Built-in travel estimate: road ÷ straight-line distance (1–3; default 1.3).
+    pub travel_detour_factor: Option<f64>,
+    /// Built-in travel estimate: average speed in km/h (5–130; default 40).
+    pub travel_speed_kmh: Option<f64>,
 }
 
 /// Result of `updateBookingPolicy`.

@@ -64,6 +64,20 @@ pub async fn update_policy(
             "cancellation notice is 0–720 hours",
         );
     }
+    if let Some(d) = input.travel_detour_factor {
+        bad(
+            (1.0..=3.0).contains(&d),
+            "travelDetourFactor",
+            "detour factor is 1–3",
+        );
+    }
+    if let Some(v) = input.travel_speed_kmh {
+        bad(
+            (5.0..=130.0).contains(&v),
+            "travelSpeedKmh",
+            "average speed is 5–130 km/h",
+        );
+    }
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
@@ -87,6 +101,12 @@ pub async fn update_policy(
     }
     if let Some(v) = input.assignment_policy {
         am.assignment_policy = Set(v.as_str().into());
+    }
+    if let Some(v) = input.travel_detour_factor {
+        am.travel_detour_factor = Set(v);
+    }
+    if let Some(v) = input.travel_speed_kmh {
+        am.travel_speed_kmh = Set(v);
     }
     let t = am.update(&*tx).await?;
     tx.commit().await?;

@@ -99,6 +99,30 @@ async fn replace_hours(tx: &Tx, staff_id: Uuid, schedule: &Schedule) -> Result<(
     Ok(())
 }
 
+fn check_places(
+    home: Option<&crate::availability::GeoInput>,
+    area: Option<&super::types::ServiceArea>,
+    errors: &mut Vec<UserError>,
+) {
+    if home.is_some_and(|h| h.geo().is_err()) {
+        errors.push(UserError::new(
+            Some("homeBase"),
+            C::InvalidInput,
+            "coordinates out of range",
+        ));
+    }
+    if let Some(a) = area
+        && (crate::availability::rules::Geo::from_degrees(a.latitude, a.longitude).is_none()
+            || !(0.1..=500.0).contains(&a.radius_km))
+    {
+        errors.push(UserError::new(
+            Some("serviceArea"),
+            C::InvalidInput,
+            "service area needs valid coordinates and a radius of 0.1–500 km",
+        ));
+    }
+}
+
 fn check_name(name: &str, errors: &mut Vec<UserError>) {
     if name.trim().is_empty() || name.chars().count() > 200 {
         errors.push(UserError::new(
@@ -152,6 +176,11 @@ pub async fn create(
 ) -> Result<Outcome<staff_member::Model>, ApiError> {
     let mut errors = Vec::new();
     check_name(&input.name, &mut errors);
+    check_places(
+        input.home_base.as_ref(),
+        input.service_area.as_ref(),
+        &mut errors,
+    );
     let schedule = match validate_schedule(&input.weekly_hours) {
         Ok(s) => s,
         Err(mut e) => {
@@ -176,6 +205,11 @@ pub async fn create(
         name: Set(input.name.trim().to_string()),
         user_id: Set(user_id),
         active: Set(input.active.unwrap_or(true)),
+        home_latitude: Set(input.home_base.map(|h| h.latitude)),
+        home_longitude: Set(input.home_base.map(|h| h.longitude)),
+        area_latitude: Set(input.service_area.map(|a| a.latitude)),
+        area_longitude: Set(input.service_area.map(|a| a.longitude)),
+        area_radius_km: Set(input.service_area.map(|a| a.radius_km)),
         created_at: Set(now()),
     }
     .insert(&*tx)
@@ -207,6 +241,11 @@ pub async fn update(
     if let Some(n) = &input.name {
         check_name(n, &mut errors);
     }
+    check_places(
+        input.home_base.as_ref(),
+        input.service_area.as_ref(),
+        &mut errors,
+    );
     let schedule = match input.weekly_hours.as_deref().map(validate_schedule) {
         Some(Ok(s)) => Some(s),
         Some(Err(mut e)) => {
@@ -230,6 +269,15 @@ pub async fn update(
     }
     if let Some(a) = input.active {
         am.active = Set(a);
+    }
+    if let Some(h) = input.home_base {
+        am.home_latitude = Set(Some(h.latitude));
+        am.home_longitude = Set(Some(h.longitude));
+    }
+    if let Some(a) = input.service_area {
+        am.area_latitude = Set(Some(a.latitude));
+        am.area_longitude = Set(Some(a.longitude));
+        am.area_radius_km = Set(Some(a.radius_km));
     }
     if let Some(uid) = &input.user_id {
         match check_user(&tx, uid).await? {

@@ -114,6 +114,21 @@ impl StaffMember {
     async fn user_id(&self) -> Option<ID> {
         self.0.user_id.map(|u| ID(u.to_string()))
     }
+    /// Where the working day starts (mobile work).
+    async fn home_base(&self) -> Option<GeoPoint> {
+        Some(GeoPoint {
+            latitude: self.0.home_latitude?,
+            longitude: self.0.home_longitude?,
+        })
+    }
+    /// The service area for mobile bookings; null = anywhere.
+    async fn service_area(&self) -> Option<ServiceArea> {
+        Some(ServiceArea {
+            latitude: self.0.area_latitude?,
+            longitude: self.0.area_longitude?,
+            radius_km: self.0.area_radius_km?,
+        })
+    }
     /// Weekly working hours, by weekday then start.
     async fn weekly_hours(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkingInterval>> {
         let loader = ctx.data::<Loaders>()?;
@@ -124,6 +139,27 @@ impl StaffMember {
             .unwrap_or_default();
         Ok(rows.iter().map(WorkingInterval::from).collect())
     }
+}
+
+/// A service area: a centre and a radius.
+#[derive(InputObject, SimpleObject, Debug, Clone, Copy)]
+#[graphql(input_name = "ServiceAreaInput")]
+pub struct ServiceArea {
+    /// Centre latitude, WGS 84 degrees.
+    pub latitude: f64,
+    /// Centre longitude, WGS 84 degrees.
+    pub longitude: f64,
+    /// Radius in km (0.1–500).
+    pub radius_km: f64,
+}
+
+/// A point, as shown for home bases.
+#[derive(SimpleObject, Debug, Clone, Copy)]
+pub struct GeoPoint {
+    /// Latitude, WGS 84 degrees.
+    pub latitude: f64,
+    /// Longitude, WGS 84 degrees.
+    pub longitude: f64,
 }
 
 /// Input of `createStaffMember`.
@@ -138,6 +174,11 @@ pub struct CreateStaffMemberInput {
     /// Weekly schedule; intervals of one day must not overlap.
     #[graphql(default)]
     pub weekly_hours: Vec<WorkingIntervalInput>,
+    /// Where the working day starts (mobile work): the first job of each working window
+    /// must be reachable from here in time.
+    pub home_base: Option<crate::availability::GeoInput>,
+    /// Mobile bookings outside this area are refused (`OUTSIDE_SERVICE_AREA`).
+    pub service_area: Option<ServiceArea>,
 }
 
 /// Input of `updateStaffMember`: omitted fields are unchanged.
@@ -151,6 +192,10 @@ pub struct UpdateStaffMemberInput {
     pub active: Option<bool>,
     /// Replaces the whole weekly schedule.
     pub weekly_hours: Option<Vec<WorkingIntervalInput>>,
+    /// Where the working day starts (mobile work).
+    pub home_base: Option<crate::availability::GeoInput>,
+    /// The service area.
+    pub service_area: Option<ServiceArea>,
 }
 
 /// Result of staff mutations.
