@@ -7,10 +7,12 @@
 
 pub mod availability_override;
 pub mod booking;
+pub mod booking_item;
 pub mod customer;
 pub mod idempotency_key;
 pub mod refresh_token;
 pub mod service;
+pub mod service_addon;
 pub mod slot_hold;
 pub mod staff_member;
 pub mod staff_service;
@@ -40,6 +42,7 @@ macro_rules! tenant_owned {
 tenant_owned!(
     availability_override,
     booking,
+    booking_item,
     idempotency_key,
     slot_hold,
     staff_service,
@@ -47,6 +50,7 @@ tenant_owned!(
     customer,
     refresh_token,
     service,
+    service_addon,
     staff_member,
     user,
     working_hours

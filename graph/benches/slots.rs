@@ -117,6 +117,7 @@ fn team(n: usize, from: NaiveDate, days: i64) -> ScheduleData {
             },
             price_cents: svc.price_cents,
             duration_minutes: svc.duration_minutes,
+            items: vec![],
         });
         h.insert(id, hours());
         b.insert(id, busy(from, days, i as i64));
@@ -205,6 +206,7 @@ fn travel_benches(c: &mut Criterion) {
             },
             price_cents: svc.price_cents,
             duration_minutes: svc.duration_minutes,
+            items: vec![],
         });
         h.insert(id, hours());
         // Eight mobile jobs of 30 minutes, every 75 minutes from 08:00.

@@ -152,3 +152,85 @@ impl Loader<HoursKey> for DbLoader {
         Ok(out)
     }
 }
+
+/// Key of a service's add-ons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AddonsKey(pub Uuid, pub Uuid);
+
+impl Loader<AddonsKey> for DbLoader {
+    type Value = Vec<entities::service_addon::Model>;
+    type Error = std::sync::Arc<String>;
+
+    async fn load(
+        &self,
+        keys: &[AddonsKey],
+    ) -> Result<HashMap<AddonsKey, Self::Value>, Self::Error> {
+        use entities::service_addon;
+        use sea_orm::QueryOrder;
+        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
+        let mut out: HashMap<AddonsKey, Self::Value> = HashMap::new();
+        for (tenant, ids) in by_tenant(&pairs) {
+            let rows = async {
+                let tx = self.db.read(tenant).await?;
+                let rows = scoped::<service_addon::Entity>(tenant)
+                    .filter(service_addon::Column::ServiceId.is_in(ids))
+                    .filter(service_addon::Column::Active.eq(true))
+                    .order_by_asc(service_addon::Column::Name)
+                    .all(&*tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, ApiError>(rows)
+            }
+            .await
+            .map_err(|e| {
+                tracing::error!(error = ?e, "add-ons loader failed");
+                std::sync::Arc::new("internal error".to_string())
+            })?;
+            for row in rows {
+                out.entry(AddonsKey(tenant, row.service_id))
+                    .or_default()
+                    .push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Key of a booking's lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ItemsKey(pub Uuid, pub Uuid);
+
+impl Loader<ItemsKey> for DbLoader {
+    type Value = Vec<entities::booking_item::Model>;
+    type Error = std::sync::Arc<String>;
+
+    async fn load(&self, keys: &[ItemsKey]) -> Result<HashMap<ItemsKey, Self::Value>, Self::Error> {
+        use entities::booking_item;
+        use sea_orm::QueryOrder;
+        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
+        let mut out: HashMap<ItemsKey, Self::Value> = HashMap::new();
+        for (tenant, ids) in by_tenant(&pairs) {
+            let rows = async {
+                let tx = self.db.read(tenant).await?;
+                let rows = scoped::<booking_item::Entity>(tenant)
+                    .filter(booking_item::Column::BookingId.is_in(ids))
+                    .order_by_asc(booking_item::Column::Position)
+                    .all(&*tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, ApiError>(rows)
+            }
+            .await
+            .map_err(|e| {
+                tracing::error!(error = ?e, "booking items loader failed");
+                std::sync::Arc::new("internal error".to_string())
+            })?;
+            for row in rows {
+                out.entry(ItemsKey(tenant, row.booking_id))
+                    .or_default()
+                    .push(row);
+            }
+        }
+        Ok(out)
+    }
+}

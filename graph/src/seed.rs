@@ -230,6 +230,8 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 from,
                 to: from + Duration::days(7),
                 location: None,
+                extra_service_ids: vec![],
+                addon_ids: vec![],
             },
         )
         .await?;
@@ -249,6 +251,8 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
                 idempotency_key: None,
                 hold_token: None,
                 location: None,
+                extra_service_ids: vec![],
+                addon_ids: vec![],
             },
         )
         .await?

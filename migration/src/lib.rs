@@ -27,6 +27,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "staff_services",
     "idempotency_keys",
     "slot_holds",
+    "service_addons",
+    "booking_items",
 ];
 
 /// The ordered list of migrations.

@@ -181,6 +181,33 @@ enum StaffServices {
 }
 
 #[derive(DeriveIden)]
+enum ServiceAddons {
+    Table,
+    Id,
+    TenantId,
+    ServiceId,
+    Name,
+    DurationMinutes,
+    PriceCents,
+    Active,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum BookingItems {
+    Table,
+    Id,
+    TenantId,
+    BookingId,
+    Position,
+    ServiceId,
+    AddonId,
+    Name,
+    DurationMinutes,
+    PriceCents,
+}
+
+#[derive(DeriveIden)]
 enum SlotHolds {
     Table,
     Id,
@@ -729,6 +756,108 @@ impl MigrationTrait for Migration {
             .await?;
 
         manager
+            .create_index(tenant_id_key(
+                "bookings_tenant_id_id_key",
+                Bookings::Table,
+                Bookings::TenantId,
+                Bookings::Id,
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ServiceAddons::Table)
+                    .col(pk_uuid(ServiceAddons::Id))
+                    .col(uuid(ServiceAddons::TenantId))
+                    .col(uuid(ServiceAddons::ServiceId))
+                    .col(string(ServiceAddons::Name))
+                    .col(integer(ServiceAddons::DurationMinutes))
+                    .col(big_integer(ServiceAddons::PriceCents))
+                    .col(boolean(ServiceAddons::Active))
+                    .col(timestamp_with_time_zone(ServiceAddons::CreatedAt))
+                    .check(Expr::col(ServiceAddons::DurationMinutes).between(0, 720))
+                    .check(Expr::col(ServiceAddons::PriceCents).gte(0))
+                    .foreign_key(&mut tenant_fk(
+                        ServiceAddons::Table,
+                        ServiceAddons::TenantId,
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                ServiceAddons::Table,
+                                (ServiceAddons::TenantId, ServiceAddons::ServiceId),
+                            )
+                            .to(Services::Table, (Services::TenantId, Services::Id))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "service_addons_tenant_id_id_key",
+                ServiceAddons::Table,
+                ServiceAddons::TenantId,
+                ServiceAddons::Id,
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(BookingItems::Table)
+                    .col(pk_uuid(BookingItems::Id))
+                    .col(uuid(BookingItems::TenantId))
+                    .col(uuid(BookingItems::BookingId))
+                    .col(integer(BookingItems::Position))
+                    .col(uuid_null(BookingItems::ServiceId))
+                    .col(uuid_null(BookingItems::AddonId))
+                    .col(string(BookingItems::Name))
+                    .col(integer(BookingItems::DurationMinutes))
+                    .col(big_integer(BookingItems::PriceCents))
+                    .foreign_key(&mut tenant_fk(BookingItems::Table, BookingItems::TenantId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                BookingItems::Table,
+                                (BookingItems::TenantId, BookingItems::BookingId),
+                            )
+                            .to(Bookings::Table, (Bookings::TenantId, Bookings::Id))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                BookingItems::Table,
+                                (BookingItems::TenantId, BookingItems::ServiceId),
+                            )
+                            .to(Services::Table, (Services::TenantId, Services::Id)),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                BookingItems::Table,
+                                (BookingItems::TenantId, BookingItems::AddonId),
+                            )
+                            .to(
+                                ServiceAddons::Table,
+                                (ServiceAddons::TenantId, ServiceAddons::Id),
+                            ),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("booking_items_tenant_booking_idx")
+                    .table(BookingItems::Table)
+                    .col(BookingItems::TenantId)
+                    .col(BookingItems::BookingId)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
             .create_table(
                 Table::create()
                     .table(SlotHolds::Table)
@@ -826,6 +955,8 @@ impl MigrationTrait for Migration {
         for table in [
             IdempotencyKeys::Table.into_iden(),
             SlotHolds::Table.into_iden(),
+            BookingItems::Table.into_iden(),
+            ServiceAddons::Table.into_iden(),
             StaffServices::Table.into_iden(),
             TimeOff::Table.into_iden(),
             AvailabilityOverrides::Table.into_iden(),

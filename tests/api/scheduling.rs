@@ -1075,3 +1075,129 @@ async fn mobile_bookings_respect_service_areas_and_travel_time() {
         .await;
     assert_eq!(public["publicAvailableSlots"], json!([]));
 }
+
+#[tokio::test]
+async fn add_ons_and_several_services_add_up_in_one_visit() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("addons")).await;
+    let t = owner.token.as_str();
+    let wash = service_with(
+        &app,
+        t,
+        json!({"name": "Wash", "durationMinutes": 60, "priceCents": 5000}),
+    )
+    .await;
+    let interior = service_with(
+        &app,
+        t,
+        json!({"name": "Interior", "durationMinutes": 90, "priceCents": 8000}),
+    )
+    .await;
+    let addon = "mutation($s: ID!, $input: ServiceAddonInput!) { createServiceAddon(serviceId: $s, input: $input) { addon { id } userErrors { code } } }";
+    let pet = app.gql(Some(t), addon, json!({"s": interior, "input": {"name": "Pet hair", "durationMinutes": 30, "priceCents": 4000}})).await;
+    let pet = pet["createServiceAddon"]["addon"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let wax = app
+        .gql(
+            Some(t),
+            addon,
+            json!({"s": wash, "input": {"name": "Wax", "durationMinutes": 15, "priceCents": 1500}}),
+        )
+        .await;
+    let wax = wax["createServiceAddon"]["addon"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = app
+        .gql(
+            Some(t),
+            "query($s: ID!) { service(id: $s) { addons { name durationMinutes } } }",
+            json!({"s": interior}),
+        )
+        .await;
+    assert_eq!(
+        listed["service"]["addons"],
+        json!([{"name": "Pet hair", "durationMinutes": 30}])
+    );
+    let a = app.create_staff(t, "A", &every_day("09:00", "17:00")).await;
+    let b = app.create_staff(t, "B", &every_day("09:00", "17:00")).await;
+    // A does both services; B only washes.
+    let assign = "mutation($st: ID!, $s: [StaffServiceInput!]!) { setStaffServices(staffMemberId: $st, services: $s) { userErrors { code } } }";
+    app.gql(
+        Some(t),
+        assign,
+        json!({"st": a, "s": [{"serviceId": wash}, {"serviceId": interior}]}),
+    )
+    .await;
+    app.gql(
+        Some(t),
+        assign,
+        json!({"st": b, "s": [{"serviceId": wash}]}),
+    )
+    .await;
+    let day = next_weekday(Weekday::Thu, 2);
+    let v = app
+        .gql(
+            Some(t),
+            "query($s: ID!, $f: NaiveDate!, $x: [ID!], $ad: [ID!]) { availableSlots(serviceId: $s, from: $f, to: $f, additionalServiceIds: $x, addonIds: $ad) { startsAt endsAt staffMemberIds } }",
+            json!({"s": wash, "f": day, "x": [interior], "ad": [pet]}),
+        )
+        .await;
+    let slots = v["availableSlots"].as_array().unwrap();
+    assert_eq!(slots.len(), 21, "09:00 … 14:00 for a 3-hour visit");
+    assert!(
+        slots.iter().all(|s| s["staffMemberIds"] == json!([a])),
+        "only A does both"
+    );
+    let first = &slots[0];
+    assert_eq!(
+        at(first["endsAt"].as_str().unwrap()) - at(first["startsAt"].as_str().unwrap()),
+        Duration::minutes(180)
+    );
+    let book = "mutation($input: PublicCreateBookingInput!) { publicCreateBooking(input: $input) { booking { id priceCents } userErrors { code field } } }";
+    let r = app
+        .gql(None, book, json!({"input": {"tenantSlug": owner.slug, "serviceId": wash, "startsAt": local(NY, day, "09:00"), "customer": {"name": "Full", "phone": "+14155550390"}, "additionalServiceIds": [interior], "addonIds": [pet]}}))
+        .await;
+    assert_eq!(
+        r["publicCreateBooking"]["booking"]["priceCents"], 17000,
+        "{r}"
+    );
+    let id = r["publicCreateBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q = "query($id: ID!) { booking(id: $id) { startsAt endsAt durationMinutes staffMember { id } items { name durationMinutes priceCents } } }";
+    let got = app.gql(Some(t), q, json!({"id": id})).await;
+    assert_eq!(got["booking"]["durationMinutes"], 180);
+    assert_eq!(got["booking"]["staffMember"]["id"], a.as_str());
+    assert_eq!(
+        got["booking"]["items"],
+        json!([
+            {"name": "Wash", "durationMinutes": 60, "priceCents": 5000},
+            {"name": "Interior", "durationMinutes": 90, "priceCents": 8000},
+            {"name": "Pet hair", "durationMinutes": 30, "priceCents": 4000}
+        ])
+    );
+    // Moving the visit keeps its length.
+    let moved = app
+        .gql(Some(t), "mutation($id: ID!, $t: DateTime!) { rescheduleBooking(id: $id, startsAt: $t) { booking { durationMinutes } userErrors { code } } }", json!({"id": id, "t": local(NY, day, "13:00")}))
+        .await;
+    assert_eq!(
+        moved["rescheduleBooking"]["booking"]["durationMinutes"], 180,
+        "{moved}"
+    );
+    // An add-on of a service that is not booked is refused.
+    let wrong = app
+        .gql(None, book, json!({"input": {"tenantSlug": owner.slug, "serviceId": interior, "startsAt": local(NY, day, "09:00"), "customer": {"name": "X", "phone": "+14155550391"}, "addonIds": [wax]}}))
+        .await;
+    assert_eq!(
+        wrong["publicCreateBooking"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        wrong["publicCreateBooking"]["userErrors"][0]["field"],
+        json!(["input", "addonIds"])
+    );
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates COUNT bookings (default 60) through the API so that bookings(first: 50) has a
-# full page: takes free slots of one service/staff member from availableSlots, keeps
-# non-overlapping ones, and books each with createBooking for a new customer
-# "Load Customer NNNN" with phone +1415555NNNN. Starts nothing.
+# full page: reads the free slots of one service/staff member from availableSlots, takes
+# the earliest one, books it with createBooking for a new customer "Load Customer NNNN"
+# (phone +1415555NNNN), and repeats. Starts nothing.
 #
 #   tests/load/seed_bookings.sh BASE_URL TOKEN [COUNT] [PHONE_START]
 #
@@ -29,15 +29,15 @@ tz=$(jq -r '.data.tenant.timezone' <<<"$ids")
 from=$(TZ=$tz date +%F)
 to=$(TZ=$tz date -d "+$((DAYS - 1)) days" +%F)
 
-slots=$(gql 'query($s:ID!,$m:ID!,$f:NaiveDate!,$t:NaiveDate!){ availableSlots(serviceId:$s, staffMemberId:$m, from:$f, to:$t) { startsAt endsAt } }' \
-  "$(jq -cn --arg s "$svc" --arg m "$staff" --arg f "$from" --arg t "$to" '{s:$s,m:$m,f:$f,t:$t}')")
-# Greedy: keep a slot when it starts at or after the end of the last kept one.
-starts=$(jq -r '[.data.availableSlots[]] | reduce .[] as $x ({end:"", out:[]};
-    if $x.startsAt >= .end then {end:$x.endsAt, out:(.out + [$x.startsAt])} else . end) | .out[]' <<<"$slots")
+slot_q='query($s:ID!,$m:ID!,$f:NaiveDate!,$t:NaiveDate!){ availableSlots(serviceId:$s, staffMemberId:$m, from:$f, to:$t) { startsAt } }'
+slot_v=$(jq -cn --arg s "$svc" --arg m "$staff" --arg f "$from" --arg t "$to" '{s:$s,m:$m,f:$f,t:$t}')
 
-made=0 failed=0
-for s in $starts; do
-  [ "$made" -ge "$COUNT" ] && break
+# Books the earliest free slot, then asks again: the slot list is re-read after every
+# booking because services may have buffers that a slot's endsAt does not show.
+made=0 failed=0 skip=0
+while [ "$made" -lt "$COUNT" ] && [ "$failed" -lt 10 ]; do
+  s=$(gql "$slot_q" "$slot_v" | jq -r --argjson k "$skip" '.data.availableSlots[$k].startsAt // empty')
+  if [ -z "$s" ]; then echo "no free slot left in $from..$to" >&2; break; fi
   n=$((PHONE + made + failed))
   vars=$(jq -cn --arg s "$svc" --arg m "$staff" --arg at "$s" --arg name "Load Customer $n" --arg ph "+1415555$n" \
     '{i:{serviceId:$s, staffMemberId:$m, startsAt:$at, customer:{name:$name, phone:$ph}}}')
@@ -45,9 +45,8 @@ for s in $starts; do
   if [ "$(jq -r '.data.createBooking.booking.id // empty' <<<"$r")" != "" ]; then
     made=$((made + 1))
   else
-    failed=$((failed + 1))
+    failed=$((failed + 1)) skip=$((skip + 1))
     echo "createBooking $s refused: $r" >&2
-    [ "$failed" -ge 10 ] && break
   fi
 done
 echo "created $made bookings ($failed refused) for service $svc, staff $staff"

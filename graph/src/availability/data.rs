@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entities::{
-    availability_override, booking, service, slot_hold, staff_member, staff_service, tenant,
-    time_off, working_hours,
+    availability_override, booking, service, service_addon, slot_hold, staff_member, staff_service,
+    tenant, time_off, working_hours,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -22,15 +22,34 @@ use super::rules::{
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
 
-/// A staff member who can perform the service, with their effective price and duration.
+/// One line of what is booked: a service or an add-on, priced for a staff member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemLine {
+    /// The service, for service lines.
+    pub service_id: Option<Uuid>,
+    /// The add-on, for add-on lines.
+    pub addon_id: Option<Uuid>,
+    /// Name.
+    pub name: String,
+    /// Minutes.
+    pub duration_minutes: i32,
+    /// Minor units.
+    pub price_cents: i64,
+}
+
+/// A staff member who can perform the service(s), with their effective price and
+/// duration (sums over services — each at the staff member's override or the service's
+/// own — and add-ons).
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// The staff member.
     pub staff: staff_member::Model,
-    /// Price in minor units (the staff member's override or the service's).
+    /// Total price in minor units.
     pub price_cents: i64,
-    /// Duration in minutes (the staff member's override or the service's).
+    /// Total duration in minutes.
     pub duration_minutes: i32,
+    /// The lines that make up the totals (empty when built from parts).
+    pub items: Vec<ItemLine>,
 }
 
 /// Why no candidate could be loaded.
@@ -46,6 +65,8 @@ pub enum LoadRefusal {
     StaffInactive,
     /// The staff member does not perform this service.
     NotQualified,
+    /// An add-on does not exist, is archived, or belongs to another service.
+    AddonNotFound,
 }
 
 /// The loaded world of one availability question.
@@ -209,6 +230,10 @@ pub struct LoadRequest<'a> {
     pub ignore_hold: Option<Uuid>,
     /// Where the work would happen (mobile services).
     pub location: Option<Geo>,
+    /// Further services performed in the same visit, after the main one.
+    pub extra_service_ids: &'a [Uuid],
+    /// Add-ons of the booked services.
+    pub addon_ids: &'a [Uuid],
 }
 
 /// Loads the schedule data in the transaction's tenant.
@@ -248,28 +273,79 @@ pub async fn load(
             Some(_) => {}
         }
     }
-    let qualifications: HashMap<Uuid, staff_service::Model> =
+    // The services of the visit: the main one first.
+    let mut services = vec![service.clone()];
+    if !req.extra_service_ids.is_empty() {
+        let extra = scoped::<service::Entity>(tenant_id)
+            .filter(service::Column::Id.is_in(req.extra_service_ids.iter().copied()))
+            .all(&**tx)
+            .await?;
+        for id in req.extra_service_ids {
+            match extra.iter().find(|s| s.id == *id) {
+                None => return Ok(Err(LoadRefusal::ServiceNotFound)),
+                Some(s) if !s.active => return Ok(Err(LoadRefusal::ServiceInactive)),
+                Some(s) => services.push(s.clone()),
+            }
+        }
+    }
+    let service_ids: Vec<Uuid> = services.iter().map(|s| s.id).collect();
+    let addons = if req.addon_ids.is_empty() {
+        Vec::new()
+    } else {
+        scoped::<service_addon::Entity>(tenant_id)
+            .filter(service_addon::Column::Id.is_in(req.addon_ids.iter().copied()))
+            .all(&**tx)
+            .await?
+    };
+    let mut addon_lines = Vec::new();
+    for id in req.addon_ids {
+        match addons.iter().find(|a| a.id == *id) {
+            Some(a) if a.active && service_ids.contains(&a.service_id) => {
+                addon_lines.push(ItemLine {
+                    service_id: None,
+                    addon_id: Some(a.id),
+                    name: a.name.clone(),
+                    duration_minutes: a.duration_minutes,
+                    price_cents: a.price_cents,
+                })
+            }
+            _ => return Ok(Err(LoadRefusal::AddonNotFound)),
+        }
+    }
+    let qualifications: HashMap<(Uuid, Uuid), staff_service::Model> =
         scoped::<staff_service::Entity>(tenant_id)
-            .filter(staff_service::Column::ServiceId.eq(service.id))
+            .filter(staff_service::Column::ServiceId.is_in(service_ids.iter().copied()))
             .all(&**tx)
             .await?
             .into_iter()
-            .map(|q| (q.staff_member_id, q))
+            .map(|q| ((q.service_id, q.staff_member_id), q))
             .collect();
+    let restricted: std::collections::HashSet<Uuid> =
+        qualifications.keys().map(|(svc, _)| *svc).collect();
     let candidates: Vec<Candidate> = staff
         .into_iter()
         .filter_map(|s| {
-            if qualifications.is_empty() {
-                return Some(Candidate {
-                    price_cents: service.price_cents,
-                    duration_minutes: service.duration_minutes,
-                    staff: s,
+            let mut items = Vec::with_capacity(services.len() + addon_lines.len());
+            for svc in &services {
+                let q = qualifications.get(&(svc.id, s.id));
+                if restricted.contains(&svc.id) && q.is_none() {
+                    return None;
+                }
+                items.push(ItemLine {
+                    service_id: Some(svc.id),
+                    addon_id: None,
+                    name: svc.name.clone(),
+                    duration_minutes: q
+                        .and_then(|q| q.duration_minutes)
+                        .unwrap_or(svc.duration_minutes),
+                    price_cents: q.and_then(|q| q.price_cents).unwrap_or(svc.price_cents),
                 });
             }
-            let q = qualifications.get(&s.id)?;
+            items.extend(addon_lines.iter().cloned());
             Some(Candidate {
-                price_cents: q.price_cents.unwrap_or(service.price_cents),
-                duration_minutes: q.duration_minutes.unwrap_or(service.duration_minutes),
+                price_cents: items.iter().map(|i| i.price_cents).sum(),
+                duration_minutes: items.iter().map(|i| i.duration_minutes).sum(),
+                items,
                 staff: s,
             })
         })

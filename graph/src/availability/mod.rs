@@ -29,6 +29,11 @@ impl GeoInput {
     }
 }
 
+/// Parses a list of ids. Errors: `BAD_USER_INPUT` naming `what`.
+pub fn parse_ids(ids: &[ID], what: &str) -> Result<Vec<uuid::Uuid>, crate::error::ApiError> {
+    ids.iter().map(|i| parse_id(i, what)).collect()
+}
+
 /// Parses an optional location argument.
 pub fn geo_arg(g: Option<GeoInput>) -> Result<Option<rules::Geo>, crate::error::ApiError> {
     g.as_ref().map(GeoInput::geo).transpose()
@@ -179,6 +184,7 @@ impl AvailabilityQuery {
     /// days), honouring weekly hours, service duration, existing bookings and DST. Only
     /// future starts. With `staffMemberId` only that staff member; otherwise every
     /// active one. Errors: `UNAUTHENTICATED`, `NOT_FOUND`, `BAD_USER_INPUT`.
+    #[allow(clippy::too_many_arguments)]
     async fn available_slots(
         &self,
         ctx: &Context<'_>,
@@ -188,6 +194,13 @@ impl AvailabilityQuery {
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
         #[graphql(desc = "Job location (mobile services): applies service areas and travel time.")]
         location: Option<GeoInput>,
+        #[graphql(
+            default,
+            desc = "Further services in the same visit (durations add up)."
+        )]
+        additional_service_ids: Vec<ID>,
+        #[graphql(default, desc = "Add-ons of the booked services (durations add up).")]
+        addon_ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<AvailableSlot>> {
         let rc = caller(ctx)?;
         let q = service::SlotQuery {
@@ -199,6 +212,8 @@ impl AvailabilityQuery {
             from,
             to,
             location: geo_arg(location)?,
+            extra_service_ids: parse_ids(&additional_service_ids, "additionalServiceIds")?,
+            addon_ids: parse_ids(&addon_ids, "addonIds")?,
         };
         let tenant_id = rc.tenant_id;
         Ok(service::available_slots(state(ctx)?, rc, q)
@@ -211,6 +226,7 @@ impl AvailabilityQuery {
     /// For each local date from `from` to `to` (inclusive, at most 366 days), whether
     /// any slot is free — for date pickers. Same rules as `availableSlots`. Errors:
     /// `UNAUTHENTICATED`, `NOT_FOUND`, `BAD_USER_INPUT`.
+    #[allow(clippy::too_many_arguments)]
     async fn availability_calendar(
         &self,
         ctx: &Context<'_>,
@@ -219,6 +235,9 @@ impl AvailabilityQuery {
         #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
         #[graphql(desc = "Job location (mobile services).")] location: Option<GeoInput>,
+        #[graphql(default, desc = "Further services in the same visit.")]
+        additional_service_ids: Vec<ID>,
+        #[graphql(default, desc = "Add-ons of the booked services.")] addon_ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<AvailabilityDay>> {
         let rc = caller(ctx)?;
         let q = service::SlotQuery {
@@ -230,6 +249,8 @@ impl AvailabilityQuery {
             from,
             to,
             location: geo_arg(location)?,
+            extra_service_ids: parse_ids(&additional_service_ids, "additionalServiceIds")?,
+            addon_ids: parse_ids(&addon_ids, "addonIds")?,
         };
         let days = service::available_days(state(ctx)?, rc, q).await?;
         Ok(from
@@ -275,7 +296,7 @@ impl AvailabilityQuery {
                 service::Explanation::Unbookable(r) => AvailabilityExplanation {
                     available: false,
                     reasons: vec![match r {
-                        L::ServiceInactive | L::ServiceNotFound => {
+                        L::ServiceInactive | L::ServiceNotFound | L::AddonNotFound => {
                             AvailabilityReason::ServiceInactive
                         }
                         L::StaffInactive | L::StaffNotFound => AvailabilityReason::StaffInactive,

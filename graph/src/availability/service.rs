@@ -30,6 +30,10 @@ pub struct SlotQuery {
     pub to: NaiveDate,
     /// Where the work would happen (mobile services).
     pub location: Option<super::rules::Geo>,
+    /// Further services in the same visit (durations add up).
+    pub extra_service_ids: Vec<Uuid>,
+    /// Add-ons (durations add up).
+    pub addon_ids: Vec<Uuid>,
 }
 
 /// One bookable start.
@@ -61,6 +65,7 @@ fn readable(r: LoadRefusal) -> Result<(), ApiError> {
     match r {
         LoadRefusal::ServiceNotFound => Err(ApiError::NotFound("service")),
         LoadRefusal::StaffNotFound => Err(ApiError::NotFound("staff member")),
+        LoadRefusal::AddonNotFound => Err(ApiError::NotFound("add-on")),
         LoadRefusal::ServiceInactive | LoadRefusal::StaffInactive | LoadRefusal::NotQualified => {
             Ok(())
         }
@@ -84,6 +89,8 @@ async fn load_for(
             ignore_booking: None,
             ignore_hold: None,
             location: q.location,
+            extra_service_ids: &q.extra_service_ids,
+            addon_ids: &q.addon_ids,
         },
     )
     .await?;
@@ -205,6 +212,8 @@ pub async fn why_not_available(
             ignore_booking: None,
             ignore_hold: None,
             location,
+            extra_service_ids: &[],
+            addon_ids: &[],
         },
     )
     .await?;

@@ -253,6 +253,11 @@ impl BookingMutation {
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
             location: crate::availability::geo_arg(input.location)?,
+            extra_service_ids: crate::availability::parse_ids(
+                &input.additional_service_ids,
+                "additionalServiceIds",
+            )?,
+            addon_ids: crate::availability::parse_ids(&input.addon_ids, "addonIds")?,
         };
         Ok(payload(
             service::create(state(ctx)?, rc, nb)

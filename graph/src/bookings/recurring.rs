@@ -136,6 +136,8 @@ pub async fn create_recurring(
             ignore_booking: None,
             ignore_hold: None,
             location: req.location,
+            extra_service_ids: &[],
+            addon_ids: &[],
         },
     )
     .await?
@@ -161,9 +163,17 @@ pub async fn create_recurring(
     let mut results = Vec::with_capacity(starts.len());
     let at = now();
     for start in starts {
-        let plan = assign_for(&data, start, false, req.staff_member_id.is_some())
-            .map(|(c, reason)| (c.staff.id, c.price_cents, data.rules(c, at), reason));
-        let (staff_id, price, r, reason) = match plan {
+        let plan =
+            assign_for(&data, start, false, req.staff_member_id.is_some()).map(|(c, reason)| {
+                (
+                    c.staff.id,
+                    c.price_cents,
+                    data.rules(c, at),
+                    reason,
+                    c.items.clone(),
+                )
+            });
+        let (staff_id, price, r, reason, items) = match plan {
             Ok(p) => p,
             Err(refusal) => {
                 results.push(OccurrenceResult {
@@ -202,6 +212,7 @@ pub async fn create_recurring(
         .await;
         match inserted {
             Ok(b) => {
+                super::service::insert_items(&tx, &b, &items).await?;
                 data.add_booking(staff_id, blocked);
                 results.push(OccurrenceResult {
                     starts_at: start,

@@ -10,7 +10,7 @@
 //!   auto-assigned, the next qualified staff member is tried.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::{booking, customer, idempotency_key, slot_hold, tenant};
+use entities::{booking, booking_item, customer, idempotency_key, slot_hold, tenant};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -20,7 +20,9 @@ use uuid::Uuid;
 
 use super::types::{Booking, BookingSource, BookingStatus};
 use crate::auth::tokens::hash_token;
-use crate::availability::data::{Candidate, LoadRefusal, LoadRequest, ScheduleData, load};
+use crate::availability::data::{
+    Candidate, ItemLine, LoadRefusal, LoadRequest, ScheduleData, load,
+};
 use crate::availability::rules::{self, Refusal};
 use crate::context::RequestCtx;
 use crate::customers::service::{CleanCustomer, find_or_create_by_phone};
@@ -69,6 +71,11 @@ pub struct NewBooking {
     /// Where the work happens (mobile services): checked against service areas and
     /// travel time between jobs.
     pub location: Option<crate::availability::rules::Geo>,
+    /// Further services in the same visit, performed after the main one by the same
+    /// staff member (durations and prices add up).
+    pub extra_service_ids: Vec<Uuid>,
+    /// Add-ons of the booked services (durations and prices add up).
+    pub addon_ids: Vec<Uuid>,
 }
 
 /// A created booking and, for public and agent bookings, the customer's cancellation
@@ -151,7 +158,35 @@ pub fn load_error(r: LoadRefusal) -> UserError {
             C::StaffNotQualified,
             "this staff member does not perform this service",
         ),
+        LoadRefusal::AddonNotFound => UserError::new(
+            Some("addonIds"),
+            C::NotFound,
+            "add-on not found for the booked services",
+        ),
     }
+}
+
+/// Writes the lines of a booking (services, then add-ons) in its transaction.
+pub async fn insert_items(tx: &Tx, b: &booking::Model, items: &[ItemLine]) -> Result<(), ApiError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let rows = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| booking_item::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(b.tenant_id),
+            booking_id: Set(b.id),
+            position: Set(i as i32),
+            service_id: Set(it.service_id),
+            addon_id: Set(it.addon_id),
+            name: Set(it.name.clone()),
+            duration_minutes: Set(it.duration_minutes),
+            price_cents: Set(it.price_cents),
+        });
+    booking_item::Entity::insert_many(rows).exec(&**tx).await?;
+    Ok(())
 }
 
 /// Whether the tenant may take new bookings (`PAST_DUE` and `CANCELED` may not).
@@ -424,6 +459,8 @@ async fn try_create(
             ignore_booking: None,
             ignore_hold: hold.as_ref().map(|h| h.id),
             location: nb.location,
+            extra_service_ids: &nb.extra_service_ids,
+            addon_ids: &nb.addon_ids,
         },
     )
     .await?;
@@ -525,6 +562,7 @@ async fn try_create(
     }
     match inserted {
         Ok(b) => {
+            insert_items(&tx, &b, &chosen.items).await?;
             let created = Box::new(Created {
                 booking: b,
                 cancellation_token: token,
@@ -636,6 +674,14 @@ pub async fn reschedule(
             format!("a {} booking cannot be moved", status.as_str()),
         )]));
     }
+    // Keep what the booking consists of: its extra services and add-ons.
+    let items = scoped::<booking_item::Entity>(rc.tenant_id)
+        .filter(booking_item::Column::BookingId.eq(current.id))
+        .order_by_asc(booking_item::Column::Position)
+        .all(&*tx)
+        .await?;
+    let extra: Vec<Uuid> = items.iter().skip(1).filter_map(|i| i.service_id).collect();
+    let addons: Vec<Uuid> = items.iter().filter_map(|i| i.addon_id).collect();
     let date = starts_at.date_naive();
     let data = load(
         &tx,
@@ -651,6 +697,8 @@ pub async fn reschedule(
                 current.latitude,
                 current.longitude,
             ),
+            extra_service_ids: &extra,
+            addon_ids: &addons,
         },
     )
     .await?;
@@ -748,6 +796,8 @@ pub async fn hold(
             ignore_booking: None,
             ignore_hold: None,
             location: None,
+            extra_service_ids: &[],
+            addon_ids: &[],
         },
     )
     .await?

@@ -177,6 +177,26 @@ impl Booking {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// What the visit consists of: its services (main first), then add-ons, priced at
+    /// booking time. `priceCents` and the duration are their sums.
+    async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BookingItem>> {
+        let loader = ctx.data::<crate::loaders::Loaders>()?;
+        let rows = loader
+            .load_one(crate::loaders::ItemsKey(self.0.tenant_id, self.0.id))
+            .await
+            .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|r| BookingItem {
+                service_id: r.service_id.map(|i| ID(i.to_string())),
+                addon_id: r.addon_id.map(|i| ID(i.to_string())),
+                name: r.name,
+                duration_minutes: r.duration_minutes,
+                price_cents: r.price_cents,
+            })
+            .collect())
+    }
     /// The customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
         let key = CustomerKey(self.0.tenant_id, self.0.customer_id);
@@ -192,6 +212,21 @@ impl Booking {
         let key = StaffKey(self.0.tenant_id, self.0.staff_member_id);
         Ok(StaffMember(load_one(ctx, key, "staff member").await?))
     }
+}
+
+/// One line of a booking: a service or an add-on.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct BookingItem {
+    /// The service, for service lines.
+    pub service_id: Option<ID>,
+    /// The add-on, for add-on lines.
+    pub addon_id: Option<ID>,
+    /// Name at booking time.
+    pub name: String,
+    /// Minutes.
+    pub duration_minutes: i32,
+    /// Price in minor units (cents) at booking time.
+    pub price_cents: i64,
 }
 
 /// Input of `createBooking` (operators). Give `customerId` or `customer`.
@@ -225,6 +260,13 @@ pub struct CreateBookingInput {
     /// Where the work happens (mobile services): checked against service areas and
     /// travel time between jobs.
     pub location: Option<crate::availability::GeoInput>,
+    /// Further services in the same visit, after the main one (durations and prices add
+    /// up).
+    #[graphql(default)]
+    pub additional_service_ids: Vec<ID>,
+    /// Add-ons of the booked services (durations and prices add up).
+    #[graphql(default)]
+    pub addon_ids: Vec<ID>,
 }
 
 /// Input of `createRecurringBooking`. Give `customerId` or `customer`.

@@ -90,6 +90,48 @@ impl CatalogMutation {
         ))
     }
 
+    /// Adds an add-on (extra time and price) to a service. Errors: `UNAUTHENTICATED`,
+    /// `FORBIDDEN`, `NOT_FOUND`. User errors: `INVALID_INPUT`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn create_service_addon(
+        &self,
+        ctx: &Context<'_>,
+        service_id: ID,
+        input: types::ServiceAddonInput,
+    ) -> async_graphql::Result<types::ServiceAddonPayload> {
+        let rc = caller(ctx)?;
+        let service_id = parse_id(&service_id, "serviceId")?;
+        Ok(
+            match service::create_addon(state(ctx)?, rc, service_id, input).await? {
+                Ok(a) => types::ServiceAddonPayload {
+                    addon: Some(types::ServiceAddon(a)),
+                    user_errors: vec![],
+                },
+                Err(e) => types::ServiceAddonPayload {
+                    addon: None,
+                    user_errors: e,
+                },
+            },
+        )
+    }
+
+    /// Archives an add-on: no longer bookable; existing bookings keep it. Errors:
+    /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn archive_service_addon(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<types::ServiceAddonPayload> {
+        let rc = caller(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let a = service::archive_addon(state(ctx)?, rc, id).await?;
+        Ok(types::ServiceAddonPayload {
+            addon: Some(types::ServiceAddon(a)),
+            user_errors: vec![],
+        })
+    }
+
     /// Archives a service: it can no longer be booked; existing bookings stay. Errors:
     /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
     #[graphql(guard = "RoleGuard::new(MANAGE)")]

@@ -215,3 +215,64 @@ pub async fn update(
     tx.commit().await?;
     Ok(Ok(s))
 }
+
+/// Adds an add-on to a service. Errors: `NOT_FOUND` (service). User errors:
+/// `INVALID_INPUT`.
+pub async fn create_addon(
+    st: &GraphState,
+    rc: &RequestCtx,
+    service_id: Uuid,
+    input: super::types::ServiceAddonInput,
+) -> Result<Outcome<entities::service_addon::Model>, ApiError> {
+    let mut errors = validate(Some(&input.name), None, Some(input.price_cents));
+    if !(0..=720).contains(&input.duration_minutes) {
+        errors.push(UserError::new(
+            Some("durationMinutes"),
+            C::InvalidInput,
+            "an add-on adds 0–720 minutes",
+        ));
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = st.db.write(rc.tenant_id).await?;
+    scoped::<service::Entity>(rc.tenant_id)
+        .filter(service::Column::Id.eq(service_id))
+        .one(&*tx)
+        .await?
+        .ok_or(ApiError::NotFound("service"))?;
+    let a = entities::service_addon::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(rc.tenant_id),
+        service_id: Set(service_id),
+        name: Set(input.name.trim().to_string()),
+        duration_minutes: Set(input.duration_minutes),
+        price_cents: Set(input.price_cents),
+        active: Set(true),
+        created_at: Set(now()),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(a))
+}
+
+/// Archives an add-on (existing bookings keep their lines). Errors: `NOT_FOUND`.
+pub async fn archive_addon(
+    st: &GraphState,
+    rc: &RequestCtx,
+    id: Uuid,
+) -> Result<entities::service_addon::Model, ApiError> {
+    use entities::service_addon;
+    let tx = st.db.write(rc.tenant_id).await?;
+    let current = scoped::<service_addon::Entity>(rc.tenant_id)
+        .filter(service_addon::Column::Id.eq(id))
+        .one(&*tx)
+        .await?
+        .ok_or(ApiError::NotFound("add-on"))?;
+    let mut am = current.into_active_model();
+    am.active = Set(false);
+    let a = am.update(&*tx).await?;
+    tx.commit().await?;
+    Ok(a)
+}

@@ -56,6 +56,19 @@ impl Service {
     async fn min_notice_minutes(&self) -> Option<i32> {
         self.0.min_notice_minutes
     }
+    /// Bookable add-ons of this service, by name.
+    async fn addons(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Vec<ServiceAddon>> {
+        let loader = ctx.data::<crate::loaders::Loaders>()?;
+        let rows = loader
+            .load_one(crate::loaders::AddonsKey(self.0.tenant_id, self.0.id))
+            .await
+            .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(ServiceAddon).collect())
+    }
 }
 
 /// Input of `createService`.
@@ -130,4 +143,56 @@ impl From<Outcome<service::Model>> for ServicePayload {
             },
         }
     }
+}
+
+/// An extra that extends a service's duration and price (e.g. "Pet hair removal").
+pub struct ServiceAddon(pub entities::service_addon::Model);
+
+/// An extra that extends a service's duration and price (e.g. "Pet hair removal").
+#[Object]
+impl ServiceAddon {
+    /// Add-on id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The service it extends.
+    async fn service_id(&self) -> ID {
+        ID(self.0.service_id.to_string())
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Extra minutes.
+    async fn duration_minutes(&self) -> i32 {
+        self.0.duration_minutes
+    }
+    /// Extra price in minor units (cents).
+    async fn price_cents(&self) -> i64 {
+        self.0.price_cents
+    }
+    /// False once archived.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+/// Input of `createServiceAddon`.
+#[derive(InputObject, Debug, Clone)]
+pub struct ServiceAddonInput {
+    /// Display name, 1–200 characters.
+    pub name: String,
+    /// Extra minutes, 0–720.
+    pub duration_minutes: i32,
+    /// Extra price in minor units (cents), 0 or more.
+    pub price_cents: i64,
+}
+
+/// Result of add-on mutations.
+#[derive(SimpleObject, Default)]
+pub struct ServiceAddonPayload {
+    /// The add-on after the change.
+    pub addon: Option<ServiceAddon>,
+    /// Why the change was refused.
+    pub user_errors: Vec<UserError>,
 }

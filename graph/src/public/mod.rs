@@ -154,6 +154,13 @@ pub struct PublicCreateBookingInput {
     pub hold_token: Option<String>,
     /// Where the work happens (mobile services: the customer's address, geocoded).
     pub location: Option<crate::availability::GeoInput>,
+    /// Further services in the same visit, after the main one (durations and prices add
+    /// up).
+    #[graphql(default)]
+    pub additional_service_ids: Vec<ID>,
+    /// Add-ons of the booked services (durations and prices add up).
+    #[graphql(default)]
+    pub addon_ids: Vec<ID>,
 }
 
 /// Result of `publicCreateBooking`.
@@ -213,6 +220,13 @@ impl PublicQuery {
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
         #[graphql(desc = "Job location (mobile services: the customer's address, geocoded).")]
         location: Option<crate::availability::GeoInput>,
+        #[graphql(
+            default,
+            desc = "Further services in the same visit (durations add up)."
+        )]
+        additional_service_ids: Vec<ID>,
+        #[graphql(default, desc = "Add-ons of the booked services (durations add up).")]
+        addon_ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<PublicSlot>> {
         let st = state(ctx)?;
         let rc = resolve(st, ctx, &tenant_slug)
@@ -227,6 +241,11 @@ impl PublicQuery {
             from,
             to,
             location: crate::availability::geo_arg(location)?,
+            extra_service_ids: crate::availability::parse_ids(
+                &additional_service_ids,
+                "additionalServiceIds",
+            )?,
+            addon_ids: crate::availability::parse_ids(&addon_ids, "addonIds")?,
         };
         Ok(availability::available_slots(st, &rc, q)
             .await?
@@ -316,6 +335,11 @@ impl PublicMutation {
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
             location: crate::availability::geo_arg(input.location)?,
+            extra_service_ids: crate::availability::parse_ids(
+                &input.additional_service_ids,
+                "additionalServiceIds",
+            )?,
+            addon_ids: crate::availability::parse_ids(&input.addon_ids, "addonIds")?,
         };
         let created = match bookings::create(st, &rc, nb).await? {
             Ok(c) => c,
