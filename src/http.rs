@@ -69,13 +69,25 @@ fn request_id(headers: &HeaderMap) -> String {
 #[derive(Debug)]
 pub struct AuthFailure(&'static str);
 
-/// Authenticates a bearer token: HS256 JWT, then (for technicians) the linked staff
-/// member. A present but invalid credential is an error, never anonymous.
+/// Authenticates a bearer token: an agent key (`sgk_…`), or an HS256 JWT and then (for
+/// technicians) the linked staff member. A present but invalid credential is an error,
+/// never anonymous.
 pub async fn authenticate(
     graph: &GraphState,
     token: &str,
     request_id: &str,
 ) -> Result<RequestCtx, AuthFailure> {
+    if token.starts_with("sgk_") {
+        return match graph::agents::authenticate(&graph.db, token).await {
+            Ok(Some((tenant_id, key_id))) => Ok(RequestCtx {
+                tenant_id,
+                principal: Principal::Agent { key_id },
+                request_id: request_id.to_string(),
+            }),
+            Ok(None) => Err(AuthFailure("invalid or revoked agent key")),
+            Err(_) => Err(AuthFailure("could not check the agent key")),
+        };
+    }
     let claims = graph
         .jwt
         .verify(token)

@@ -5,6 +5,7 @@
 //! tenant filter (DESIGN.md §4, wall 2). Instants are `DateTimeUtc` (UTC); money is an
 //! integer count of minor units (`*_cents`).
 
+pub mod agent_key;
 pub mod availability_override;
 pub mod booking;
 pub mod booking_item;
@@ -40,6 +41,7 @@ macro_rules! tenant_owned {
 }
 
 tenant_owned!(
+    agent_key,
     availability_override,
     booking,
     booking_item,

@@ -55,6 +55,13 @@ pub enum Principal {
     },
     /// An anonymous visitor of the tenant's public booking page (tenant chosen by slug).
     Public,
+    /// A machine principal (AI voice agent) authenticated with an agent key: books,
+    /// reschedules and cancels on a caller's behalf, under the customer rules (slot grid,
+    /// cancellation notice).
+    Agent {
+        /// The agent key used.
+        key_id: Uuid,
+    },
 }
 
 /// Tenant and principal of one request; the only source of `tenant_id` for services.
@@ -73,15 +80,20 @@ impl RequestCtx {
     pub fn role(&self) -> Option<Role> {
         match &self.principal {
             Principal::User { role, .. } => Some(*role),
-            Principal::Public => None,
+            Principal::Public | Principal::Agent { .. } => None,
         }
+    }
+
+    /// Whether the caller is an agent.
+    pub fn is_agent(&self) -> bool {
+        matches!(self.principal, Principal::Agent { .. })
     }
 
     /// The user id of a user principal.
     pub fn user_id(&self) -> Option<Uuid> {
         match &self.principal {
             Principal::User { user_id, .. } => Some(*user_id),
-            Principal::Public => None,
+            Principal::Public | Principal::Agent { .. } => None,
         }
     }
 
@@ -104,6 +116,9 @@ impl RequestCtx {
             Some(r) if roles.contains(&r) => Ok(()),
             Some(_) => Err(ApiError::Forbidden(
                 "your role does not allow this operation".into(),
+            )),
+            None if self.is_agent() => Err(ApiError::Forbidden(
+                "agents cannot perform this operation".into(),
             )),
             None => Err(ApiError::Unauthenticated),
         }

@@ -12,21 +12,39 @@ use crate::state::caller;
 /// Owners and managers: the roles that run the business.
 pub const MANAGE: &[Role] = &[Role::Owner, Role::Manager];
 
-/// Admits users with one of `roles`.
+/// Admits users with one of `roles` (and, when built with [`RoleGuard::or_agent`],
+/// agents).
 pub struct RoleGuard {
     roles: &'static [Role],
+    agents: bool,
 }
 
 impl RoleGuard {
     /// A guard for `roles`.
     pub fn new(roles: &'static [Role]) -> RoleGuard {
-        RoleGuard { roles }
+        RoleGuard {
+            roles,
+            agents: false,
+        }
+    }
+
+    /// A guard for `roles` that also admits agents (booking operations a voice agent
+    /// performs on a caller's behalf).
+    pub fn or_agent(roles: &'static [Role]) -> RoleGuard {
+        RoleGuard {
+            roles,
+            agents: true,
+        }
     }
 }
 
 impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        caller(ctx)?.require_role(self.roles)?;
+        let rc = caller(ctx)?;
+        if self.agents && rc.is_agent() {
+            return Ok(());
+        }
+        rc.require_role(self.roles)?;
         Ok(())
     }
 }

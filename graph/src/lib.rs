@@ -6,6 +6,7 @@
 //! [`context::RequestCtx`] first and reach the database only through tenant-scoped
 //! transactions ([`db::Db`]).
 
+pub mod agents;
 pub mod auth;
 pub mod availability;
 pub mod bookings;

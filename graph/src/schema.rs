@@ -2,6 +2,7 @@
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
+use crate::agents::{AgentMutation, AgentQuery};
 use crate::auth::mutation::AuthMutation;
 use crate::auth::query::AuthQuery;
 use crate::availability::AvailabilityQuery;
@@ -23,6 +24,7 @@ pub struct Query(
     BookingQuery,
     AvailabilityQuery,
     SchedulingQuery,
+    AgentQuery,
     PublicQuery,
 );
 
@@ -35,6 +37,7 @@ pub struct Mutation(
     CustomerMutation,
     BookingMutation,
     SchedulingMutation,
+    AgentMutation,
     PublicMutation,
 );
 

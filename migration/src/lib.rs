@@ -29,6 +29,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "slot_holds",
     "service_addons",
     "booking_items",
+    "agent_keys",
 ];
 
 /// The ordered list of migrations.

@@ -181,6 +181,18 @@ enum StaffServices {
 }
 
 #[derive(DeriveIden)]
+enum AgentKeys {
+    Table,
+    Id,
+    TenantId,
+    Name,
+    KeyHash,
+    KeyPrefix,
+    CreatedAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden)]
 enum ServiceAddons {
     Table,
     Id,
@@ -766,6 +778,29 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(AgentKeys::Table)
+                    .col(pk_uuid(AgentKeys::Id))
+                    .col(uuid(AgentKeys::TenantId))
+                    .col(string(AgentKeys::Name))
+                    .col(string(AgentKeys::KeyHash))
+                    .col(string(AgentKeys::KeyPrefix))
+                    .col(timestamp_with_time_zone(AgentKeys::CreatedAt))
+                    .col(timestamp_with_time_zone_null(AgentKeys::RevokedAt))
+                    .foreign_key(&mut tenant_fk(AgentKeys::Table, AgentKeys::TenantId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(tenant_id_key(
+                "agent_keys_tenant_key_hash_key",
+                AgentKeys::Table,
+                AgentKeys::TenantId,
+                AgentKeys::KeyHash,
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(ServiceAddons::Table)
                     .col(pk_uuid(ServiceAddons::Id))
                     .col(uuid(ServiceAddons::TenantId))
@@ -956,6 +991,7 @@ impl MigrationTrait for Migration {
             IdempotencyKeys::Table.into_iden(),
             SlotHolds::Table.into_iden(),
             BookingItems::Table.into_iden(),
+            AgentKeys::Table.into_iden(),
             ServiceAddons::Table.into_iden(),
             StaffServices::Table.into_iden(),
             TimeOff::Table.into_iden(),

@@ -1201,3 +1201,124 @@ async fn add_ons_and_several_services_add_up_in_one_visit() {
         json!(["input", "addonIds"])
     );
 }
+
+#[tokio::test]
+async fn voice_agents_book_reschedule_and_cancel_under_customer_rules() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("agent")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 60).await;
+    let staff = app.create_staff(t, "S", &every_day("09:00", "17:00")).await;
+    let created = app
+        .gql(Some(t), "mutation { createAgentKey(name: \"Phone assistant\") { key agentKey { id keyPrefix } userErrors { code } } }", json!({}))
+        .await;
+    let key = created["createAgentKey"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key_id = created["createAgentKey"]["agentKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        key.starts_with(
+            created["createAgentKey"]["agentKey"]["keyPrefix"]
+                .as_str()
+                .unwrap()
+        )
+    );
+    let listed = app
+        .gql(Some(t), "{ agentKeys { name revokedAt } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["agentKeys"],
+        json!([{"name": "Phone assistant", "revokedAt": null}])
+    );
+    let k = Some(key.as_str());
+    // The agent finds slots and books for a caller: source AGENT, grid enforced.
+    let day = Utc::now().with_timezone(&NY).date_naive() + Duration::days(4);
+    let create = "mutation($input: CreateBookingInput!) { createBooking(input: $input) { booking { id source } userErrors { code } } }";
+    let off_grid = app
+        .gql(k, create, json!({"input": {"serviceId": service, "staffMemberId": staff, "startsAt": local(NY, day, "10:05"), "customer": {"name": "Caller", "phone": "+14155550400"}}}))
+        .await;
+    assert_eq!(
+        off_grid["createBooking"]["userErrors"][0]["code"],
+        "NOT_ON_SLOT_GRID"
+    );
+    let booked = app
+        .gql(k, create, json!({"input": {"serviceId": service, "startsAt": local(NY, day, "10:00"), "customer": {"name": "Caller", "phone": "+14155550400"}, "idempotencyKey": "call-1/tool-3"}}))
+        .await;
+    assert_eq!(
+        booked["createBooking"]["booking"]["source"], "AGENT",
+        "{booked}"
+    );
+    let id = booked["createBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let found = app
+        .gql(
+            k,
+            "{ customers(search: \"0400\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["customers"]["totalCount"], 1);
+    // Under the cancellation policy, like the customer would be.
+    app.gql(Some(t), "mutation { updateBookingPolicy(input: {cancellationNoticeHours: 168}) { userErrors { code } } }", json!({})).await;
+    let resched = "mutation($id: ID!, $t: DateTime!) { rescheduleBooking(id: $id, startsAt: $t) { booking { startsAt } userErrors { code } } }";
+    let late = app
+        .gql(k, resched, json!({"id": id, "t": local(NY, day, "12:00")}))
+        .await;
+    assert_eq!(
+        late["rescheduleBooking"]["userErrors"][0]["code"],
+        "CANCELLATION_WINDOW_PASSED"
+    );
+    let cancel =
+        "mutation($id: ID!) { cancelBooking(id: $id) { booking { status } userErrors { code } } }";
+    let no = app.gql(k, cancel, json!({"id": id})).await;
+    assert_eq!(
+        no["cancelBooking"]["userErrors"][0]["code"],
+        "CANCELLATION_WINDOW_PASSED"
+    );
+    app.gql(Some(t), "mutation { updateBookingPolicy(input: {cancellationNoticeHours: 2}) { userErrors { code } } }", json!({})).await;
+    let moved = app
+        .gql(k, resched, json!({"id": id, "t": local(NY, day, "12:00")}))
+        .await;
+    assert_eq!(
+        at(moved["rescheduleBooking"]["booking"]["startsAt"]
+            .as_str()
+            .unwrap()),
+        at(&local(NY, day, "12:00"))
+    );
+    let done = app.gql(k, cancel, json!({"id": id})).await;
+    assert_eq!(done["cancelBooking"]["booking"]["status"], "CANCELED");
+    // Agents do not run the business.
+    assert_eq!(
+        app.gql_error_code(k, "mutation { createService(input: {name: \"X\", durationMinutes: 30, priceCents: 1}) { userErrors { code } } }", json!({})).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.gql_error_code(k, "{ agentKeys { name } }", json!({}))
+            .await,
+        "FORBIDDEN"
+    );
+    // Revoked keys stop working at once; forged ones never did.
+    app.gql(
+        Some(t),
+        "mutation($id: ID!) { revokeAgentKey(id: $id) { revokedAt } }",
+        json!({"id": key_id}),
+    )
+    .await;
+    let (status, _) = app.post(k, "{ bookings { totalCount } }", json!({})).await;
+    assert_eq!(status, 401);
+    let forged = format!(
+        "sgk_{}_{}",
+        owner.tenant_id.replace('-', ""),
+        "A".repeat(43)
+    );
+    let (status, _) = app
+        .post(Some(&forged), "{ bookings { totalCount } }", json!({}))
+        .await;
+    assert_eq!(status, 401);
+}

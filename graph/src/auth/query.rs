@@ -21,7 +21,7 @@ impl AuthQuery {
             crate::context::Principal::User {
                 staff_member_id, ..
             } => staff_member_id.map(|s| ID(s.to_string())),
-            crate::context::Principal::Public => None,
+            crate::context::Principal::Public | crate::context::Principal::Agent { .. } => None,
         };
         Ok(Me {
             user: User(user),

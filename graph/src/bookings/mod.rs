@@ -183,7 +183,7 @@ impl BookingMutation {
     /// `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`, `IN_THE_PAST`, `NOT_FOUND`,
     /// `SERVICE_INACTIVE`, `STAFF_INACTIVE`, `INVALID_INPUT`, `INVALID_PHONE`,
     /// `INVALID_EMAIL`, `TENANT_NOT_ACCEPTING_BOOKINGS`.
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn create_booking(
         &self,
         ctx: &Context<'_>,
@@ -233,8 +233,12 @@ impl BookingMutation {
                 "a new booking is PENDING or CONFIRMED",
             )));
         }
-        let source = input.source.unwrap_or(BookingSource::Platform);
-        if !matches!(source, BookingSource::Platform | BookingSource::Manual) {
+        let source = if rc.is_agent() {
+            BookingSource::Agent
+        } else {
+            input.source.unwrap_or(BookingSource::Platform)
+        };
+        if !rc.is_agent() && !matches!(source, BookingSource::Platform | BookingSource::Manual) {
             return Ok(refused(UserError::new(
                 Some("source"),
                 crate::error::UserErrorCode::InvalidInput,
@@ -357,7 +361,7 @@ impl BookingMutation {
     /// Holds a slot for a few minutes (default 5) while a customer decides or pays: it
     /// blocks the time for everyone else and lapses by itself. Errors:
     /// `UNAUTHENTICATED`, `FORBIDDEN`. User errors: as `createBooking`.
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn hold_slot(
         &self,
         ctx: &Context<'_>,
@@ -369,7 +373,7 @@ impl BookingMutation {
 
     /// Releases a hold before it lapses. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User
     /// error: `HOLD_EXPIRED` (nothing to release).
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn release_hold(
         &self,
         ctx: &Context<'_>,
@@ -384,7 +388,7 @@ impl BookingMutation {
     /// `FORBIDDEN`, `NOT_FOUND`. User errors: `SLOT_UNAVAILABLE`, `OUTSIDE_WORKING_HOURS`,
     /// `IN_THE_PAST`, `MINIMUM_NOTICE`, `BEYOND_HORIZON`, `STAFF_NOT_QUALIFIED`,
     /// `INVALID_STATUS_TRANSITION` (only `PENDING`/`CONFIRMED` bookings move).
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn reschedule_booking(
         &self,
         ctx: &Context<'_>,
@@ -400,14 +404,14 @@ impl BookingMutation {
             .map(|s| parse_id(s, "staffMemberId"))
             .transpose()?;
         Ok(payload(
-            service::reschedule(state(ctx)?, rc, id, starts_at, staff, false).await?,
+            service::reschedule(state(ctx)?, rc, id, starts_at, staff, rc.is_agent()).await?,
         ))
     }
 
     /// Cancels a booking (owners and managers); its time becomes free. Errors:
     /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User error:
     /// `INVALID_STATUS_TRANSITION`.
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn cancel_booking(
         &self,
         ctx: &Context<'_>,
@@ -415,8 +419,12 @@ impl BookingMutation {
     ) -> async_graphql::Result<BookingPayload> {
         let rc = caller(ctx)?;
         let id = parse_id(&id, "id")?;
+        let st = state(ctx)?;
+        if rc.is_agent() {
+            return Ok(payload(service::cancel_on_behalf(st, rc, id).await?));
+        }
         Ok(payload(
-            service::set_status(state(ctx)?, rc, id, BookingStatus::Canceled).await?,
+            service::set_status(st, rc, id, BookingStatus::Canceled).await?,
         ))
     }
 

@@ -867,6 +867,27 @@ fn within_cancellation_window(t: &tenant::Model, b: &booking::Model) -> Result<(
     Ok(())
 }
 
+/// Cancels a booking on a customer's behalf (agents), under the tenant's cancellation
+/// notice. Errors: `NOT_FOUND`. User errors: `CANCELLATION_WINDOW_PASSED`,
+/// `INVALID_STATUS_TRANSITION`.
+pub async fn cancel_on_behalf(
+    st: &GraphState,
+    rc: &RequestCtx,
+    id: Uuid,
+) -> Result<Outcome<booking::Model>, ApiError> {
+    let tx = st.db.read(rc.tenant_id).await?;
+    let b = visible_booking(&tx, rc, id).await?;
+    let t = tenant::Entity::find_by_id(rc.tenant_id)
+        .one(&*tx)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    tx.commit().await?;
+    if let Err(e) = within_cancellation_window(&t, &b) {
+        return Ok(Err(vec![e]));
+    }
+    set_status(st, rc, id, BookingStatus::Canceled).await
+}
+
 /// Finds a public booking by id and cancellation token (constant-time on the hash
 /// comparison by looking up the hash). `None` when either is wrong.
 pub async fn by_cancellation_token(

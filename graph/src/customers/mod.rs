@@ -21,7 +21,7 @@ impl CustomerQuery {
     /// Customers by name. `search` matches name, email or phone, case-insensitively.
     /// Errors: `UNAUTHENTICATED`, `FORBIDDEN` (technicians), `BAD_USER_INPUT`.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -45,7 +45,7 @@ impl CustomerQuery {
     }
 
     /// One customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
         let rc = caller(ctx)?;
         let id = parse_id(&id, "id")?;
