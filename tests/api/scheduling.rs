@@ -613,7 +613,7 @@ async fn randomized_concurrent_operations_never_double_book() {
     }
     let day = next_weekday(Weekday::Mon, 2);
     const CLIENTS: u64 = 8;
-    const OPS: u64 = 130;
+    const OPS: u64 = 260;
     let successes = std::sync::Mutex::new(HashSet::<String>::new());
     let clients = (0..CLIENTS).map(|c| {
         let (app, t, service, staff, owner, successes) = (&app, &t, &service, &staff, &owner, &successes);
