@@ -113,124 +113,97 @@ where
 #[allow(unused_imports)]
 use EntityTrait as _;
 
-/// Key of a staff member's weekly hours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HoursKey(pub Uuid, pub Uuid);
-
-impl Loader<HoursKey> for DbLoader {
-    type Value = Vec<entities::working_hours::Model>;
-    type Error = std::sync::Arc<String>;
-
-    async fn load(&self, keys: &[HoursKey]) -> Result<HashMap<HoursKey, Self::Value>, Self::Error> {
-        use entities::working_hours;
-        use sea_orm::QueryOrder;
-        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
-        let mut out: HashMap<HoursKey, Self::Value> = HashMap::new();
-        for (tenant, ids) in by_tenant(&pairs) {
-            let rows = async {
-                let tx = self.db.read(tenant).await?;
-                let rows = scoped::<working_hours::Entity>(tenant)
-                    .filter(working_hours::Column::StaffMemberId.is_in(ids))
-                    .order_by_asc(working_hours::Column::Weekday)
-                    .order_by_asc(working_hours::Column::StartMinute)
-                    .all(&*tx)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, ApiError>(rows)
+/// Loads the children of parent rows (weekly hours of staff members, add-ons of
+/// services, lines of bookings) with one query per tenant, grouped by
+/// `(tenant, parent id)`.
+async fn load_children<E>(
+    db: &Db,
+    keys: &[(Uuid, Uuid)],
+    parent: E::Column,
+    order: &[E::Column],
+    extra: Option<sea_orm::Condition>,
+    parent_of: fn(&E::Model) -> Uuid,
+) -> Result<HashMap<(Uuid, Uuid), Vec<E::Model>>, std::sync::Arc<String>>
+where
+    E: entities::TenantOwned,
+    E::Model: Send + Sync,
+{
+    use sea_orm::QueryOrder;
+    let mut out: HashMap<(Uuid, Uuid), Vec<E::Model>> = HashMap::new();
+    for (tenant, ids) in by_tenant(keys) {
+        let rows = async {
+            let tx = db.read(tenant).await?;
+            let mut q = scoped::<E>(tenant).filter(parent.is_in(ids));
+            if let Some(c) = extra.clone() {
+                q = q.filter(c);
             }
-            .await
-            .map_err(|e| {
-                tracing::error!(error = ?e, "hours loader failed");
-                std::sync::Arc::new("internal error".to_string())
-            })?;
-            for row in rows {
-                out.entry(HoursKey(tenant, row.staff_member_id))
-                    .or_default()
-                    .push(row);
+            for col in order {
+                q = q.order_by_asc(*col);
             }
+            let rows = q.all(&*tx).await?;
+            tx.commit().await?;
+            Ok::<_, ApiError>(rows)
         }
-        Ok(out)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "children loader failed");
+            std::sync::Arc::new("internal error".to_string())
+        })?;
+        for row in rows {
+            out.entry((tenant, parent_of(&row))).or_default().push(row);
+        }
     }
+    Ok(out)
 }
 
-/// Key of a service's add-ons.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AddonsKey(pub Uuid, pub Uuid);
+macro_rules! children_loader {
+    ($(#[$doc:meta])* $key:ident => $module:ident by $parent:ident, order [$($order:ident),*], filter $extra:expr, parent $parent_of:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub Uuid, pub Uuid);
 
-impl Loader<AddonsKey> for DbLoader {
-    type Value = Vec<entities::service_addon::Model>;
-    type Error = std::sync::Arc<String>;
+        impl Loader<$key> for DbLoader {
+            type Value = Vec<entities::$module::Model>;
+            type Error = std::sync::Arc<String>;
 
-    async fn load(
-        &self,
-        keys: &[AddonsKey],
-    ) -> Result<HashMap<AddonsKey, Self::Value>, Self::Error> {
-        use entities::service_addon;
-        use sea_orm::QueryOrder;
-        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
-        let mut out: HashMap<AddonsKey, Self::Value> = HashMap::new();
-        for (tenant, ids) in by_tenant(&pairs) {
-            let rows = async {
-                let tx = self.db.read(tenant).await?;
-                let rows = scoped::<service_addon::Entity>(tenant)
-                    .filter(service_addon::Column::ServiceId.is_in(ids))
-                    .filter(service_addon::Column::Active.eq(true))
-                    .order_by_asc(service_addon::Column::Name)
-                    .all(&*tx)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, ApiError>(rows)
-            }
-            .await
-            .map_err(|e| {
-                tracing::error!(error = ?e, "add-ons loader failed");
-                std::sync::Arc::new("internal error".to_string())
-            })?;
-            for row in rows {
-                out.entry(AddonsKey(tenant, row.service_id))
-                    .or_default()
-                    .push(row);
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                use entities::$module;
+                let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
+                let map = load_children::<$module::Entity>(
+                    &self.db,
+                    &pairs,
+                    $module::Column::$parent,
+                    &[$($module::Column::$order),*],
+                    $extra,
+                    $parent_of,
+                )
+                .await?;
+                Ok(map.into_iter().map(|((t, p), v)| ($key(t, p), v)).collect())
             }
         }
-        Ok(out)
-    }
+    };
 }
 
-/// Key of a booking's lines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ItemsKey(pub Uuid, pub Uuid);
+children_loader!(
+    /// Key of a staff member's weekly hours.
+    HoursKey => working_hours by StaffMemberId,
+    order [Weekday, StartMinute],
+    filter None,
+    parent |r: &entities::working_hours::Model| r.staff_member_id
+);
 
-impl Loader<ItemsKey> for DbLoader {
-    type Value = Vec<entities::booking_item::Model>;
-    type Error = std::sync::Arc<String>;
+children_loader!(
+    /// Key of a service's active add-ons.
+    AddonsKey => service_addon by ServiceId,
+    order [Name],
+    filter Some(sea_orm::Condition::all().add(entities::service_addon::Column::Active.eq(true))),
+    parent |r: &entities::service_addon::Model| r.service_id
+);
 
-    async fn load(&self, keys: &[ItemsKey]) -> Result<HashMap<ItemsKey, Self::Value>, Self::Error> {
-        use entities::booking_item;
-        use sea_orm::QueryOrder;
-        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
-        let mut out: HashMap<ItemsKey, Self::Value> = HashMap::new();
-        for (tenant, ids) in by_tenant(&pairs) {
-            let rows = async {
-                let tx = self.db.read(tenant).await?;
-                let rows = scoped::<booking_item::Entity>(tenant)
-                    .filter(booking_item::Column::BookingId.is_in(ids))
-                    .order_by_asc(booking_item::Column::Position)
-                    .all(&*tx)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, ApiError>(rows)
-            }
-            .await
-            .map_err(|e| {
-                tracing::error!(error = ?e, "booking items loader failed");
-                std::sync::Arc::new("internal error".to_string())
-            })?;
-            for row in rows {
-                out.entry(ItemsKey(tenant, row.booking_id))
-                    .or_default()
-                    .push(row);
-            }
-        }
-        Ok(out)
-    }
-}
+children_loader!(
+    /// Key of a booking's lines.
+    ItemsKey => booking_item by BookingId,
+    order [Position],
+    filter None,
+    parent |r: &entities::booking_item::Model| r.booking_id
+);
