@@ -203,18 +203,15 @@ impl AvailabilityQuery {
         addon_ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<AvailableSlot>> {
         let rc = caller(ctx)?;
-        let q = service::SlotQuery {
-            service_id: parse_id(&service_id, "serviceId")?,
-            staff_member_id: staff_member_id
-                .as_ref()
-                .map(|id| parse_id(id, "staffMemberId"))
-                .transpose()?,
+        let q = service::SlotQuery::from_args(
+            &service_id,
+            staff_member_id.as_ref(),
             from,
             to,
-            location: geo_arg(location)?,
-            extra_service_ids: parse_ids(&additional_service_ids, "additionalServiceIds")?,
-            addon_ids: parse_ids(&addon_ids, "addonIds")?,
-        };
+            location,
+            &additional_service_ids,
+            &addon_ids,
+        )?;
         let tenant_id = rc.tenant_id;
         Ok(service::available_slots(state(ctx)?, rc, q)
             .await?
@@ -240,18 +237,15 @@ impl AvailabilityQuery {
         #[graphql(default, desc = "Add-ons of the booked services.")] addon_ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<AvailabilityDay>> {
         let rc = caller(ctx)?;
-        let q = service::SlotQuery {
-            service_id: parse_id(&service_id, "serviceId")?,
-            staff_member_id: staff_member_id
-                .as_ref()
-                .map(|id| parse_id(id, "staffMemberId"))
-                .transpose()?,
+        let q = service::SlotQuery::from_args(
+            &service_id,
+            staff_member_id.as_ref(),
             from,
             to,
-            location: geo_arg(location)?,
-            extra_service_ids: parse_ids(&additional_service_ids, "additionalServiceIds")?,
-            addon_ids: parse_ids(&addon_ids, "addonIds")?,
-        };
+            location,
+            &additional_service_ids,
+            &addon_ids,
+        )?;
         let days = service::available_days(state(ctx)?, rc, q).await?;
         Ok(from
             .iter_days()

@@ -36,6 +36,32 @@ pub struct SlotQuery {
     pub addon_ids: Vec<Uuid>,
 }
 
+impl SlotQuery {
+    /// Builds a query from GraphQL arguments. Errors: `BAD_USER_INPUT` for malformed ids
+    /// or coordinates.
+    pub fn from_args(
+        service_id: &async_graphql::ID,
+        staff_member_id: Option<&async_graphql::ID>,
+        from: NaiveDate,
+        to: NaiveDate,
+        location: Option<super::GeoInput>,
+        additional_service_ids: &[async_graphql::ID],
+        addon_ids: &[async_graphql::ID],
+    ) -> Result<SlotQuery, ApiError> {
+        Ok(SlotQuery {
+            service_id: crate::util::parse_id(service_id, "serviceId")?,
+            staff_member_id: staff_member_id
+                .map(|id| crate::util::parse_id(id, "staffMemberId"))
+                .transpose()?,
+            from,
+            to,
+            location: super::geo_arg(location)?,
+            extra_service_ids: super::parse_ids(additional_service_ids, "additionalServiceIds")?,
+            addon_ids: super::parse_ids(addon_ids, "addonIds")?,
+        })
+    }
+}
+
 /// One bookable start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {

@@ -19,7 +19,7 @@ use crate::customers::types::CustomerInput;
 use crate::db::scoped;
 use crate::error::{ApiError, UserError, UserErrorCode as C};
 use crate::state::{GraphState, session, state};
-use crate::util::{parse_id, parse_input_id};
+use crate::util::parse_input_id;
 
 /// A staff member as shown publicly.
 #[derive(SimpleObject, Clone, Debug)]
@@ -232,21 +232,15 @@ impl PublicQuery {
         let rc = resolve(st, ctx, &tenant_slug)
             .await?
             .ok_or(ApiError::NotFound("tenant"))?;
-        let q = availability::SlotQuery {
-            service_id: parse_id(&service_id, "serviceId")?,
-            staff_member_id: staff_member_id
-                .as_ref()
-                .map(|id| parse_id(id, "staffMemberId"))
-                .transpose()?,
+        let q = availability::SlotQuery::from_args(
+            &service_id,
+            staff_member_id.as_ref(),
             from,
             to,
-            location: crate::availability::geo_arg(location)?,
-            extra_service_ids: crate::availability::parse_ids(
-                &additional_service_ids,
-                "additionalServiceIds",
-            )?,
-            addon_ids: crate::availability::parse_ids(&addon_ids, "addonIds")?,
-        };
+            location,
+            &additional_service_ids,
+            &addon_ids,
+        )?;
         Ok(availability::available_slots(st, &rc, q)
             .await?
             .into_iter()
