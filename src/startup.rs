@@ -32,8 +32,14 @@ pub async fn graph_state(settings: &Settings) -> anyhow::Result<GraphState> {
             .with_context(|| format!("connecting to Redis at {}", db_setup::redact(url)))?,
         None => EventBus::in_process(),
     };
+    let db = if conn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        // One writer connection (SQLite allows one writer at a time anyway).
+        Db::sqlite(conn, db_setup::connect(&settings.database_url, 1).await?)
+    } else {
+        Db::new(conn)
+    };
     Ok(GraphState {
-        db: Db::new(conn),
+        db,
         jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes()),
         events,
     })

@@ -4,22 +4,22 @@
 //! - on PostgreSQL the transaction first runs `set_config('app.tenant_id', $1, true)`,
 //!   so row-level security admits only that tenant's rows (DESIGN.md §4, wall 3);
 //! - queries are built with [`scoped`], which adds `tenant_id = $tenant` (wall 2);
-//! - on SQLite, write transactions are serialised by an in-process lock taken before
-//!   `BEGIN`, the equivalent of `BEGIN IMMEDIATE`: a read-then-write transaction (check
-//!   overlap, then insert) can never interleave with another writer, so the check inside
-//!   the transaction is enough to prevent double booking, and no writer ever meets
-//!   `SQLITE_BUSY`. (One SQLite file is served by one process; several instances use
-//!   PostgreSQL.)
+//! - on SQLite, write transactions run on a dedicated pool of exactly one connection
+//!   (the usual single-writer pattern; reads use the main pool, WAL lets them run
+//!   alongside): a read-then-write transaction (check overlap, then insert) can never
+//!   interleave with another writer, so the check inside the transaction is enough to
+//!   prevent double booking. Because the writer is one connection, a transaction that
+//!   is dropped without commit (its rollback is queued, not awaited) is rolled back
+//!   before the next writer starts — no writer ever meets a lock left behind. (One
+//!   SQLite file is served by one process; several instances use PostgreSQL.)
 
 use std::ops::Deref;
-use std::sync::Arc;
 
 use entities::TenantOwned;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
     QueryFilter, Select, Statement, TransactionTrait,
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -33,7 +33,8 @@ pub fn scoped<E: TenantOwned>(tenant_id: Uuid) -> Select<E> {
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
-    sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// SQLite only: the single-connection pool for write transactions.
+    sqlite_writer: Option<DatabaseConnection>,
 }
 
 /// A transaction bound to one tenant. Dereferences to the SeaORM transaction; dropped
@@ -41,7 +42,6 @@ pub struct Db {
 pub struct Tx {
     txn: DatabaseTransaction,
     tenant_id: Uuid,
-    _writer: Option<OwnedMutexGuard<()>>,
 }
 
 impl Deref for Tx {
@@ -93,13 +93,20 @@ pub fn write_conflict(e: &DbErr) -> Option<WriteConflict> {
 }
 
 impl Db {
-    /// Wraps a connection; SQLite connections get the writer lock.
+    /// Wraps a PostgreSQL connection pool (writers and readers share it).
     pub fn new(conn: DatabaseConnection) -> Db {
-        let sqlite_writer = (conn.get_database_backend() == DatabaseBackend::Sqlite)
-            .then(|| Arc::new(Mutex::new(())));
         Db {
             conn,
-            sqlite_writer,
+            sqlite_writer: None,
+        }
+    }
+
+    /// Wraps SQLite pools: `readers` for reads, `writer` (a pool of exactly one
+    /// connection to the same file) for write transactions.
+    pub fn sqlite(readers: DatabaseConnection, writer: DatabaseConnection) -> Db {
+        Db {
+            conn: readers,
+            sqlite_writer: Some(writer),
         }
     }
 
@@ -114,11 +121,10 @@ impl Db {
     }
 
     async fn begin(&self, tenant_id: Uuid, write: bool) -> Result<Tx, ApiError> {
-        let writer = match (&self.sqlite_writer, write) {
-            (Some(lock), true) => Some(lock.clone().lock_owned().await),
-            _ => None,
+        let txn = match (&self.sqlite_writer, write) {
+            (Some(writer), true) => writer.begin().await?,
+            _ => self.conn.begin().await?,
         };
-        let txn = self.conn.begin().await?;
         if self.backend() == DatabaseBackend::Postgres {
             txn.execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
@@ -127,11 +133,7 @@ impl Db {
             ))
             .await?;
         }
-        Ok(Tx {
-            txn,
-            tenant_id,
-            _writer: writer,
-        })
+        Ok(Tx { txn, tenant_id })
     }
 
     /// Opens a read transaction for `tenant_id`.

@@ -79,6 +79,14 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server.
 pub async fn spawn_app_with(opts: Options) -> TestApp {
     servicegraph::install_crypto_provider();
+    // Server-side errors (logged, never sent to clients) show up in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
     let (database_url, owner_url) = match opts.database.clone() {
         Some(db) => db,
