@@ -4,15 +4,12 @@
 //! SHA-256 hashes. Owners create and revoke them.
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entities::agent_key;
-use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::auth::tokens::hash_token;
+use crate::auth::tokens::{hash_token, new_tenant_token, token_tenant};
 use crate::context::{RequestCtx, Role};
 use crate::db::{Db, scoped};
 use crate::error::{ApiError, UserError, UserErrorCode as C};
@@ -25,21 +22,12 @@ const OWNERS: &[Role] = &[Role::Owner];
 
 /// A new agent key for `tenant_id`.
 pub fn new_key(tenant_id: Uuid) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "sgk_{}_{}",
-        tenant_id.simple(),
-        URL_SAFE_NO_PAD.encode(bytes)
-    )
+    new_tenant_token("sgk", tenant_id)
 }
 
 /// The tenant id in an agent key, when it is well-formed.
 pub fn key_tenant(key: &str) -> Option<Uuid> {
-    let rest = key.strip_prefix("sgk_")?;
-    let (tenant, secret) = rest.split_once('_')?;
-    (secret.len() >= 32).then_some(())?;
-    Uuid::try_parse(tenant).ok()
+    token_tenant("sgk", key)
 }
 
 /// Resolves an agent key to `(tenant id, key id)`; `None` when unknown or revoked.

@@ -93,26 +93,39 @@ impl JwtKeys {
     }
 }
 
-/// A new refresh token `rt_<tenant uuid>_<256 random bits, base64url>`. The tenant id in
-/// the token lets the server open a tenant-scoped transaction before looking it up.
-pub fn new_refresh_token(tenant_id: Uuid) -> String {
+/// A new secret token `<prefix>_<tenant uuid>_<256 random bits, base64url>`. The tenant
+/// id in the token lets the server open a tenant-scoped transaction before looking the
+/// token up (by its hash). Used for refresh tokens (`rt`), agent keys (`sgk`), customer
+/// cancellation tokens (`ct`) and slot holds (`hold`).
+pub fn new_tenant_token(prefix: &str, tenant_id: Uuid) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!(
-        "rt_{}_{}",
+        "{prefix}_{}_{}",
         tenant_id.simple(),
         URL_SAFE_NO_PAD.encode(bytes)
     )
 }
 
-/// The tenant id embedded in a refresh token, if it is well-formed.
-pub fn refresh_token_tenant(token: &str) -> Option<Uuid> {
-    let rest = token.strip_prefix("rt_")?;
+/// The tenant id embedded in a token made by [`new_tenant_token`] with `prefix`, if it
+/// is well-formed.
+pub fn token_tenant(prefix: &str, token: &str) -> Option<Uuid> {
+    let rest = token.strip_prefix(prefix)?.strip_prefix('_')?;
     let (tenant, secret) = rest.split_once('_')?;
     if secret.len() < 32 {
         return None;
     }
     Uuid::try_parse(tenant).ok()
+}
+
+/// A new refresh token `rt_<tenant uuid>_<secret>`.
+pub fn new_refresh_token(tenant_id: Uuid) -> String {
+    new_tenant_token("rt", tenant_id)
+}
+
+/// The tenant id embedded in a refresh token, if it is well-formed.
+pub fn refresh_token_tenant(token: &str) -> Option<Uuid> {
+    token_tenant("rt", token)
 }
 
 /// Hex SHA-256 of a token: what is stored.

@@ -525,7 +525,7 @@ async fn try_create(
     let rules = data.rules(chosen, now());
     let blocked = rules::blocked_interval(&rules, nb.starts_at);
     let token = matches!(nb.source, BookingSource::Public | BookingSource::Agent)
-        .then(|| crate::auth::tokens::new_refresh_token(rc.tenant_id).replacen("rt_", "ct_", 1));
+        .then(|| crate::auth::tokens::new_tenant_token("ct", rc.tenant_id));
     let at = now();
     let inserted = booking::ActiveModel {
         id: Set(new_id()),
@@ -818,7 +818,7 @@ pub async fn hold(
     };
     let rules = data.rules(chosen, now());
     let blocked = rules::blocked_interval(&rules, starts_at);
-    let token = crate::auth::tokens::new_refresh_token(rc.tenant_id).replacen("rt_", "hold_", 1);
+    let token = crate::auth::tokens::new_tenant_token("hold", rc.tenant_id);
     let at = now();
     let h = slot_hold::ActiveModel {
         id: Set(new_id()),
