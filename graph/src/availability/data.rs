@@ -236,6 +236,42 @@ pub struct LoadRequest<'a> {
     pub addon_ids: &'a [Uuid],
 }
 
+impl<'a> LoadRequest<'a> {
+    /// Everything about `service_id` (one staff member or all) between local dates
+    /// `from` and `to`; nothing excluded or ignored, no location, no extras.
+    pub fn new(
+        service_id: Uuid,
+        staff_member_id: Option<Uuid>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Self {
+        LoadRequest {
+            service_id,
+            staff_member_id,
+            excluded: &[],
+            from,
+            to,
+            ignore_booking: None,
+            ignore_hold: None,
+            location: None,
+            extra_service_ids: &[],
+            addon_ids: &[],
+        }
+    }
+
+    /// What is needed to judge one start instant: its UTC date ± 1 day covers its local
+    /// date in every timezone (offsets are within ±14 h).
+    pub fn around(service_id: Uuid, staff_member_id: Option<Uuid>, start: DateTime<Utc>) -> Self {
+        let date = start.date_naive();
+        LoadRequest::new(
+            service_id,
+            staff_member_id,
+            date - Duration::days(1),
+            date + Duration::days(1),
+        )
+    }
+}
+
 /// Loads the schedule data in the transaction's tenant.
 pub async fn load(
     tx: &Tx,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::data::{LoadRefusal, LoadRequest, ScheduleData, load};
@@ -107,16 +107,10 @@ async fn load_for(
     let data = load(
         &tx,
         LoadRequest {
-            service_id: q.service_id,
-            staff_member_id: q.staff_member_id,
-            excluded: &[],
-            from: q.from,
-            to: q.to,
-            ignore_booking: None,
-            ignore_hold: None,
             location: q.location,
             extra_service_ids: &q.extra_service_ids,
             addon_ids: &q.addon_ids,
+            ..LoadRequest::new(q.service_id, q.staff_member_id, q.from, q.to)
         },
     )
     .await?;
@@ -226,20 +220,11 @@ pub async fn why_not_available(
     location: Option<super::rules::Geo>,
 ) -> Result<Explanation, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
-    let date = starts_at.date_naive();
     let data = load(
         &tx,
         LoadRequest {
-            service_id,
-            staff_member_id,
-            excluded: &[],
-            from: date - Duration::days(1),
-            to: date + Duration::days(1),
-            ignore_booking: None,
-            ignore_hold: None,
             location,
-            extra_service_ids: &[],
-            addon_ids: &[],
+            ..LoadRequest::around(service_id, staff_member_id, starts_at)
         },
     )
     .await?;

@@ -128,16 +128,13 @@ pub async fn create_recurring(
     let mut data = match load(
         &tx,
         LoadRequest {
-            service_id: req.service_id,
-            staff_member_id: req.staff_member_id,
-            excluded: &[],
-            from: first.date_naive() - Duration::days(1),
-            to: last.date_naive() + Duration::days(1),
-            ignore_booking: None,
-            ignore_hold: None,
             location: req.location,
-            extra_service_ids: &[],
-            addon_ids: &[],
+            ..LoadRequest::new(
+                req.service_id,
+                req.staff_member_id,
+                first.date_naive() - Duration::days(1),
+                last.date_naive() + Duration::days(1),
+            )
         },
     )
     .await?

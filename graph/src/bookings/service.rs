@@ -444,23 +444,21 @@ async fn try_create(
         },
         None => None,
     };
-    let date = nb.starts_at.date_naive();
     let data = load(
         &tx,
         LoadRequest {
-            service_id: nb.service_id,
-            staff_member_id: hold
-                .as_ref()
-                .map(|h| h.staff_member_id)
-                .or(nb.staff_member_id),
             excluded,
-            from: date - Duration::days(1),
-            to: date + Duration::days(1),
-            ignore_booking: None,
             ignore_hold: hold.as_ref().map(|h| h.id),
             location: nb.location,
             extra_service_ids: &nb.extra_service_ids,
             addon_ids: &nb.addon_ids,
+            ..LoadRequest::around(
+                nb.service_id,
+                hold.as_ref()
+                    .map(|h| h.staff_member_id)
+                    .or(nb.staff_member_id),
+                nb.starts_at,
+            )
         },
     )
     .await?;
@@ -682,23 +680,21 @@ pub async fn reschedule(
         .await?;
     let extra: Vec<Uuid> = items.iter().skip(1).filter_map(|i| i.service_id).collect();
     let addons: Vec<Uuid> = items.iter().filter_map(|i| i.addon_id).collect();
-    let date = starts_at.date_naive();
     let data = load(
         &tx,
         LoadRequest {
-            service_id: current.service_id,
-            staff_member_id: Some(staff_member_id.unwrap_or(current.staff_member_id)),
-            excluded: &[],
-            from: date - Duration::days(1),
-            to: date + Duration::days(1),
             ignore_booking: Some(current.id),
-            ignore_hold: None,
             location: crate::availability::rules::Geo::from_pair(
                 current.latitude,
                 current.longitude,
             ),
             extra_service_ids: &extra,
             addon_ids: &addons,
+            ..LoadRequest::around(
+                current.service_id,
+                Some(staff_member_id.unwrap_or(current.staff_member_id)),
+                starts_at,
+            )
         },
     )
     .await?;
@@ -784,21 +780,9 @@ pub async fn hold(
         .filter(slot_hold::Column::ExpiresAt.lte(now()))
         .exec(&*tx)
         .await?;
-    let date = starts_at.date_naive();
     let data = match load(
         &tx,
-        LoadRequest {
-            service_id,
-            staff_member_id,
-            excluded: &[],
-            from: date - Duration::days(1),
-            to: date + Duration::days(1),
-            ignore_booking: None,
-            ignore_hold: None,
-            location: None,
-            extra_service_ids: &[],
-            addon_ids: &[],
-        },
+        LoadRequest::around(service_id, staff_member_id, starts_at),
     )
     .await?
     {
