@@ -41,6 +41,8 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    /// Re-encrypt plugin secrets under the first key of `ENCRYPTION_KEY` (key rotation).
+    RotateKeys,
 }
 
 /// Runs the command line. Returns the process exit code.
@@ -102,6 +104,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 std::fs::write(&out, sdl).with_context(|| format!("writing {}", out.display()))?;
                 println!("wrote {}", out.display());
             }
+            Ok(0)
+        }
+        Command::RotateKeys => {
+            let settings = Settings::from_env()?;
+            let r = crate::rotate_keys::run(&settings).await?;
+            println!(
+                "re-encrypted {} of {} sealed plugin configurations",
+                r.rotated, r.sealed
+            );
             Ok(0)
         }
         Command::ReplaySgd { file, url } => {

@@ -83,8 +83,8 @@ pub async fn grant_runtime_role(owner: &DatabaseConnection, role: &str) -> anyho
             "GRANT USAGE ON SCHEMA public TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
              REVOKE ALL ON seaql_migrations FROM {role};
-             GRANT EXECUTE ON FUNCTION app_tenant_id_by_slug(text) TO {role};
-             GRANT EXECUTE ON FUNCTION app_login_tenants(text) TO {role};"
+             GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role};
+             "
         ))
         .await
         .context("granting the runtime role")?;

@@ -7,6 +7,8 @@
 //! | `GET /graphql/ws` | subscriptions (`graphql-transport-ws`; legacy `graphql-ws`) |
 //! | `GET /playground` | GraphiQL |
 //! | `GET /health` | 200 when the database answers, else 503 |
+//! | `POST /webhooks/{tenant_slug}/stripe` | a tenant's Stripe events (signed) |
+//! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
 
 use std::sync::Arc;
 
@@ -43,6 +45,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/playground", get(playground))
         .route("/health", get(health))
+        .route(
+            "/webhooks/platform/stripe",
+            axum::routing::post(crate::webhooks::platform_webhook),
+        )
+        .route(
+            "/webhooks/{tenant_slug}/{plugin}",
+            axum::routing::post(crate::webhooks::tenant_webhook),
+        )
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(Arc::new(state))
 }

@@ -7,9 +7,11 @@ pub mod cli;
 pub mod db_setup;
 pub mod http;
 pub mod replay_sgd;
+pub mod rotate_keys;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use settings::Settings;
 pub use startup::Application;

@@ -79,6 +79,39 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// `MAX_BODY_BYTES` (default 1 MiB).
     pub max_body_bytes: usize,
+    /// `PUBLIC_BASE_URL`: how customers and Stripe reach this server (links in Checkout
+    /// success/cancel URLs and onboarding return URLs). Default `http://BIND_ADDR`.
+    pub public_base_url: String,
+    /// `STRIPE_SECRET_KEY`: the platform's Stripe secret key (Connect platform). Unset:
+    /// card payments and platform billing answer `FEATURE_UNAVAILABLE`.
+    pub stripe_secret_key: Option<Secret>,
+    /// `STRIPE_API_BASE` (default `https://api.stripe.com`; tests point it at a mock).
+    pub stripe_api_base: String,
+    /// `STRIPE_TIMEOUT_SECS`: per-request timeout of Stripe calls (default 20).
+    pub stripe_timeout: Duration,
+    /// `STRIPE_WEBHOOK_SECRET`: signing secret(s) of the platform endpoint
+    /// `/webhooks/platform/stripe`, comma-separated during rotation (`whsec_…`).
+    pub stripe_webhook_secrets: Vec<Secret>,
+    /// `STRIPE_PRICE_STARTER`, `STRIPE_PRICE_PRO`, `STRIPE_PRICE_TEAMS`: the platform's
+    /// recurring Price ids (`price_…`) per plan.
+    pub stripe_prices: [Option<String>; 3],
+    /// `BILLING_TRIAL_DAYS`: free trial of a new subscription (default 14).
+    pub trial_days: u32,
+    /// `PLATFORM_FEE_BPS_STARTER` / `_PRO` / `_TEAMS`: application fee on tenants' card
+    /// payments in basis points (defaults 200, 100, 50 = 2 %, 1 %, 0.5 %).
+    pub platform_fee_bps: [i64; 3],
+    /// `OUTBOX_POLL_MS`: how often the outbox worker looks for due messages (default 500).
+    pub outbox_poll: Duration,
+    /// `OUTBOX_MAX_ATTEMPTS`: attempts before a message is dead-lettered (default 8).
+    pub outbox_max_attempts: i32,
+    /// `OUTBOX_BACKOFF_BASE_MS`: first retry delay; doubles per attempt, full jitter
+    /// (default 1000).
+    pub outbox_backoff_base: Duration,
+    /// `OUTBOX_BACKOFF_MAX_SECS`: longest retry delay (default 600).
+    pub outbox_backoff_max: Duration,
+    /// `OUTBOX_LEASE_SECS`: how long a claimed message is reserved for its worker; must
+    /// exceed `STRIPE_TIMEOUT_SECS` (default 60).
+    pub outbox_lease: Duration,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -173,11 +206,49 @@ impl Settings {
                 )
             }
         };
+        let bind_addr = parse_env("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let stripe_timeout = Duration::from_secs(parse_env("STRIPE_TIMEOUT_SECS", 20)?);
+        let outbox_lease = Duration::from_secs(parse_env("OUTBOX_LEASE_SECS", 60)?);
+        if outbox_lease <= stripe_timeout {
+            bail!("OUTBOX_LEASE_SECS must be longer than STRIPE_TIMEOUT_SECS");
+        }
         Ok(Settings {
             app_env,
+            public_base_url: env("PUBLIC_BASE_URL")
+                .map(|u| u.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://{bind_addr}")),
+            stripe_secret_key: env("STRIPE_SECRET_KEY").map(Secret::new),
+            stripe_api_base: env("STRIPE_API_BASE")
+                .unwrap_or_else(|| "https://api.stripe.com".into()),
+            stripe_timeout,
+            stripe_webhook_secrets: env("STRIPE_WEBHOOK_SECRET")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::new)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            stripe_prices: [
+                env("STRIPE_PRICE_STARTER"),
+                env("STRIPE_PRICE_PRO"),
+                env("STRIPE_PRICE_TEAMS"),
+            ],
+            trial_days: parse_env("BILLING_TRIAL_DAYS", 14)?,
+            platform_fee_bps: [
+                parse_env("PLATFORM_FEE_BPS_STARTER", 200)?,
+                parse_env("PLATFORM_FEE_BPS_PRO", 100)?,
+                parse_env("PLATFORM_FEE_BPS_TEAMS", 50)?,
+            ],
+            outbox_poll: Duration::from_millis(parse_env("OUTBOX_POLL_MS", 500)?),
+            outbox_max_attempts: parse_env("OUTBOX_MAX_ATTEMPTS", 8)?,
+            outbox_backoff_base: Duration::from_millis(parse_env("OUTBOX_BACKOFF_BASE_MS", 1000)?),
+            outbox_backoff_max: Duration::from_secs(parse_env("OUTBOX_BACKOFF_MAX_SECS", 600)?),
+            outbox_lease,
             migration_database_url: env("MIGRATION_DATABASE_URL"),
             database_max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 20)?,
-            bind_addr: parse_env("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            bind_addr,
             jwt_secret: secret("JWT_SECRET", "jwt_secret", app_env, &data_dir)?,
             encryption_key: secret("ENCRYPTION_KEY", "encryption_key", app_env, &data_dir)?,
             redis_url: env("REDIS_URL"),

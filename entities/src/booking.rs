@@ -50,6 +50,9 @@ pub struct Model {
     pub latitude: Option<f64>,
     /// Longitude, WGS 84 degrees.
     pub longitude: Option<f64>,
+    /// While `PENDING` for a deposit: when the unpaid booking lapses and frees its slot
+    /// (UTC). `None` when no deposit is awaited.
+    pub deposit_expires_at: Option<DateTimeUtc>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
     /// Last change (UTC).

@@ -11,7 +11,12 @@ pub mod booking;
 pub mod booking_item;
 pub mod customer;
 pub mod idempotency_key;
+pub mod notification;
+pub mod outbox_message;
+pub mod payment;
+pub mod plugin_config;
 pub mod refresh_token;
+pub mod refund;
 pub mod service;
 pub mod service_addon;
 pub mod slot_hold;
@@ -20,6 +25,7 @@ pub mod staff_service;
 pub mod tenant;
 pub mod time_off;
 pub mod user;
+pub mod webhook_event;
 pub mod working_hours;
 
 use sea_orm::EntityTrait;
@@ -55,5 +61,11 @@ tenant_owned!(
     service_addon,
     staff_member,
     user,
-    working_hours
+    working_hours,
+    notification,
+    outbox_message,
+    payment,
+    plugin_config,
+    refund,
+    webhook_event
 );

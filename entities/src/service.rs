@@ -31,6 +31,11 @@ pub struct Model {
     pub slot_interval_minutes: Option<i32>,
     /// Minimum notice for this service in minutes; `None` = the tenant's default.
     pub min_notice_minutes: Option<i32>,
+    /// Deposit policy of this service (`NONE`, `FIXED`, `PERCENT`); `None` = the
+    /// tenant's default.
+    pub deposit_policy: Option<String>,
+    /// Cents (`FIXED`) or basis points (`PERCENT`); `None` with the tenant's default.
+    pub deposit_value: Option<i64>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

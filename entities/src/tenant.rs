@@ -38,6 +38,30 @@ pub struct Model {
     pub travel_detour_factor: f64,
     /// Built-in travel estimate: average driving speed, km/h (default 40).
     pub travel_speed_kmh: f64,
+    /// Default deposit policy for services without their own: `NONE`, `FIXED` (cents in
+    /// `deposit_value`) or `PERCENT` (basis points of the price in `deposit_value`).
+    pub deposit_policy: String,
+    /// Cents (`FIXED`) or basis points, 0–10000 (`PERCENT`).
+    pub deposit_value: i64,
+    /// Stripe Connect account (`acct_…`, Standard) the tenant is paid into.
+    pub stripe_account_id: Option<String>,
+    /// Stripe's `charges_enabled` for that account (from `account.updated`).
+    pub stripe_charges_enabled: bool,
+    /// Stripe's `payouts_enabled` for that account.
+    pub stripe_payouts_enabled: bool,
+    /// Stripe's `details_submitted` for that account.
+    pub stripe_details_submitted: bool,
+    /// `created` (Unix seconds) of the last applied `account.updated` event; older events
+    /// are ignored so that out-of-order delivery cannot move state backwards.
+    pub stripe_account_event_at: i64,
+    /// The tenant as a Customer of the platform's own Stripe account (`cus_…`).
+    pub billing_customer_id: Option<String>,
+    /// The platform subscription (`sub_…`).
+    pub billing_subscription_id: Option<String>,
+    /// End of the free trial (UTC), while trialing.
+    pub trial_ends_at: Option<DateTimeUtc>,
+    /// `created` (Unix seconds) of the last applied billing event (same rule as above).
+    pub billing_event_at: i64,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
 }

@@ -71,6 +71,17 @@ fn tenant() -> tenant::Model {
         assignment_policy: "LEAST_BUSY".into(),
         travel_detour_factor: 1.3,
         travel_speed_kmh: 40.0,
+        deposit_policy: "NONE".into(),
+        deposit_value: 0,
+        stripe_account_id: None,
+        stripe_charges_enabled: false,
+        stripe_payouts_enabled: false,
+        stripe_details_submitted: false,
+        stripe_account_event_at: 0,
+        billing_customer_id: None,
+        billing_subscription_id: None,
+        trial_ends_at: None,
+        billing_event_at: 0,
         created_at: now(),
     }
 }
@@ -89,6 +100,8 @@ fn service(tenant_id: Uuid) -> service::Model {
         buffer_after_minutes: 15,
         slot_interval_minutes: None,
         min_notice_minutes: None,
+        deposit_policy: None,
+        deposit_value: None,
         created_at: now(),
     }
 }

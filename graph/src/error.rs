@@ -153,6 +153,14 @@ pub enum UserErrorCode {
     TenantNotAcceptingBookings,
     /// The booking's status does not allow this change.
     InvalidStatusTransition,
+    /// Nothing is due on the booking.
+    NothingToPay,
+    /// The amount is more than the booking's balance.
+    AmountExceedsBalance,
+    /// The amount is more than what is left to refund on the payment.
+    AmountExceedsRefundable,
+    /// The plugin id is not in the catalog, or the plugin is built in.
+    UnknownPlugin,
 }
 
 /// An expected business failure of a mutation, returned as data.

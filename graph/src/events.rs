@@ -39,10 +39,24 @@ pub struct DomainEvent {
     pub kind: BookingEventKind,
 }
 
-/// Publishes and fans out [`DomainEvent`]s.
+/// What travels on the bus (and on the Redis channel, as JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum BusMessage {
+    /// A booking change.
+    Booking(DomainEvent),
+    /// A tenant's plugin configuration changed: drop cached providers.
+    PluginChanged {
+        /// The tenant.
+        plugin_change_tenant_id: Uuid,
+    },
+}
+
+/// Publishes and fans out [`DomainEvent`]s, and plugin-configuration changes.
 #[derive(Clone)]
 pub struct EventBus {
     local: broadcast::Sender<DomainEvent>,
+    plugins: broadcast::Sender<Uuid>,
     redis: Option<(redis::aio::ConnectionManager, String)>,
 }
 
@@ -53,7 +67,12 @@ impl EventBus {
     /// An in-process bus.
     pub fn in_process() -> EventBus {
         let (local, _) = broadcast::channel(CAPACITY);
-        EventBus { local, redis: None }
+        let (plugins, _) = broadcast::channel(CAPACITY);
+        EventBus {
+            local,
+            plugins,
+            redis: None,
+        }
     }
 
     /// A bus shared through Redis pub/sub on `channel`. Spawns the listener task that
@@ -63,6 +82,8 @@ impl EventBus {
         let client = redis::Client::open(url)?;
         let manager = client.get_connection_manager().await?;
         let (local, _) = broadcast::channel(CAPACITY);
+        let (plugins, _) = broadcast::channel(CAPACITY);
+        let forward_plugins = plugins.clone();
         // Subscribe before returning so that no event published after this point is missed.
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(channel).await?;
@@ -81,9 +102,14 @@ impl EventBus {
                                 continue;
                             }
                         };
-                        match serde_json::from_str::<DomainEvent>(&payload) {
-                            Ok(ev) => {
+                        match serde_json::from_str::<BusMessage>(&payload) {
+                            Ok(BusMessage::Booking(ev)) => {
                                 let _ = forward.send(ev);
+                            }
+                            Ok(BusMessage::PluginChanged {
+                                plugin_change_tenant_id,
+                            }) => {
+                                let _ = forward_plugins.send(plugin_change_tenant_id);
                             }
                             Err(e) => tracing::warn!(error = %e, "malformed event on bus"),
                         }
@@ -102,6 +128,7 @@ impl EventBus {
         });
         Ok(EventBus {
             local,
+            plugins,
             redis: Some((manager, channel.to_string())),
         })
     }
@@ -109,24 +136,47 @@ impl EventBus {
     /// Publishes an event. Delivery is best effort (subscriptions are live views; the
     /// database is the record): a Redis failure is logged, not returned.
     pub async fn publish(&self, event: DomainEvent) {
-        match &self.redis {
-            Some((manager, channel)) => {
-                let payload = match serde_json::to_string(&event) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::error!(error = %e, "event serialisation failed");
-                        return;
-                    }
-                };
-                let mut conn = manager.clone();
-                let sent: Result<i64, _> = conn.publish(channel, payload).await;
-                if let Err(e) = sent {
-                    tracing::error!(error = %e, "publishing event to redis failed");
-                }
+        if self.redis.is_none() {
+            let _ = self.local.send(event);
+            return;
+        }
+        self.send(BusMessage::Booking(event)).await;
+    }
+
+    /// Announces that `tenant_id`'s plugin configuration changed, to every instance
+    /// (this one included). Best effort, like [`EventBus::publish`]; the registry's TTL
+    /// bounds staleness if a message is lost.
+    pub async fn publish_plugin_change(&self, tenant_id: Uuid) {
+        if self.redis.is_none() {
+            let _ = self.plugins.send(tenant_id);
+            return;
+        }
+        self.send(BusMessage::PluginChanged {
+            plugin_change_tenant_id: tenant_id,
+        })
+        .await;
+    }
+
+    /// A receiver of plugin-configuration changes (tenant ids).
+    pub fn subscribe_plugin_changes(&self) -> broadcast::Receiver<Uuid> {
+        self.plugins.subscribe()
+    }
+
+    async fn send(&self, message: BusMessage) {
+        let Some((manager, channel)) = &self.redis else {
+            return;
+        };
+        let payload = match serde_json::to_string(&message) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "event serialisation failed");
+                return;
             }
-            None => {
-                let _ = self.local.send(event);
-            }
+        };
+        let mut conn = manager.clone();
+        let sent: Result<i64, _> = conn.publish(channel, payload).await;
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "publishing event to redis failed");
         }
     }
 

@@ -12,6 +12,9 @@ use crate::state::caller;
 /// Owners and managers: the roles that run the business.
 pub const MANAGE: &[Role] = &[Role::Owner, Role::Manager];
 
+/// Owners only: users, plugins and credentials, billing.
+pub const OWNER: &[Role] = &[Role::Owner];
+
 /// Admits users with one of `roles` (and, when built with [`RoleGuard::or_agent`],
 /// agents).
 pub struct RoleGuard {

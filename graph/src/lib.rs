@@ -18,13 +18,16 @@ pub mod error;
 pub mod events;
 pub mod guards;
 pub mod loaders;
+pub mod outbox;
 pub mod pagination;
+pub mod payments;
 pub mod public;
 pub mod scheduling;
 pub mod schema;
 pub mod seed;
 pub mod staff;
 pub mod state;
+pub mod tenant_plugins;
 pub mod util;
 
 pub use context::{Principal, RequestCtx, Role, Session};

@@ -9,10 +9,12 @@ use crate::availability::AvailabilityQuery;
 use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::payments::{PaymentMutation, PaymentQuery};
 use crate::public::{PublicMutation, PublicQuery};
 use crate::scheduling::{SchedulingMutation, SchedulingQuery};
 use crate::staff::{StaffMutation, StaffQuery};
 use crate::state::GraphState;
+use crate::tenant_plugins::{PluginMutation, PluginQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
@@ -26,6 +28,8 @@ pub struct Query(
     SchedulingQuery,
     AgentQuery,
     PublicQuery,
+    PaymentQuery,
+    PluginQuery,
 );
 
 /// The mutation root.
@@ -39,6 +43,8 @@ pub struct Mutation(
     SchedulingMutation,
     AgentMutation,
     PublicMutation,
+    PaymentMutation,
+    PluginMutation,
 );
 
 /// The subscription root.

@@ -240,6 +240,7 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
             st,
             &rc,
             NewBooking {
+                collect_deposit: false,
                 service_id: service.id,
                 staff_member_id: Some(member.id),
                 starts_at: slot.starts_at,

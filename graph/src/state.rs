@@ -1,12 +1,18 @@
 //! Shared state in the schema data, and accessors for resolvers.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
+use plugins::registry::Registry;
+use plugins::secrets::KeyRing;
+use tokio::sync::Notify;
 
 use crate::auth::tokens::JwtKeys;
 use crate::context::{RequestCtx, Session};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::events::EventBus;
+use crate::payments::config::{OutboxConfig, PlatformConfig};
 
 /// Process-wide state the resolvers need; put into the schema with `Schema::data`.
 #[derive(Clone)]
@@ -15,8 +21,18 @@ pub struct GraphState {
     pub db: Db,
     /// Access-token keys.
     pub jwt: JwtKeys,
-    /// Event bus for subscriptions.
+    /// Event bus for subscriptions and cache invalidation.
     pub events: EventBus,
+    /// Per-tenant providers built from plugin configurations.
+    pub registry: Arc<Registry>,
+    /// Keys sealing secrets at rest.
+    pub keys: Arc<KeyRing>,
+    /// Platform payment settings.
+    pub platform: Arc<PlatformConfig>,
+    /// Outbox worker timing.
+    pub outbox: Arc<OutboxConfig>,
+    /// Wakes the outbox worker when a message is written.
+    pub outbox_wake: Arc<Notify>,
 }
 
 /// The shared state.

@@ -12,6 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod payments;
+pub mod stripe;
+
 /// The kinds of provider a tenant can plug in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -62,6 +65,17 @@ pub enum ProviderError {
     /// The input cannot be sent to this provider.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+}
+
+impl ProviderError {
+    /// Whether the same call may succeed if repeated later: `true` for
+    /// [`Timeout`](ProviderError::Timeout) and [`Unavailable`](ProviderError::Unavailable),
+    /// `false` for [`Rejected`](ProviderError::Rejected) and
+    /// [`InvalidInput`](ProviderError::InvalidInput). Retries of calls that create
+    /// something must reuse the original idempotency key.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ProviderError::Timeout | ProviderError::Unavailable(_))
+    }
 }
 
 /// A point on Earth in decimal degrees (WGS 84).

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_postgres_guards;
+mod m20261122_000003_payments;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -32,6 +33,22 @@ pub const TENANT_TABLES: &[&str] = &[
     "agent_keys",
 ];
 
+/// Tenant tables added by the payments migration; row-level security is enabled on
+/// them there (the list above is what the guards migration secured).
+pub const PAYMENT_TENANT_TABLES: &[&str] = &[
+    "plugin_configs",
+    "outbox_messages",
+    "webhook_events",
+    "payments",
+    "refunds",
+    "notifications",
+];
+
+/// Every tenant table, for checks that must cover them all.
+pub fn all_tenant_tables() -> impl Iterator<Item = &'static str> {
+    TENANT_TABLES.iter().chain(PAYMENT_TENANT_TABLES).copied()
+}
+
 /// The ordered list of migrations.
 pub struct Migrator;
 
@@ -41,6 +58,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_postgres_guards::Migration),
+            Box::new(m20261122_000003_payments::Migration),
         ]
     }
 }

@@ -1,40 +1,28 @@
-//! The plugin catalog and built-in fallbacks.
+//! The plugin catalog, secrets at rest and built-in fallbacks.
 //!
-//! A plugin is a provider implementation that a tenant enables and configures. The
-//! catalog lists what exists; the per-tenant registry (decrypting configs, caching
-//! `Arc<dyn Capability>`, invalidating on change) arrives with the first paid provider.
-//! Built-in fallbacks need no configuration, so a tenant without a routing provider
-//! still gets travel-time estimates.
+//! A plugin is a provider implementation that a tenant enables and configures.
+//! [`catalog`] lists what exists and validates configurations; [`secrets`] seals the
+//! credential fields of a configuration with the `ENCRYPTION_KEY` key ring. The
+//! per-tenant registry (decrypting configs, caching `Arc<dyn Capability>`, invalidating
+//! on change) arrives with the first paid provider. Built-in fallbacks need no
+//! configuration, so a tenant without a routing provider still gets travel-time
+//! estimates ([`HaversineRouting`], catalog id `builtin_routing`).
 
 use async_trait::async_trait;
-use integrations::{Capability, GeoPoint, ProviderError, RoutingProvider, TravelEstimate};
+use integrations::{GeoPoint, ProviderError, RoutingProvider, TravelEstimate};
 use std::time::Duration;
 
-/// A plugin in the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PluginInfo {
-    /// Stable id, e.g. `stripe`.
-    pub id: &'static str,
-    /// What it provides.
-    pub capability: Capability,
-    /// Name shown to operators.
-    pub display_name: &'static str,
-    /// Whether it works without configuration (a built-in fallback).
-    pub built_in: bool,
-}
+pub mod catalog;
+pub mod registry;
+pub mod secrets;
 
-/// Every plugin this build knows about.
-pub const CATALOG: &[PluginInfo] = &[PluginInfo {
-    id: "haversine",
-    capability: Capability::Routing,
-    display_name: "Built-in travel estimate",
-    built_in: true,
-}];
+pub use catalog::{FieldKind, FieldSpec, PLUGINS, PluginSpec, find};
 
-/// The catalog entry with `id`.
-pub fn find(id: &str) -> Option<&'static PluginInfo> {
-    CATALOG.iter().find(|p| p.id == id)
-}
+/// Every plugin this build knows about (the earlier name of [`PLUGINS`]).
+pub use catalog::PLUGINS as CATALOG;
+
+/// A plugin in the catalog (the earlier name of [`PluginSpec`]).
+pub type PluginInfo = PluginSpec;
 
 /// Mean Earth radius in metres (IUGG mean radius R1 = 6 371 008.8 m).
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -118,10 +106,14 @@ mod tests {
     #[test]
     fn catalog_lookup() {
         assert_eq!(
-            find("haversine").map(|p| p.capability),
-            Some(Capability::Routing)
+            find("builtin_routing").map(|p| p.capability),
+            Some(integrations::Capability::Routing)
         );
+        assert!(find("builtin_routing").is_some_and(|p| p.built_in));
         assert!(find("nope").is_none());
+        assert_eq!(CATALOG.len(), PLUGINS.len());
+        let info: &PluginInfo = &CATALOG[0];
+        assert_eq!(info.id, "stripe");
         assert!(GeoPoint::new(91.0, 0.0).is_none());
     }
 }

@@ -35,6 +35,12 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// The test servers' `ENCRYPTION_KEY` (32 bytes of base64; a test value, not a secret).
+pub const TEST_ENCRYPTION_KEY: &str = "c2VydmljZWdyYXBoLXRlc3QtZW5jcnlwdGlvbi1rZXk=";
+
+/// A change to the test settings (see [`Options::settings`]).
+pub type AdjustSettings = std::sync::Arc<dyn Fn(&mut Settings) + Send + Sync>;
+
 /// Options of `spawn_app_with`.
 #[derive(Default, Clone)]
 pub struct Options {
@@ -44,6 +50,8 @@ pub struct Options {
     pub database: Option<(String, Option<String>)>,
     /// Share this Redis channel.
     pub redis_channel: Option<String>,
+    /// Adjusts the settings before the server is built (Stripe mock URL, keys, …).
+    pub settings: Option<AdjustSettings>,
 }
 
 async fn fresh_postgres(admin_url: &str) -> (String, String) {
@@ -111,7 +119,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         database_max_connections: 10,
         bind_addr: "127.0.0.1:0".parse().expect("addr"),
         jwt_secret: Secret::new("test-jwt-secret-0123456789abcdef-0123456789"),
-        encryption_key: Secret::new("dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy1sb25nIQ=="),
+        encryption_key: Secret::new(TEST_ENCRYPTION_KEY),
         redis_url,
         redis_events_channel: opts
             .redis_channel
@@ -124,7 +132,24 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         max_complexity: 500,
         request_timeout: Duration::from_secs(30),
         max_body_bytes: 1024 * 1024,
+        public_base_url: "http://app.test".into(),
+        stripe_secret_key: None,
+        stripe_api_base: "http://127.0.0.1:9".into(),
+        stripe_timeout: Duration::from_secs(2),
+        stripe_webhook_secrets: vec![],
+        stripe_prices: [None, None, None],
+        trial_days: 14,
+        platform_fee_bps: [200, 100, 50],
+        outbox_poll: Duration::from_millis(100),
+        outbox_max_attempts: 8,
+        outbox_backoff_base: Duration::from_millis(50),
+        outbox_backoff_max: Duration::from_millis(400),
+        outbox_lease: Duration::from_secs(4),
     };
+    let mut settings = settings;
+    if let Some(adjust) = &opts.settings {
+        adjust(&mut settings);
+    }
     let app = Application::build(settings.clone())
         .await
         .expect("build app");
@@ -165,6 +190,13 @@ pub struct Owner {
 pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
+    /// Stops the server (its background tasks are aborted mid-flight, like a crash) and
+    /// hands back its data directory so that a new server can reuse the database.
+    pub fn stop(self) -> tempfile::TempDir {
+        drop(self._stop);
+        self._dir
+    }
+
     /// POSTs a GraphQL operation; returns `(status, body)`.
     pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
         let mut req = self

@@ -8,6 +8,7 @@ mod bookings;
 mod edge;
 mod helpers;
 mod isolation;
+mod payments;
 mod playground;
 mod roles;
 mod scheduling;

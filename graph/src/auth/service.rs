@@ -160,6 +160,17 @@ pub async fn sign_up(st: &GraphState, input: SignUpInput) -> Result<Outcome<Sess
         assignment_policy: Set("LEAST_BUSY".into()),
         travel_detour_factor: Set(1.3),
         travel_speed_kmh: Set(40.0),
+        deposit_policy: Set("NONE".into()),
+        deposit_value: Set(0),
+        stripe_account_id: Set(None),
+        stripe_charges_enabled: Set(false),
+        stripe_payouts_enabled: Set(false),
+        stripe_details_submitted: Set(false),
+        stripe_account_event_at: Set(0),
+        billing_customer_id: Set(None),
+        billing_subscription_id: Set(None),
+        trial_ends_at: Set(None),
+        billing_event_at: Set(0),
         created_at: Set(at),
     }
     .insert(&*tx)

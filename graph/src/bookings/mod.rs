@@ -246,6 +246,7 @@ impl BookingMutation {
             )));
         }
         let nb = NewBooking {
+            collect_deposit: false,
             service_id,
             staff_member_id,
             starts_at: input.starts_at,

@@ -202,6 +202,7 @@ pub async fn create_recurring(
             series_id: Set(Some(series)),
             latitude: Set(req.location.map(|g| g.point().lat)),
             longitude: Set(req.location.map(|g| g.point().lng)),
+            deposit_expires_at: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         }

@@ -47,6 +47,10 @@ pub enum CustomerChoice {
 /// A validated booking request.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
+    /// Take the deposit the policy asks for through Stripe Checkout (public booking
+    /// page): when card payments are set up and a deposit is due, the booking is created
+    /// `PENDING` with a deposit deadline and confirmed by the payment.
+    pub collect_deposit: bool,
     /// Service to book.
     pub service_id: Uuid,
     /// Staff member, or `None` to auto-assign.
@@ -87,6 +91,9 @@ pub struct Created {
     /// Token for `publicCancelBooking` / `publicRescheduleBooking`; `None` when replayed
     /// from an idempotency key or for operator bookings.
     pub cancellation_token: Option<String>,
+    /// The deposit payment opened with it and its claimed outbox message (deliver it
+    /// after the commit); `None` when no deposit is due or when replayed.
+    pub deposit: Option<(Uuid, crate::outbox::Claim)>,
 }
 
 /// How many staff members an auto-assigned booking tries when it loses races.
@@ -341,6 +348,7 @@ async fn stored_result(
             Ok(Ok(Box::new(Created {
                 booking: b,
                 cancellation_token: None,
+                deposit: None,
             })))
         }
         None => Ok(Err(stored
@@ -522,6 +530,18 @@ async fn try_create(
     };
     let rules = data.rules(chosen, now());
     let blocked = rules::blocked_interval(&rules, nb.starts_at);
+    let deposit_cents = if nb.collect_deposit
+        && crate::payments::service::card_payments_ready(st, &data.tenant).await
+    {
+        crate::payments::service::deposit_amount(&data.tenant, &data.service, chosen.price_cents)
+    } else {
+        0
+    };
+    let status = if deposit_cents > 0 {
+        BookingStatus::Pending
+    } else {
+        nb.status
+    };
     let token = matches!(nb.source, BookingSource::Public | BookingSource::Agent)
         .then(|| crate::auth::tokens::new_tenant_token("ct", rc.tenant_id));
     let at = now();
@@ -535,7 +555,7 @@ async fn try_create(
         ends_at: Set(nb.starts_at + rules.duration),
         blocked_from: Set(blocked.start),
         blocked_until: Set(blocked.end),
-        status: Set(nb.status.as_str().into()),
+        status: Set(status.as_str().into()),
         address: Set(nb.address.clone().or(cust.address.clone())),
         price_cents: Set(chosen.price_cents),
         currency: Set(data.tenant.currency.clone()),
@@ -546,6 +566,9 @@ async fn try_create(
         series_id: Set(None),
         latitude: Set(nb.location.map(|g| g.point().lat)),
         longitude: Set(nb.location.map(|g| g.point().lng)),
+        deposit_expires_at: Set((deposit_cents > 0).then(|| {
+            at + chrono::Duration::minutes(crate::payments::service::DEPOSIT_WINDOW_MINUTES)
+        })),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -561,9 +584,23 @@ async fn try_create(
     match inserted {
         Ok(b) => {
             insert_items(&tx, &b, &chosen.items).await?;
+            let deposit = if deposit_cents > 0 {
+                let (p, claim) = crate::payments::service::open_deposit(
+                    st,
+                    &tx,
+                    &data.tenant,
+                    &b,
+                    deposit_cents,
+                )
+                .await?;
+                Some((p.id, claim))
+            } else {
+                None
+            };
             let created = Box::new(Created {
                 booking: b,
                 cancellation_token: token,
+                deposit,
             });
             if let Some(key) = &nb.idempotency_key {
                 store_result(&tx, key, &Ok(created.clone())).await?;
@@ -1037,7 +1074,18 @@ pub async fn set_status(
         updated_at: at,
         ..current
     };
+    // Completing a job charges the balance to the card saved with the deposit (written to
+    // the outbox in this transaction, sent by the worker).
+    let charged = to == BookingStatus::Completed
+        && crate::payments::service::charge_balance_on_completion(st, &tx, &updated).await?;
+    if to == BookingStatus::Canceled {
+        // An unpaid deposit's Checkout Session is abandoned with the booking.
+        crate::payments::service::abandon_open_deposits(&tx, updated.id).await?;
+    }
     tx.commit().await?;
+    if charged {
+        st.outbox_wake.notify_one();
+    }
     st.events
         .publish(DomainEvent {
             tenant_id: updated.tenant_id,

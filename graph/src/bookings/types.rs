@@ -102,6 +102,19 @@ impl BookingSource {
 #[derive(Clone)]
 pub struct Booking(pub booking::Model);
 
+/// Money on a booking, in cents of its currency.
+#[derive(async_graphql::SimpleObject)]
+pub struct BookingMoney {
+    /// The price.
+    pub price_cents: i64,
+    /// Σ succeeded payments.
+    pub paid_cents: i64,
+    /// Σ refunded.
+    pub refunded_cents: i64,
+    /// price − paid + refunded.
+    pub balance_cents: i64,
+}
+
 /// One scheduled visit.
 #[Object]
 impl Booking {
@@ -196,6 +209,41 @@ impl Booking {
                 price_cents: r.price_cents,
             })
             .collect())
+    }
+    /// While `PENDING` for a deposit: when the unpaid booking is released (UTC).
+    async fn deposit_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deposit_expires_at
+    }
+    /// Payments toward this booking, oldest first (deposits, balance charges, manual
+    /// payments, with their refunds). Owners and managers.
+    #[graphql(guard = "crate::guards::RoleGuard::new(crate::guards::MANAGE)")]
+    async fn payments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::payments::Payment>> {
+        let st = crate::state::state(ctx)?;
+        let tx = st.db.read(self.0.tenant_id).await?;
+        let rows = crate::payments::service::payments_of(&tx, self.0.id).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(crate::payments::Payment).collect())
+    }
+    /// Money on the booking in cents: `paidCents` (succeeded payments), `refundedCents`,
+    /// and `balanceCents` = price − paid + refunded (what is still due; negative = owed
+    /// back to the customer).
+    async fn money(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingMoney> {
+        let st = crate::state::state(ctx)?;
+        let tx = st.db.read(self.0.tenant_id).await?;
+        let t = crate::payments::service::totals(&tx, &[self.0.id])
+            .await?
+            .remove(&self.0.id)
+            .unwrap_or_default();
+        tx.commit().await?;
+        Ok(BookingMoney {
+            price_cents: self.0.price_cents,
+            paid_cents: t.paid,
+            refunded_cents: t.refunded,
+            balance_cents: self.0.price_cents - t.paid + t.refunded,
+        })
     }
     /// The customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {

@@ -151,6 +151,8 @@ pub async fn create(
         buffer_after_minutes: Set(input.buffer_after_minutes.unwrap_or(0)),
         slot_interval_minutes: Set(input.slot_interval_minutes.filter(|g| *g != 0)),
         min_notice_minutes: Set(input.min_notice_minutes.filter(|n| *n != -1)),
+        deposit_policy: Set(None),
+        deposit_value: Set(None),
         created_at: Set(now()),
     }
     .insert(&*tx)

@@ -118,6 +118,12 @@ pub struct PublicBooking {
     /// Secret for `publicCancelBooking` / `publicRescheduleBooking`; returned once, at
     /// booking time (null when an idempotent repeat returned this booking).
     pub cancellation_token: Option<String>,
+    /// Deposit awaited, in cents, while the booking is `PENDING` for payment.
+    pub deposit_cents: Option<i64>,
+    /// Stripe Checkout page where the customer pays the deposit; the booking is confirmed
+    /// when the payment arrives and released if the session lapses (about 30 minutes).
+    /// Null when no deposit is due or while the session is still being created.
+    pub checkout_url: Option<String>,
 }
 
 /// The customer booking on the public page.
@@ -326,6 +332,7 @@ impl PublicMutation {
             notes: input.notes.filter(|n| !n.trim().is_empty()),
             status: BookingStatus::Confirmed,
             source: BookingSource::Public,
+            collect_deposit: true,
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
             location: crate::availability::geo_arg(input.location)?,
@@ -339,6 +346,9 @@ impl PublicMutation {
             Ok(c) => c,
             Err(e) => return Ok(refused(e)),
         };
+        if let Some((payment_id, claim)) = created.deposit {
+            crate::payments::service::deliver_and_reload(st, claim, payment_id).await?;
+        }
         let token = created.cancellation_token;
         Ok(PublicBookingPayload {
             booking: Some(public_booking(st, &rc, created.booking, token).await?),
@@ -474,8 +484,18 @@ async fn public_booking(
         .filter(staff_member::Column::Id.eq(b.staff_member_id))
         .one(&*tx)
         .await?;
+    let deposit = if b.status == BookingStatus::Pending.as_str() {
+        crate::payments::service::payments_of(&tx, b.id)
+            .await?
+            .into_iter()
+            .find(|p| p.kind == "DEPOSIT" && p.status == "PENDING")
+    } else {
+        None
+    };
     tx.commit().await?;
     Ok(PublicBooking {
+        deposit_cents: deposit.as_ref().map(|p| p.amount_cents),
+        checkout_url: deposit.and_then(|p| p.checkout_url),
         id: ID(b.id.to_string()),
         status: BookingStatus::parse(&b.status).unwrap_or(BookingStatus::Confirmed),
         starts_at: b.starts_at,

@@ -1,0 +1,138 @@
+//! Platform-level payment settings: plans, application fees, the platform's webhook
+//! secrets, and the outbox worker's timing.
+
+use std::time::Duration;
+
+use async_graphql::Enum;
+
+/// The platform's subscription plans for tenants.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Plan {
+    /// One operator, the essentials.
+    Starter,
+    /// A growing business.
+    Pro,
+    /// Several crews.
+    Teams,
+}
+
+impl Plan {
+    /// Stored spelling (`STARTER`, `PRO`, `TEAMS`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Starter => "STARTER",
+            Plan::Pro => "PRO",
+            Plan::Teams => "TEAMS",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Plan> {
+        match s {
+            "STARTER" => Some(Plan::Starter),
+            "PRO" => Some(Plan::Pro),
+            "TEAMS" => Some(Plan::Teams),
+            _ => None,
+        }
+    }
+
+    /// Index into per-plan settings arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Plan::Starter => 0,
+            Plan::Pro => 1,
+            Plan::Teams => 2,
+        }
+    }
+
+    /// Every plan, in order.
+    pub const ALL: [Plan; 3] = [Plan::Starter, Plan::Pro, Plan::Teams];
+}
+
+/// Platform payment settings (see the README's configuration table).
+#[derive(Clone, Default)]
+pub struct PlatformConfig {
+    /// Base URL customers and Stripe reach this server at, without a trailing slash.
+    pub public_base_url: String,
+    /// Signing secrets of `/webhooks/platform/stripe` (several during rotation).
+    pub stripe_webhook_secrets: Vec<String>,
+    /// Recurring Price id per plan (`price_…`), indexed by [`Plan::index`].
+    pub prices: [Option<String>; 3],
+    /// Free trial of a new subscription, in days.
+    pub trial_days: u32,
+    /// Application fee per plan in basis points (1/100 of a percent).
+    pub fee_bps: [i64; 3],
+}
+
+impl std::fmt::Debug for PlatformConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformConfig")
+            .field("public_base_url", &self.public_base_url)
+            .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
+            .field("prices", &self.prices)
+            .field("trial_days", &self.trial_days)
+            .field("fee_bps", &self.fee_bps)
+            .finish()
+    }
+}
+
+impl PlatformConfig {
+    /// The application fee on `amount_cents` for a tenant on `plan`, rounded half up to
+    /// whole cents (Stripe's `application_fee_amount` is an integer of the smallest
+    /// currency unit).
+    pub fn application_fee(&self, plan: Option<Plan>, amount_cents: i64) -> i64 {
+        let bps = self.fee_bps[plan.unwrap_or(Plan::Starter).index()].clamp(0, 10_000);
+        (amount_cents * bps + 5_000) / 10_000
+    }
+
+    /// The plan whose Price id is `price`.
+    pub fn plan_for_price(&self, price: &str) -> Option<Plan> {
+        Plan::ALL
+            .into_iter()
+            .find(|p| self.prices[p.index()].as_deref() == Some(price))
+    }
+}
+
+/// Timing of the outbox worker.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// Poll interval when idle.
+    pub poll: Duration,
+    /// Attempts before dead-lettering.
+    pub max_attempts: i32,
+    /// First retry delay (doubles per attempt, full jitter).
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// How long a claim reserves a message (longer than any provider timeout).
+    pub lease: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            poll: Duration::from_millis(500),
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(600),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_rounds_half_up_and_depends_on_plan() {
+        let c = PlatformConfig {
+            fee_bps: [200, 100, 50],
+            ..PlatformConfig::default()
+        };
+        assert_eq!(c.application_fee(Some(Plan::Starter), 10_000), 200);
+        assert_eq!(c.application_fee(Some(Plan::Pro), 10_050), 101);
+        assert_eq!(c.application_fee(Some(Plan::Teams), 999), 5);
+        assert_eq!(c.application_fee(None, 1), 0);
+    }
+}

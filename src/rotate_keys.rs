@@ -1,0 +1,78 @@
+//! `rotate-keys`: re-encrypts every sealed plugin secret under the primary key of
+//! `ENCRYPTION_KEY`.
+//!
+//! Rotation: put a new key first in `ENCRYPTION_KEY` (keep the old ones after it), deploy,
+//! run `servicegraph rotate-keys`, then drop the old keys. Values already under the
+//! primary key are left alone, so the command can be re-run safely. It connects with
+//! `MIGRATION_DATABASE_URL` when set (the owner role, which must be able to read every
+//! tenant's rows: superuser or `BYPASSRLS`), else `DATABASE_URL`.
+
+use anyhow::Context;
+use entities::plugin_config;
+use graph::tenant_plugins::service::aad;
+use plugins::secrets::{KeyRing, Sealed};
+use sea_orm::prelude::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::db_setup;
+use crate::settings::Settings;
+
+/// What `rotate-keys` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rows holding sealed secrets.
+    pub sealed: usize,
+    /// Rows re-encrypted (were under an older key).
+    pub rotated: usize,
+}
+
+/// Re-encrypts every plugin secret not yet under the primary key. Errors: a value
+/// sealed under a key no longer in `ENCRYPTION_KEY`, or one that fails to authenticate
+/// (nothing is changed for that row; the command stops).
+pub async fn run(settings: &Settings) -> anyhow::Result<Rotation> {
+    let keys = KeyRing::parse(settings.encryption_key.expose())
+        .map_err(|e| anyhow::anyhow!("ENCRYPTION_KEY: {e}"))?;
+    let url = settings
+        .migration_database_url
+        .as_deref()
+        .unwrap_or(&settings.database_url);
+    let conn = db_setup::connect(url, 2).await?;
+    let rows = plugin_config::Entity::find()
+        .filter(plugin_config::Column::SecretsCiphertext.is_not_null())
+        .all(&conn)
+        .await
+        .context("reading plugin configurations")?;
+    let mut out = Rotation {
+        sealed: rows.len(),
+        rotated: 0,
+    };
+    for r in rows {
+        let (Some(key_id), Some(ciphertext)) =
+            (r.secrets_key_id.clone(), r.secrets_ciphertext.clone())
+        else {
+            continue;
+        };
+        let sealed = Sealed { key_id, ciphertext };
+        let resealed = keys
+            .reseal(&sealed, &aad(r.tenant_id, &r.plugin_id))
+            .map_err(|e| anyhow::anyhow!("plugin config {}: {e}", r.id))?;
+        if let Some(new) = resealed {
+            plugin_config::Entity::update_many()
+                .col_expr(
+                    plugin_config::Column::SecretsKeyId,
+                    Expr::value(Some(new.key_id)),
+                )
+                .col_expr(
+                    plugin_config::Column::SecretsCiphertext,
+                    Expr::value(Some(new.ciphertext)),
+                )
+                .filter(plugin_config::Column::Id.eq(r.id))
+                .filter(plugin_config::Column::SecretsKeyId.eq(sealed.key_id.clone()))
+                .exec(&conn)
+                .await
+                .context("writing a re-encrypted secret")?;
+            out.rotated += 1;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,1214 @@
+//! Payments end to end against a local mock Stripe (wiremock) that checks what we send
+//! (paths, form fields, `Stripe-Account`, `Idempotency-Key`) and answers with Stripe's
+//! documented JSON shapes; webhooks signed with Stripe's scheme.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Weekday;
+use integrations::stripe::webhook::sign;
+use serde_json::{Value, json};
+use servicegraph::settings::Secret;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{
+    Options, Owner, TestApp, every_day, local, next_weekday, slug, spawn_app_with,
+};
+
+const PLATFORM_KEY: &str = "sk_test_platform_key_do_not_leak_1234";
+const PLATFORM_WHSEC: &str = "whsec_platform_signing_secret_1";
+const PLATFORM_WHSEC_OLD: &str = "whsec_platform_signing_secret_0";
+const TENANT_WHSEC: &str = "whsec_tenant_signing_secret_abcd";
+const PRICE_PRO: &str = "price_pro_monthly";
+
+fn form(req: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect()
+}
+
+fn field(req: &Request, name: &str) -> Option<String> {
+    form(req)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn hdr(req: &Request, name: &str) -> Option<String> {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn requests_to(mock: &MockServer, p: &str) -> Vec<Request> {
+    mock.received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == p)
+        .collect()
+}
+
+fn settings_for(mock: &MockServer) -> Options {
+    let uri = mock.uri();
+    Options {
+        settings: Some(Arc::new(move |s: &mut servicegraph::Settings| {
+            s.stripe_secret_key = Some(Secret::new(PLATFORM_KEY));
+            s.stripe_api_base = uri.clone();
+            s.stripe_webhook_secrets =
+                vec![Secret::new(PLATFORM_WHSEC), Secret::new(PLATFORM_WHSEC_OLD)];
+            s.stripe_prices = [
+                Some("price_starter_monthly".into()),
+                Some(PRICE_PRO.into()),
+                Some("price_teams_monthly".into()),
+            ];
+        })),
+        ..Options::default()
+    }
+}
+
+/// A tenant connected to Stripe (onboarding through the mock, `account.updated`
+/// enabling charges), with the `stripe` plugin configured, a 25 % deposit policy, a
+/// 50.00 service and a staff member working every day.
+struct Shop {
+    owner: Owner,
+    account: String,
+    service: String,
+    staff: String,
+}
+
+async fn mock_account_endpoints(mock: &MockServer, account: &str) {
+    Mock::given(method("POST"))
+        .and(path("/v1/accounts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": account, "object": "account", "type": "standard",
+            "charges_enabled": false, "payouts_enabled": false, "details_submitted": false
+        })))
+        .mount(mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/account_links"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "account_link", "created": 1_700_000_000,
+            "expires_at": 1_700_000_300, "url": format!("https://connect.stripe.com/setup/s/{account}")
+        })))
+        .mount(mock)
+        .await;
+}
+
+async fn post_webhook(
+    app: &TestApp,
+    route: &str,
+    body: &str,
+    signature: Option<String>,
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(format!("{}{route}", app.address))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(s) = signature {
+        req = req.header("Stripe-Signature", s);
+    }
+    let resp = req.send().await.expect("webhook");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn event(id: &str, kind: &str, created: i64, account: Option<&str>, object: Value) -> String {
+    json!({
+        "id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created,
+        "type": kind, "livemode": false, "account": account, "pending_webhooks": 1,
+        "data": {"object": object}
+    })
+    .to_string()
+}
+
+async fn platform_event(app: &TestApp, body: &str) -> (u16, Value) {
+    let sig = sign(
+        body.as_bytes(),
+        PLATFORM_WHSEC,
+        chrono::Utc::now().timestamp(),
+    );
+    post_webhook(app, "/webhooks/platform/stripe", body, Some(sig)).await
+}
+
+async fn tenant_event(app: &TestApp, shop_slug: &str, body: &str) -> (u16, Value) {
+    let sig = sign(
+        body.as_bytes(),
+        TENANT_WHSEC,
+        chrono::Utc::now().timestamp(),
+    );
+    post_webhook(
+        app,
+        &format!("/webhooks/{shop_slug}/stripe"),
+        body,
+        Some(sig),
+    )
+    .await
+}
+
+async fn open_shop(app: &TestApp, mock: &MockServer) -> Shop {
+    let owner = app.sign_up(&slug("pay")).await;
+    let account = format!("acct_{}", uuid::Uuid::new_v4().simple());
+    mock_account_endpoints(mock, &account).await;
+    let url = app
+        .gql(
+            Some(&owner.token),
+            "mutation { startStripeOnboarding { url } }",
+            json!({}),
+        )
+        .await["startStripeOnboarding"]["url"]
+        .as_str()
+        .expect("onboarding url")
+        .to_string();
+    assert!(url.starts_with("https://connect.stripe.com/"), "{url}");
+    let cfg = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: ConfigurePluginInput!) { configurePlugin(input: $input) { plugin { id enabled } userErrors { field code message } } }",
+            json!({"input": {"pluginId": "stripe", "config": {"webhookSigningSecret": TENANT_WHSEC}}}),
+        )
+        .await;
+    assert_eq!(cfg["configurePlugin"]["userErrors"], json!([]), "{cfg}");
+    let body = event(
+        &format!("evt_acct_{}", uuid::Uuid::new_v4().simple()),
+        "account.updated",
+        chrono::Utc::now().timestamp(),
+        Some(&account),
+        json!({"id": account, "object": "account", "charges_enabled": true, "payouts_enabled": true, "details_submitted": true}),
+    );
+    let (status, _) = platform_event(app, &body).await;
+    assert_eq!(status, 200);
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "Pat", &every_day("08:00", "18:00"))
+        .await;
+    let set = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: SetDepositPolicyInput!) { setDepositPolicy(input: $input) { ok userErrors { code } } }",
+            json!({"input": {"policy": "PERCENT", "value": 2500}}),
+        )
+        .await;
+    assert_eq!(set["setDepositPolicy"]["ok"], json!(true), "{set}");
+    Shop {
+        owner,
+        account,
+        service,
+        staff,
+    }
+}
+
+async fn mock_checkout(mock: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(|req: &Request| {
+            let booking = field(req, "metadata[booking_id]").unwrap_or_default();
+            let id = format!("cs_test_{}", booking.replace('-', ""));
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": id, "object": "checkout.session", "mode": field(req, "mode"),
+                "status": "open", "payment_status": "unpaid", "customer": null,
+                "payment_intent": null, "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+                "amount_total": field(req, "line_items[0][price_data][unit_amount]").and_then(|v| v.parse::<i64>().ok()),
+                "expires_at": field(req, "expires_at").and_then(|v| v.parse::<i64>().ok()),
+                "metadata": {"booking_id": booking, "payment_id": field(req, "metadata[payment_id]")}
+            }))
+        })
+        .mount(mock)
+        .await;
+}
+
+const PUBLIC_BOOK: &str = "mutation($input: PublicCreateBookingInput!) { publicCreateBooking(input: $input) { booking { id status depositCents checkoutUrl } userErrors { field code message } } }";
+
+const BOOKING: &str = "query($id: ID!) { booking(id: $id) { id status depositExpiresAt money { priceCents paidCents refundedCents balanceCents } payments { id kind method status amountCents refundedCents applicationFeeCents checkoutUrl checkoutSessionId paymentIntentId failureCode refunds { amountCents status } } } }";
+
+async fn booking(app: &TestApp, token: &str, id: &str) -> Value {
+    app.gql(Some(token), BOOKING, json!({"id": id})).await["booking"].clone()
+}
+
+async fn public_book(app: &TestApp, shop: &Shop, day_offset: i64, time: &str) -> Value {
+    let day = next_weekday(Weekday::Wed, day_offset);
+    let starts = local(chrono_tz::America::New_York, day, time);
+    app.gql(
+        None,
+        PUBLIC_BOOK,
+        json!({"input": {"tenantSlug": shop.owner.slug, "serviceId": shop.service, "staffMemberId": shop.staff, "startsAt": starts, "customer": {"name": "Dana", "phone": "+12025550143", "email": "dana@example.com"}}}),
+    )
+    .await["publicCreateBooking"]
+        .clone()
+}
+
+/// Polls `check` on the booking until it holds (the outbox worker runs in the
+/// background); panics with the last state after ~20 s.
+async fn eventually(app: &TestApp, token: &str, id: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = booking(app, token, id).await;
+        if check(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("condition not reached; booking: {last}");
+}
+
+fn checkout_completed(
+    id: &str,
+    created: i64,
+    session: &str,
+    payment_id: &str,
+    booking_id: &str,
+) -> String {
+    event(
+        id,
+        "checkout.session.completed",
+        created,
+        None,
+        json!({"id": session, "object": "checkout.session", "mode": "payment", "status": "complete",
+               "payment_status": "paid", "customer": "cus_saved_1", "payment_intent": "pi_deposit_1",
+               "metadata": {"payment_id": payment_id, "booking_id": booking_id}}),
+    )
+}
+
+#[tokio::test]
+async fn deposit_balance_and_refund_end_to_end() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    let tok = shop.owner.token.clone();
+
+    // Onboarding sent a Standard account creation with an idempotency key, platform-level.
+    let acct_req = &requests_to(&mock, "/v1/accounts").await[0];
+    assert_eq!(field(acct_req, "type").as_deref(), Some("standard"));
+    assert!(hdr(acct_req, "idempotency-key").is_some());
+    assert_eq!(hdr(acct_req, "stripe-account"), None);
+    assert_eq!(
+        hdr(acct_req, "authorization").as_deref(),
+        Some(format!("Bearer {PLATFORM_KEY}").as_str())
+    );
+    let settings = app
+        .gql(
+            Some(&tok),
+            "{ paymentSettings { stripeAccountId chargesEnabled depositPolicy depositValue } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(settings["paymentSettings"]["chargesEnabled"], json!(true));
+    assert_eq!(
+        settings["paymentSettings"]["stripeAccountId"],
+        json!(shop.account)
+    );
+
+    // Public booking: a 25 % deposit of 50.00 is due → PENDING with a Checkout URL.
+    let p = public_book(&app, &shop, 3, "10:00").await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    let b = &p["booking"];
+    assert_eq!(b["status"], json!("PENDING"));
+    assert_eq!(b["depositCents"], json!(1250));
+    let url = b["checkoutUrl"].as_str().expect("checkout url");
+    assert!(
+        url.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+        "{url}"
+    );
+    let booking_id = b["id"].as_str().unwrap().to_string();
+
+    let reqs = requests_to(&mock, "/v1/checkout/sessions").await;
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(
+        hdr(r, "stripe-account").as_deref(),
+        Some(shop.account.as_str())
+    );
+    let idem = hdr(r, "idempotency-key").expect("idempotency key");
+    assert!(
+        uuid::Uuid::try_parse(&idem).is_ok(),
+        "outbox id as key: {idem}"
+    );
+    assert_eq!(field(r, "mode").as_deref(), Some("payment"));
+    assert_eq!(
+        field(r, "line_items[0][price_data][unit_amount]").as_deref(),
+        Some("1250")
+    );
+    assert_eq!(
+        field(r, "line_items[0][price_data][currency]").as_deref(),
+        Some("usd")
+    );
+    assert_eq!(
+        field(r, "payment_intent_data[application_fee_amount]").as_deref(),
+        Some("25")
+    );
+    assert_eq!(
+        field(r, "payment_intent_data[setup_future_usage]").as_deref(),
+        Some("off_session")
+    );
+    assert_eq!(
+        field(r, "customer_email").as_deref(),
+        Some("dana@example.com")
+    );
+    assert_eq!(
+        field(r, "metadata[booking_id]").as_deref(),
+        Some(booking_id.as_str())
+    );
+
+    let view = booking(&app, &tok, &booking_id).await;
+    let deposit = view["payments"][0].clone();
+    assert_eq!(deposit["status"], json!("PENDING"));
+    assert!(view["depositExpiresAt"].is_string());
+    let payment_id = deposit["id"].as_str().unwrap().to_string();
+    let session = deposit["checkoutSessionId"].as_str().unwrap().to_string();
+
+    // The slot is held while the customer pays.
+    let again = public_book(&app, &shop, 3, "10:00").await;
+    assert_eq!(again["userErrors"][0]["code"], json!("SLOT_UNAVAILABLE"));
+
+    // Paid: the booking is confirmed, the payment recorded.
+    let now = chrono::Utc::now().timestamp();
+    let (s, _) = tenant_event(
+        &app,
+        &shop.owner.slug,
+        &checkout_completed("evt_cs_1", now, &session, &payment_id, &booking_id),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let pi_ok = event(
+        "evt_pi_dep_1",
+        "payment_intent.succeeded",
+        now,
+        Some(&shop.account),
+        json!({"id": "pi_deposit_1", "object": "payment_intent", "status": "succeeded", "amount": 1250,
+               "customer": "cus_saved_1", "payment_method": "pm_saved_1", "metadata": {"payment_id": payment_id}}),
+    );
+    let (s, _) = tenant_event(&app, &shop.owner.slug, &pi_ok).await;
+    assert_eq!(s, 200);
+    let view = booking(&app, &tok, &booking_id).await;
+    assert_eq!(view["status"], json!("CONFIRMED"));
+    assert_eq!(view["depositExpiresAt"], Value::Null);
+    assert_eq!(view["payments"][0]["status"], json!("SUCCEEDED"));
+    assert_eq!(view["payments"][0]["checkoutUrl"], Value::Null);
+    assert_eq!(
+        view["money"],
+        json!({"priceCents": 5000, "paidCents": 1250, "refundedCents": 0, "balanceCents": 3750})
+    );
+
+    // Completion charges the balance off-session to the saved card.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .and(header("stripe-account", shop.account.as_str()))
+        .respond_with(|req: &Request| {
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": "pi_balance_1", "object": "payment_intent", "status": "succeeded",
+                "amount": field(req, "amount").and_then(|a| a.parse::<i64>().ok()),
+                "amount_received": field(req, "amount").and_then(|a| a.parse::<i64>().ok()),
+                "customer": field(req, "customer"), "payment_method": field(req, "payment_method"),
+                "latest_charge": "ch_balance_1", "last_payment_error": null
+            }))
+        })
+        .mount(&mock)
+        .await;
+    for status in ["IN_PROGRESS", "COMPLETED"] {
+        let r = app
+            .gql(
+                Some(&tok),
+                "mutation($id: ID!, $s: BookingStatus!) { setBookingStatus(id: $id, status: $s) { booking { status } userErrors { code } } }",
+                json!({"id": booking_id, "s": status}),
+            )
+            .await;
+        assert_eq!(
+            r["setBookingStatus"]["booking"]["status"],
+            json!(status),
+            "{r}"
+        );
+    }
+    let view = eventually(&app, &tok, &booking_id, |b| {
+        b["money"]["balanceCents"] == json!(0)
+    })
+    .await;
+    let balance = view["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == json!("BALANCE"))
+        .unwrap()
+        .clone();
+    assert_eq!(balance["status"], json!("SUCCEEDED"));
+    assert_eq!(balance["amountCents"], json!(3750));
+    assert_eq!(balance["applicationFeeCents"], json!(75));
+    let pi_reqs = requests_to(&mock, "/v1/payment_intents").await;
+    assert_eq!(pi_reqs.len(), 1);
+    let r = &pi_reqs[0];
+    assert_eq!(field(r, "off_session").as_deref(), Some("true"));
+    assert_eq!(field(r, "confirm").as_deref(), Some("true"));
+    assert_eq!(field(r, "amount").as_deref(), Some("3750"));
+    assert_eq!(field(r, "customer").as_deref(), Some("cus_saved_1"));
+    assert_eq!(field(r, "payment_method").as_deref(), Some("pm_saved_1"));
+    assert!(hdr(r, "idempotency-key").is_some());
+
+    // A partial refund of the deposit, then Stripe's charge.refunded: counted once.
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .respond_with(|req: &Request| {
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": "re_1", "object": "refund", "status": "succeeded",
+                "amount": field(req, "amount").and_then(|a| a.parse::<i64>().ok()),
+                "payment_intent": field(req, "payment_intent")
+            }))
+        })
+        .mount(&mock)
+        .await;
+    let refund = app
+        .gql(
+            Some(&tok),
+            "mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { status amountCents } userErrors { code message } } }",
+            json!({"input": {"paymentId": payment_id, "amountCents": 1000, "reason": "goodwill"}}),
+        )
+        .await;
+    assert_eq!(
+        refund["refundPayment"]["refund"]["status"],
+        json!("PENDING"),
+        "{refund}"
+    );
+    let too_much = app
+        .gql(
+            Some(&tok),
+            "mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { status } userErrors { code } } }",
+            json!({"input": {"paymentId": payment_id, "amountCents": 300}}),
+        )
+        .await;
+    assert_eq!(
+        too_much["refundPayment"]["userErrors"][0]["code"],
+        json!("AMOUNT_EXCEEDS_REFUNDABLE")
+    );
+    let view = eventually(&app, &tok, &booking_id, |b| {
+        b["money"]["refundedCents"] == json!(1000)
+    })
+    .await;
+    assert_eq!(view["money"]["balanceCents"], json!(1000));
+    let rr = requests_to(&mock, "/v1/refunds").await;
+    assert_eq!(rr.len(), 1);
+    assert_eq!(
+        field(&rr[0], "payment_intent").as_deref(),
+        Some("pi_deposit_1")
+    );
+    assert_eq!(field(&rr[0], "amount").as_deref(), Some("1000"));
+    let refunded = event(
+        "evt_ch_ref_1",
+        "charge.refunded",
+        now + 5,
+        Some(&shop.account),
+        json!({"id": "ch_dep_1", "object": "charge", "payment_intent": "pi_deposit_1", "amount": 1250, "amount_refunded": 1000, "refunded": false}),
+    );
+    let (s, _) = tenant_event(&app, &shop.owner.slug, &refunded).await;
+    assert_eq!(s, 200);
+    let view = booking(&app, &tok, &booking_id).await;
+    assert_eq!(
+        view["money"],
+        json!({"priceCents": 5000, "paidCents": 5000, "refundedCents": 1000, "balanceCents": 1000})
+    );
+
+    // A manual payment settles the rest; more than the balance is refused.
+    let over = app
+        .gql(
+            Some(&tok),
+            "mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { payment { id } userErrors { code } } }",
+            json!({"input": {"bookingId": booking_id, "amountCents": 1001, "method": "CASH"}}),
+        )
+        .await;
+    assert_eq!(
+        over["recordPayment"]["userErrors"][0]["code"],
+        json!("AMOUNT_EXCEEDS_BALANCE")
+    );
+    let cash = app
+        .gql(
+            Some(&tok),
+            "mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { payment { status method } userErrors { code } } }",
+            json!({"input": {"bookingId": booking_id, "amountCents": 1000, "method": "CASH", "note": "paid at the door"}}),
+        )
+        .await;
+    assert_eq!(
+        cash["recordPayment"]["payment"],
+        json!({"status": "SUCCEEDED", "method": "CASH"})
+    );
+    let view = booking(&app, &tok, &booking_id).await;
+    assert_eq!(view["money"]["balanceCents"], json!(0));
+}
+
+#[tokio::test]
+async fn webhook_signatures_are_checked_before_anything_else() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    let p = public_book(&app, &shop, 4, "11:00").await;
+    let booking_id = p["booking"]["id"].as_str().unwrap().to_string();
+    let view = booking(&app, &shop.owner.token, &booking_id).await;
+    let payment_id = view["payments"][0]["id"].as_str().unwrap().to_string();
+    let session = view["payments"][0]["checkoutSessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let body = checkout_completed("evt_sig_1", now, &session, &payment_id, &booking_id);
+    let route = format!("/webhooks/{}/stripe", shop.owner.slug);
+
+    let mut tampered = body.clone().into_bytes();
+    let i = tampered.iter().position(|c| *c == b'p').unwrap();
+    tampered[i] = b'q';
+    let tampered = String::from_utf8(tampered).unwrap();
+    let cases = [
+        (
+            "one byte changed",
+            tampered.clone(),
+            Some(sign(body.as_bytes(), TENANT_WHSEC, now)),
+        ),
+        (
+            "stale timestamp",
+            body.clone(),
+            Some(sign(body.as_bytes(), TENANT_WHSEC, now - 301)),
+        ),
+        ("missing header", body.clone(), None),
+        ("garbled header", body.clone(), Some("v1=abc,t=x".into())),
+        (
+            "wrong secret",
+            body.clone(),
+            Some(sign(body.as_bytes(), "whsec_someone_else", now)),
+        ),
+    ];
+    for (what, payload, signature) in cases {
+        let (status, resp) = post_webhook(&app, &route, &payload, signature).await;
+        assert_eq!(status, 400, "{what}: {resp}");
+        assert!(
+            !resp.to_string().contains(TENANT_WHSEC),
+            "{what}: secret echoed"
+        );
+        let v = booking(&app, &shop.owner.token, &booking_id).await;
+        assert_eq!(v["status"], json!("PENDING"), "{what} had an effect");
+    }
+    // Rotation: a header with an old and a new v1 is accepted; a platform endpoint
+    // configured with two secrets accepts either.
+    let t = now;
+    let old = sign(body.as_bytes(), "whsec_retired_secret", t);
+    let new = sign(body.as_bytes(), TENANT_WHSEC, t);
+    let both = format!(
+        "{old},{}",
+        new.split(',').find(|p| p.starts_with("v1=")).unwrap()
+    );
+    let (status, _) = post_webhook(&app, &route, &body, Some(both)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        booking(&app, &shop.owner.token, &booking_id).await["status"],
+        json!("CONFIRMED")
+    );
+    for (i, secret) in [PLATFORM_WHSEC, PLATFORM_WHSEC_OLD].into_iter().enumerate() {
+        let e = event(
+            &format!("evt_rot_{i}"),
+            "ping",
+            now,
+            None,
+            json!({"id": "x"}),
+        );
+        let (status, _) = post_webhook(
+            &app,
+            "/webhooks/platform/stripe",
+            &e,
+            Some(sign(e.as_bytes(), secret, now)),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // Unknown tenant / plugin.
+    let (status, _) = post_webhook(
+        &app,
+        "/webhooks/no-such-shop/stripe",
+        &body,
+        Some(new.clone()),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post_webhook(
+        &app,
+        &format!("/webhooks/{}/paypal", shop.owner.slug),
+        &body,
+        Some(new),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_same_event_ten_times_concurrently_has_one_effect() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    let p = public_book(&app, &shop, 5, "09:00").await;
+    let booking_id = p["booking"]["id"].as_str().unwrap().to_string();
+    let view = booking(&app, &shop.owner.token, &booking_id).await;
+    let payment_id = view["payments"][0]["id"].as_str().unwrap().to_string();
+    let session = view["payments"][0]["checkoutSessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Paid after the booking lapsed: the effect is one refund, however often it arrives.
+    let r = app
+        .gql(
+            Some(&shop.owner.token),
+            "mutation($id: ID!) { cancelBooking(id: $id) { booking { status } userErrors { code } } }",
+            json!({"id": booking_id}),
+        )
+        .await;
+    assert_eq!(
+        r["cancelBooking"]["booking"]["status"],
+        json!("CANCELED"),
+        "{r}"
+    );
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "re_late", "object": "refund", "status": "succeeded", "amount": 1250, "payment_intent": "pi_deposit_1"
+        })))
+        .mount(&mock)
+        .await;
+    let body = checkout_completed(
+        "evt_dup_1",
+        chrono::Utc::now().timestamp(),
+        &session,
+        &payment_id,
+        &booking_id,
+    );
+    let sends = (0..10).map(|_| tenant_event(&app, &shop.owner.slug, &body));
+    let results = futures::future::join_all(sends).await;
+    assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
+    let duplicates = results
+        .iter()
+        .filter(|(_, b)| b["duplicate"] == json!(true))
+        .count();
+    assert_eq!(duplicates, 9);
+    let view = eventually(&app, &shop.owner.token, &booking_id, |b| {
+        b["money"]["refundedCents"] == json!(1250)
+    })
+    .await;
+    assert_eq!(view["status"], json!("CANCELED"));
+    assert_eq!(view["payments"][0]["refunds"].as_array().unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(requests_to(&mock, "/v1/refunds").await.len(), 1);
+    let notes = app
+        .gql(
+            Some(&shop.owner.token),
+            "{ notifications { kind bookingId } }",
+            json!({}),
+        )
+        .await;
+    let refunds = notes["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == json!("PAYMENT_REFUNDED"))
+        .count();
+    assert_eq!(refunds, 1);
+}
+
+fn subscription(
+    id: &str,
+    status: &str,
+    price: &str,
+    tenant_id: &str,
+    trial_end: Option<i64>,
+) -> Value {
+    json!({"id": id, "object": "subscription", "status": status, "customer": "cus_platform_1",
+           "trial_end": trial_end, "metadata": {"tenant_id": tenant_id},
+           "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item", "price": {"id": price, "object": "price"}}]}})
+}
+
+async fn billing_state(app: &TestApp, token: &str) -> Value {
+    app.gql(
+        Some(token),
+        "{ paymentSettings { plan billingStatus } }",
+        json!({}),
+    )
+    .await["paymentSettings"]
+        .clone()
+}
+
+#[tokio::test]
+async fn billing_events_in_any_order_reach_the_same_state_and_past_due_stops_bookings() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cs_sub_1", "object": "checkout.session", "mode": "subscription", "status": "open",
+            "url": "https://checkout.stripe.com/c/pay/cs_sub_1"
+        })))
+        .mount(&mock)
+        .await;
+    let t0 = chrono::Utc::now().timestamp() - 1000;
+    let mut end_states = Vec::new();
+    for order in [[0usize, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+        let owner = app.sign_up(&slug("bill")).await;
+        let url = app
+            .gql(
+                Some(&owner.token),
+                "mutation { startSubscriptionCheckout(plan: PRO) { url } }",
+                json!({}),
+            )
+            .await["startSubscriptionCheckout"]["url"]
+            .clone();
+        assert_eq!(url, json!("https://checkout.stripe.com/c/pay/cs_sub_1"));
+        let tid = &owner.tenant_id;
+        let sub = format!("sub_{}", &tid[..8]);
+        let events = [
+            event(
+                &format!("evt_a_{tid}"),
+                "customer.subscription.created",
+                t0,
+                None,
+                subscription(&sub, "trialing", PRICE_PRO, tid, Some(t0 + 14 * 86400)),
+            ),
+            event(
+                &format!("evt_b_{tid}"),
+                "customer.subscription.updated",
+                t0 + 10,
+                None,
+                subscription(&sub, "active", PRICE_PRO, tid, None),
+            ),
+            event(
+                &format!("evt_c_{tid}"),
+                "invoice.payment_failed",
+                t0 + 20,
+                None,
+                json!({"id": "in_1", "object": "invoice", "customer": "cus_platform_1", "subscription": sub, "metadata": {"tenant_id": tid}}),
+            ),
+            event(
+                &format!("evt_d_{tid}"),
+                "customer.subscription.updated",
+                t0 + 30,
+                None,
+                subscription(&sub, "active", PRICE_PRO, tid, None),
+            ),
+        ];
+        for i in order {
+            let (s, _) = platform_event(&app, &events[i]).await;
+            assert_eq!(s, 200);
+        }
+        end_states.push(billing_state(&app, &owner.token).await);
+    }
+    assert!(
+        end_states
+            .iter()
+            .all(|s| *s == json!({"plan": "PRO", "billingStatus": "ACTIVE"})),
+        "{end_states:?}"
+    );
+
+    // PAST_DUE: reads work, new bookings do not.
+    let mock2 = MockServer::start().await;
+    mock_checkout(&mock2).await;
+    let shop = open_shop(&app, &mock).await;
+    let tid = shop.owner.tenant_id.clone();
+    let failed = event(
+        &format!("evt_pd_{tid}"),
+        "invoice.payment_failed",
+        chrono::Utc::now().timestamp(),
+        None,
+        json!({"id": "in_2", "object": "invoice", "customer": "cus_x", "metadata": {"tenant_id": tid}}),
+    );
+    let (s, _) = platform_event(&app, &failed).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        billing_state(&app, &shop.owner.token).await["billingStatus"],
+        json!("PAST_DUE")
+    );
+    let p = public_book(&app, &shop, 6, "10:00").await;
+    assert_eq!(
+        p["userErrors"][0]["code"],
+        json!("TENANT_NOT_ACCEPTING_BOOKINGS"),
+        "{p}"
+    );
+    let services = app
+        .gql(
+            Some(&shop.owner.token),
+            "{ services { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(services["services"]["totalCount"], json!(1));
+}
+
+async fn completed_with_saved_card(app: &TestApp, shop: &Shop, day: i64) -> String {
+    let p = public_book(app, shop, day, "14:00").await;
+    let booking_id = p["booking"]["id"].as_str().unwrap().to_string();
+    let view = booking(app, &shop.owner.token, &booking_id).await;
+    let payment_id = view["payments"][0]["id"].as_str().unwrap().to_string();
+    let session = view["payments"][0]["checkoutSessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let evt = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    tenant_event(
+        app,
+        &shop.owner.slug,
+        &checkout_completed(&evt, now, &session, &payment_id, &booking_id),
+    )
+    .await;
+    let pi = event(
+        &format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "payment_intent.succeeded",
+        now,
+        Some(&shop.account),
+        json!({"id": "pi_deposit_1", "object": "payment_intent", "status": "succeeded", "customer": "cus_saved_1",
+               "payment_method": "pm_saved_1", "metadata": {"payment_id": payment_id}}),
+    );
+    tenant_event(app, &shop.owner.slug, &pi).await;
+    for status in ["IN_PROGRESS", "COMPLETED"] {
+        app.gql(
+            Some(&shop.owner.token),
+            "mutation($id: ID!, $s: BookingStatus!) { setBookingStatus(id: $id, status: $s) { booking { status } } }",
+            json!({"id": booking_id, "s": status}),
+        )
+        .await;
+    }
+    booking_id
+}
+
+fn pi_succeeded(req: &Request) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "pi_balance_ok", "object": "payment_intent", "status": "succeeded",
+        "amount": field(req, "amount").and_then(|a| a.parse::<i64>().ok()),
+        "amount_received": field(req, "amount").and_then(|a| a.parse::<i64>().ok()),
+        "customer": "cus_saved_1", "payment_method": "pm_saved_1"
+    }))
+}
+
+#[tokio::test]
+async fn a_failing_provider_is_retried_until_it_recovers_and_charged_once() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    // First a timeout (the client gives up after 2 s), then two 500s, then success.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(
+            json!({"error": {"type": "api_error", "message": "Something went wrong"}}),
+        ))
+        .up_to_n_times(2)
+        .with_priority(2)
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(pi_succeeded)
+        .with_priority(3)
+        .mount(&mock)
+        .await;
+    let booking_id = completed_with_saved_card(&app, &shop, 7).await;
+    let view = eventually(&app, &shop.owner.token, &booking_id, |b| {
+        b["money"]["balanceCents"] == json!(0)
+    })
+    .await;
+    let balances: Vec<&Value> = view["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == json!("BALANCE"))
+        .collect();
+    assert_eq!(balances.len(), 1);
+    assert_eq!(balances[0]["status"], json!("SUCCEEDED"));
+    let reqs = requests_to(&mock, "/v1/payment_intents").await;
+    assert_eq!(reqs.len(), 4, "timeout, 500, 500, success");
+    let keys: std::collections::HashSet<_> = reqs
+        .iter()
+        .filter_map(|r| hdr(r, "idempotency-key"))
+        .collect();
+    assert_eq!(keys.len(), 1, "every retry is the same request to Stripe");
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_resumes_after_restart_without_a_second_charge() {
+    let mock = MockServer::start().await;
+    let opts = settings_for(&mock);
+    let app = spawn_app_with(opts.clone()).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    // Stripe is slow to answer the first attempt; the server dies while waiting.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(|req: &Request| pi_succeeded(req).set_delay(Duration::from_millis(1500)))
+        .mount(&mock)
+        .await;
+    let booking_id = completed_with_saved_card(&app, &shop, 8).await;
+    for _ in 0..100 {
+        if !requests_to(&mock, "/v1/payment_intents").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(requests_to(&mock, "/v1/payment_intents").await.len(), 1);
+    let database = (app.settings.database_url.clone(), app.owner_url.clone());
+    let token = shop.owner.token.clone();
+    let _dir = app.stop();
+    // Restart on the same database; the claim lapses and the worker redelivers.
+    let app2 = spawn_app_with(Options {
+        database: Some(database),
+        ..opts
+    })
+    .await;
+    let view = eventually(&app2, &token, &booking_id, |b| {
+        b["payments"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["kind"] == json!("BALANCE") && p["status"] == json!("SUCCEEDED"))
+        })
+    })
+    .await;
+    let balances = view["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == json!("BALANCE"))
+        .count();
+    assert_eq!(balances, 1);
+    assert_eq!(view["money"]["balanceCents"], json!(0));
+    let reqs = requests_to(&mock, "/v1/payment_intents").await;
+    assert_eq!(reqs.len(), 2, "the interrupted attempt and the redelivery");
+    let keys: std::collections::HashSet<_> = reqs
+        .iter()
+        .filter_map(|r| hdr(r, "idempotency-key"))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "Stripe sees one request twice, so charges once"
+    );
+}
+
+#[tokio::test]
+async fn a_declined_balance_charge_fails_clearly_and_notifies_the_operator() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(402).set_body_json(json!({"error": {
+            "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+            "message": "Your card has insufficient funds.",
+            "payment_intent": {"id": "pi_declined", "object": "payment_intent", "status": "requires_payment_method",
+                "amount": 3750, "amount_received": 0, "customer": "cus_saved_1", "payment_method": null,
+                "last_payment_error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."}}
+        }})))
+        .mount(&mock)
+        .await;
+    let booking_id = completed_with_saved_card(&app, &shop, 9).await;
+    let view = eventually(&app, &shop.owner.token, &booking_id, |b| {
+        b["payments"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["kind"] == json!("BALANCE") && p["status"] == json!("FAILED"))
+        })
+    })
+    .await;
+    let failed = view["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == json!("BALANCE"))
+        .unwrap()
+        .clone();
+    assert_eq!(failed["failureCode"], json!("insufficient_funds"));
+    assert_eq!(failed["paymentIntentId"], json!("pi_declined"));
+    assert_eq!(view["money"]["balanceCents"], json!(3750));
+    let notes = app
+        .gql(
+            Some(&shop.owner.token),
+            "{ notifications(unreadOnly: true) { id kind bookingId } }",
+            json!({}),
+        )
+        .await;
+    let n = notes["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == json!("PAYMENT_FAILED"))
+        .expect("notified")
+        .clone();
+    assert_eq!(n["bookingId"], json!(booking_id));
+    // A decline is an answer, not a delivery failure: one request, no retries.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(requests_to(&mock, "/v1/payment_intents").await.len(), 1);
+    app.gql(
+        Some(&shop.owner.token),
+        "mutation($id: ID!) { markNotificationRead(id: $id) { readAt } }",
+        json!({"id": n["id"]}),
+    )
+    .await;
+    let unread = app
+        .gql(
+            Some(&shop.owner.token),
+            "{ notifications(unreadOnly: true) { kind } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !unread["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == json!("PAYMENT_FAILED"))
+    );
+}
+
+#[tokio::test]
+async fn an_unpaid_deposit_releases_the_slot_on_expiry() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    // Stripe says the session expired.
+    let p = public_book(&app, &shop, 10, "10:00").await;
+    let first = p["booking"]["id"].as_str().unwrap().to_string();
+    let view = booking(&app, &shop.owner.token, &first).await;
+    let session = view["payments"][0]["checkoutSessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let payment_id = view["payments"][0]["id"].as_str().unwrap().to_string();
+    let expired = event(
+        "evt_exp_1",
+        "checkout.session.expired",
+        chrono::Utc::now().timestamp(),
+        None,
+        json!({"id": session, "object": "checkout.session", "status": "expired", "payment_status": "unpaid", "metadata": {"payment_id": payment_id}}),
+    );
+    let (s, _) = tenant_event(&app, &shop.owner.slug, &expired).await;
+    assert_eq!(s, 200);
+    let view = booking(&app, &shop.owner.token, &first).await;
+    assert_eq!(view["status"], json!("CANCELED"));
+    assert_eq!(view["payments"][0]["status"], json!("EXPIRED"));
+    // The slot is free again; this time the deadline passes without any event: the
+    // worker's sweep releases it.
+    let p = public_book(&app, &shop, 10, "10:00").await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    let second = p["booking"]["id"].as_str().unwrap().to_string();
+    let tenant = uuid::Uuid::parse_str(&shop.owner.tenant_id).unwrap();
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, prelude::Expr};
+        let tx = app.state.db.write(tenant).await.unwrap();
+        entities::booking::Entity::update_many()
+            .col_expr(
+                entities::booking::Column::DepositExpiresAt,
+                Expr::value(Some(chrono::Utc::now() - chrono::Duration::minutes(1))),
+            )
+            .filter(entities::booking::Column::TenantId.eq(tenant))
+            .filter(entities::booking::Column::Id.eq(uuid::Uuid::parse_str(&second).unwrap()))
+            .exec(&*tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let view = eventually(&app, &shop.owner.token, &second, |b| {
+        b["status"] == json!("CANCELED")
+    })
+    .await;
+    assert_eq!(view["payments"][0]["status"], json!("EXPIRED"));
+    let p = public_book(&app, &shop, 10, "10:00").await;
+    assert_eq!(p["booking"]["status"], json!("PENDING"), "{p}");
+}
+
+#[tokio::test]
+async fn deposits_without_stripe_are_unavailable_and_manual_payments_work() {
+    let app = spawn_app_with(Options::default()).await;
+    let owner = app.sign_up(&slug("cash")).await;
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "Lee", &every_day("08:00", "18:00"))
+        .await;
+    let customer = app
+        .create_customer(&owner.token, "Kim", "+12025550177")
+        .await;
+    let day = next_weekday(Weekday::Thu, 3);
+    let b = app
+        .book(
+            &owner.token,
+            &service,
+            &staff,
+            &customer,
+            &local(chrono_tz::America::New_York, day, "10:00"),
+        )
+        .await;
+    let id = b["booking"]["id"].as_str().unwrap().to_string();
+    let code = app
+        .gql_error_code(
+            Some(&owner.token),
+            "mutation($id: ID!) { createDepositCheckout(bookingId: $id) { payment { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(code, "FEATURE_UNAVAILABLE");
+    let code = app
+        .gql_error_code(
+            Some(&owner.token),
+            "mutation { startStripeOnboarding { url } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "FEATURE_UNAVAILABLE");
+    // Public bookings are confirmed straight away when no card payments are set up.
+    let p = app
+        .public_book(
+            &owner.slug,
+            &service,
+            &local(chrono_tz::America::New_York, day, "13:00"),
+            Some(&staff),
+            "+12025550178",
+        )
+        .await;
+    assert_eq!(p["booking"]["status"], json!("CONFIRMED"), "{p}");
+    let pay = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { payment { id status } userErrors { code field } } }",
+            json!({"input": {"bookingId": id, "amountCents": 2000, "method": "CHECK", "note": "check #1042"}}),
+        )
+        .await;
+    let pid = pay["recordPayment"]["payment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bad = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { payment { id } userErrors { code field } } }",
+            json!({"input": {"bookingId": id, "amountCents": 0, "method": "CASH"}}),
+        )
+        .await;
+    assert_eq!(
+        bad["recordPayment"]["userErrors"][0]["code"],
+        json!("INVALID_INPUT")
+    );
+    let r = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { status amountCents } userErrors { code } } }",
+            json!({"input": {"paymentId": pid}}),
+        )
+        .await;
+    assert_eq!(
+        r["refundPayment"]["refund"],
+        json!({"status": "SUCCEEDED", "amountCents": 2000})
+    );
+    let view = booking(&app, &owner.token, &id).await;
+    assert_eq!(
+        view["money"],
+        json!({"priceCents": 5000, "paidCents": 2000, "refundedCents": 2000, "balanceCents": 5000})
+    );
+}
