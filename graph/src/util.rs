@@ -22,6 +22,7 @@ const RESERVED_SLUGS: &[&str] = &[
     "app",
     "graphql",
     "health",
+    "platform",
     "playground",
     "public",
     "static",
