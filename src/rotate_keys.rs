@@ -12,7 +12,7 @@ use entities::plugin_config;
 use graph::tenant_plugins::service::aad;
 use plugins::secrets::{KeyRing, Sealed};
 use sea_orm::prelude::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement};
 
 use crate::db_setup;
 use crate::settings::Settings;
@@ -37,6 +37,26 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Rotation> {
         .as_deref()
         .unwrap_or(&settings.database_url);
     let conn = db_setup::connect(url, 2).await?;
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        // Row-level security would hide every tenant's rows from the runtime role and
+        // the command would "succeed" having rotated nothing.
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT (rolsuper OR rolbypassrls) AS bypass FROM pg_roles WHERE rolname = current_user",
+            ))
+            .await?;
+        let bypass = row
+            .map(|r| r.try_get::<bool>("", "bypass"))
+            .transpose()?
+            .unwrap_or(false);
+        if !bypass {
+            anyhow::bail!(
+                "rotate-keys must see every tenant's rows: set MIGRATION_DATABASE_URL to a \
+                 superuser or BYPASSRLS role"
+            );
+        }
+    }
     let rows = plugin_config::Entity::find()
         .filter(plugin_config::Column::SecretsCiphertext.is_not_null())
         .all(&conn)
@@ -57,7 +77,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Rotation> {
             .reseal(&sealed, &aad(r.tenant_id, &r.plugin_id))
             .map_err(|e| anyhow::anyhow!("plugin config {}: {e}", r.id))?;
         if let Some(new) = resealed {
-            plugin_config::Entity::update_many()
+            let res = plugin_config::Entity::update_many()
                 .col_expr(
                     plugin_config::Column::SecretsKeyId,
                     Expr::value(Some(new.key_id)),
@@ -71,7 +91,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Rotation> {
                 .exec(&conn)
                 .await
                 .context("writing a re-encrypted secret")?;
-            out.rotated += 1;
+            // A row changed meanwhile (re-configured) is already under the primary key.
+            out.rotated += res.rows_affected as usize;
         }
     }
     Ok(out)

@@ -13,7 +13,7 @@ pub struct Model {
     pub id: Uuid,
     /// The tenant the event concerned.
     pub tenant_id: Uuid,
-    /// `stripe` (a tenant's endpoint) or `stripe_platform` (the platform's).
+    /// The provider (`stripe`), whichever endpoint the event came in on.
     pub source: String,
     /// The provider's event id (`evt_…`).
     pub event_id: String,

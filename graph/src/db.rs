@@ -147,10 +147,11 @@ impl Db {
         self.begin(tenant_id, true).await
     }
 
-    /// Serialises schedule writers of one tenant on PostgreSQL for the rest of `tx`
-    /// (`pg_advisory_xact_lock`), so that the availability check inside the transaction
-    /// is authoritative for holds and bookings alike; the exclusion constraint stays as
-    /// a backstop. Tenants are independent, so this costs nothing across tenants. On
+    /// Serialises schedule and money writers of one tenant on PostgreSQL for the rest of
+    /// `tx` (`pg_advisory_xact_lock`), so that a check inside the transaction is
+    /// authoritative: availability for holds and bookings (the exclusion constraint stays
+    /// as a backstop), balances and refundable amounts for payments and refunds (read
+    /// committed would let a concurrent commit land between two reads). Tenants are independent, so this costs nothing across tenants. On
     /// SQLite writers are already serialised.
     pub async fn lock_schedule(&self, tx: &Tx) -> Result<(), ApiError> {
         if self.backend() != DatabaseBackend::Postgres {

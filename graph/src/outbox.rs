@@ -235,6 +235,9 @@ pub async fn deliver_claimed(st: &GraphState, c: Claim) -> Result<Delivery, ApiE
     }
     let outcome = delivery::call(st, &msg).await;
     let tx = st.db.write(c.tenant_id).await?;
+    // Applying touches payments, refunds and bookings: under the tenant's write lock, like
+    // every other money or schedule write.
+    st.db.lock_schedule(&tx).await?;
     let delivery = match outcome {
         Ok(result) => {
             if !finish(&tx, c, DELIVERED, None, None, Some(result.to_string())).await? {

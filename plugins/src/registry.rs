@@ -8,6 +8,7 @@
 //! next request rebuilds. A time-to-live bounds staleness should a bus message be lost.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -138,6 +139,10 @@ pub struct Registry {
     platform: PlatformProviders,
     ttl: Duration,
     cache: RwLock<HashMap<Uuid, Entry>>,
+    /// Bumped by every invalidation. A load that started before an invalidation must not
+    /// store its (possibly stale) result, or a change committed during the load would be
+    /// hidden until the TTL.
+    generation: AtomicU64,
 }
 
 /// How long a built entry is trusted without an invalidation (a safety net; changes are
@@ -152,6 +157,7 @@ impl Registry {
             platform,
             ttl: DEFAULT_TTL,
             cache: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -168,9 +174,12 @@ impl Registry {
         {
             return Ok(e.providers.clone());
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let state = self.source.load(tenant_id).await?;
         let providers = Arc::new(self.build(state));
-        if let Ok(mut cache) = self.cache.write() {
+        if let Ok(mut cache) = self.cache.write()
+            && self.generation.load(Ordering::SeqCst) == generation
+        {
             cache.insert(
                 tenant_id,
                 Entry {
@@ -185,6 +194,7 @@ impl Registry {
     /// Drops the tenant's cached providers; the next [`Registry::tenant`] rebuilds them.
     pub fn invalidate(&self, tenant_id: Uuid) {
         if let Ok(mut cache) = self.cache.write() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             cache.remove(&tenant_id);
         }
     }
@@ -192,6 +202,7 @@ impl Registry {
     /// Drops every cached entry (after missed invalidations).
     pub fn invalidate_all(&self) {
         if let Ok(mut cache) = self.cache.write() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             cache.clear();
         }
     }
@@ -244,5 +255,60 @@ impl Registry {
             enabled: state.plugins.iter().map(|p| p.plugin_id.clone()).collect(),
             stripe_webhook_secrets,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::sync::Notify;
+
+    /// A source whose loads wait for `release` (to interleave an invalidation).
+    struct Paused {
+        started: Notify,
+        release: Notify,
+        loads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ConfigSource for Paused {
+        async fn load(&self, _tenant_id: Uuid) -> Result<TenantPluginState, String> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            self.started.notify_one();
+            self.release.notified().await;
+            Ok(TenantPluginState {
+                detour_factor: 1.3,
+                speed_kmh: 40.0,
+                ..TenantPluginState::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_load_overtaken_by_an_invalidation_is_not_cached() {
+        let src = Arc::new(Paused {
+            started: Notify::new(),
+            release: Notify::new(),
+            loads: AtomicUsize::new(0),
+        });
+        let reg = Arc::new(Registry::new(src.clone(), PlatformProviders::default()));
+        let t = Uuid::now_v7();
+        let r2 = reg.clone();
+        let load = tokio::spawn(async move { r2.tenant(t).await.map(|p| p.enabled.len()) });
+        src.started.notified().await;
+        reg.invalidate(t); // a configuration change commits while the load is in flight
+        src.release.notify_one();
+        assert_eq!(load.await.unwrap(), Ok(0));
+        assert!(!reg.is_cached(t), "the stale result must not be cached");
+        // An undisturbed load is cached.
+        let r3 = reg.clone();
+        let load = tokio::spawn(async move { r3.tenant(t).await.is_ok() });
+        src.started.notified().await;
+        src.release.notify_one();
+        assert!(load.await.unwrap());
+        assert!(reg.is_cached(t));
+        assert_eq!(src.loads.load(Ordering::SeqCst), 2);
     }
 }

@@ -10,6 +10,7 @@ mod helpers;
 mod isolation;
 mod payments;
 mod playground;
+mod plugins;
 mod roles;
 mod scheduling;
 mod schema_snapshot;

@@ -262,11 +262,22 @@ fn checkout_completed(
     payment_id: &str,
     booking_id: &str,
 ) -> String {
+    checkout_completed_on(id, created, None, session, payment_id, booking_id)
+}
+
+fn checkout_completed_on(
+    id: &str,
+    created: i64,
+    account: Option<&str>,
+    session: &str,
+    payment_id: &str,
+    booking_id: &str,
+) -> String {
     event(
         id,
         "checkout.session.completed",
         created,
-        None,
+        account,
         json!({"id": session, "object": "checkout.session", "mode": "payment", "status": "complete",
                "payment_status": "paid", "customer": "cus_saved_1", "payment_intent": "pi_deposit_1",
                "metadata": {"payment_id": payment_id, "booking_id": booking_id}}),
@@ -672,21 +683,29 @@ async fn the_same_event_ten_times_concurrently_has_one_effect() {
         })))
         .mount(&mock)
         .await;
-    let body = checkout_completed(
+    // The Connect event reaches both the tenant's endpoint (ten times at once) and the
+    // platform's endpoint: one effect.
+    let body = checkout_completed_on(
         "evt_dup_1",
         chrono::Utc::now().timestamp(),
+        Some(&shop.account),
         &session,
         &payment_id,
         &booking_id,
     );
     let sends = (0..10).map(|_| tenant_event(&app, &shop.owner.slug, &body));
-    let results = futures::future::join_all(sends).await;
+    let (results, platform) = tokio::join!(
+        futures::future::join_all(sends),
+        platform_event(&app, &body)
+    );
     assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
+    assert_eq!(platform.0, 200, "{platform:?}");
     let duplicates = results
         .iter()
+        .chain(std::iter::once(&platform))
         .filter(|(_, b)| b["duplicate"] == json!(true))
         .count();
-    assert_eq!(duplicates, 9);
+    assert_eq!(duplicates, 10);
     let view = eventually(&app, &shop.owner.token, &booking_id, |b| {
         b["money"]["refundedCents"] == json!(1250)
     })
@@ -977,8 +996,8 @@ async fn a_server_killed_mid_delivery_resumes_after_restart_without_a_second_cha
         .iter()
         .filter(|p| p["kind"] == json!("BALANCE"))
         .count();
-    assert_eq!(balances, 1);
-    assert_eq!(view["money"]["balanceCents"], json!(0));
+    assert_eq!(balances, 1, "{view}");
+    assert_eq!(view["money"]["balanceCents"], json!(0), "{view}");
     let reqs = requests_to(&mock, "/v1/payment_intents").await;
     assert_eq!(reqs.len(), 2, "the interrupted attempt and the redelivery");
     let keys: std::collections::HashSet<_> = reqs
@@ -1211,4 +1230,112 @@ async fn deposits_without_stripe_are_unavailable_and_manual_payments_work() {
         view["money"],
         json!({"priceCents": 5000, "paidCents": 2000, "refundedCents": 2000, "balanceCents": 5000})
     );
+}
+
+/// Collects formatted log lines of the test's thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_responses_logs_or_error_messages() {
+    // The test runtime is single-threaded, so a thread-local subscriber sees every log
+    // line the server writes while this test runs.
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    // Stripe refuses and (as a hostile or buggy server might) echoes the key back.
+    let echo = json!({"error": {"type": "invalid_request_error", "code": "api_key_invalid",
+        "message": format!("Invalid API Key provided: {PLATFORM_KEY} {TENANT_WHSEC}")}});
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(echo.clone()))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(echo))
+        .mount(&mock)
+        .await;
+    let shop = open_shop(&app, &mock).await;
+    let mut responses = Vec::new();
+
+    // A deposit whose Checkout creation is refused: dead-lettered, payment failed,
+    // operator notified — with Stripe's code, not its text.
+    let p = public_book(&app, &shop, 11, "10:00").await;
+    responses.push(p.to_string());
+    let id = p["booking"]["id"].as_str().unwrap().to_string();
+    let view = booking(&app, &shop.owner.token, &id).await;
+    assert_eq!(view["payments"][0]["status"], json!("FAILED"), "{view}");
+    assert_eq!(view["payments"][0]["failureCode"], json!("api_key_invalid"));
+    responses.push(view.to_string());
+    let (_, b) = app
+        .post(
+            Some(&shop.owner.token),
+            "{ notifications { kind message } plugins { id config secrets { name isSet last4 } } }",
+            json!({}),
+        )
+        .await;
+    assert!(b.to_string().contains("PAYMENT_FAILED"), "{b}");
+    responses.push(b.to_string());
+    let (_, b) = app
+        .post(
+            Some(&shop.owner.token),
+            "mutation { testPlugin(pluginId: \"stripe\") { ok message } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["testPlugin"]["ok"], json!(false), "{b}");
+    responses.push(b.to_string());
+    // Refused webhooks.
+    let body = event(
+        "evt_secret_1",
+        "ping",
+        chrono::Utc::now().timestamp(),
+        None,
+        json!({}),
+    );
+    let (s, r) = post_webhook(
+        &app,
+        &format!("/webhooks/{}/stripe", shop.owner.slug),
+        &body,
+        Some(sign(body.as_bytes(), "whsec_wrong", 1)),
+    )
+    .await;
+    assert_eq!(s, 400);
+    responses.push(r.to_string());
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("webhook signature refused"),
+        "logs were captured"
+    );
+    assert!(logs.contains("dead-lettered"), "logs were captured");
+    for secret in [
+        PLATFORM_KEY,
+        TENANT_WHSEC,
+        PLATFORM_WHSEC,
+        PLATFORM_WHSEC_OLD,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+        for r in &responses {
+            assert!(!r.contains(secret), "a secret reached a response: {r}");
+        }
+    }
 }

@@ -293,6 +293,7 @@ pub async fn create_deposit_checkout(
     booking_id: Uuid,
 ) -> Result<Outcome<payment::Model>, ApiError> {
     let tx = st.db.write(rc.tenant_id).await?;
+    st.db.lock_schedule(&tx).await?;
     let t = tenant_row(&tx).await?;
     if !card_payments_ready(st, &t).await {
         return Err(ApiError::FeatureUnavailable("payments".into()));
@@ -385,6 +386,7 @@ pub async fn record_manual(
         )));
     }
     let tx = st.db.write(rc.tenant_id).await?;
+    st.db.lock_schedule(&tx).await?;
     let b = booking_for_payment(&tx, rc, booking_id).await?;
     if b.status == BookingStatus::Canceled.as_str() {
         return Ok(Err(user_error(
@@ -454,6 +456,9 @@ pub async fn refund_payment(
         )));
     }
     let tx = st.db.write(rc.tenant_id).await?;
+    // Money checks read several rows (payment, pending refunds); the tenant's write lock
+    // keeps a concurrent refund or provider answer from landing between the reads.
+    st.db.lock_schedule(&tx).await?;
     let p = scoped::<payment::Entity>(rc.tenant_id)
         .filter(payment::Column::Id.eq(payment_id))
         .one(&*tx)

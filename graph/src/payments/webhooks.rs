@@ -39,14 +39,10 @@ pub enum Source {
     Platform,
 }
 
-impl Source {
-    fn as_str(self) -> &'static str {
-        match self {
-            Source::Tenant => "stripe",
-            Source::Platform => "stripe_platform",
-        }
-    }
-}
+/// The provider name events are deduplicated under. Both endpoints share it: a Connect
+/// event can reach the platform endpoint and the tenant's own endpoint with the same
+/// Stripe event id, and must take effect once.
+const PROVIDER: &str = "stripe";
 
 /// What happened to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +75,11 @@ fn meta<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 }
 
 /// Records the event in `tx`; `false` when it was already recorded.
-async fn record(tx: &Tx, source: Source, e: &Event) -> Result<bool, ApiError> {
+async fn record(tx: &Tx, e: &Event) -> Result<bool, ApiError> {
     let row = webhook_event::ActiveModel {
         id: sea_orm::Set(new_id()),
         tenant_id: sea_orm::Set(tx.tenant_id()),
-        source: sea_orm::Set(source.as_str().into()),
+        source: sea_orm::Set(PROVIDER.into()),
         event_id: sea_orm::Set(e.id.clone()),
         event_type: sea_orm::Set(e.event_type.clone()),
         event_created_at: sea_orm::Set(e.created),
@@ -109,7 +105,9 @@ pub async fn handle(
     e: &Event,
 ) -> Result<Handled, ApiError> {
     let tx = st.db.write(tenant_id).await?;
-    if !record(&tx, source, e).await? {
+    st.db.lock_schedule(&tx).await?;
+    tracing::debug!(event_id = %e.id, kind = %e.event_type, ?source, "stripe event");
+    if !record(&tx, e).await? {
         tx.commit().await?;
         return Ok(Handled::Duplicate);
     }

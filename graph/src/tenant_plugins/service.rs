@@ -100,10 +100,16 @@ pub async fn configure(
             ciphertext: r.secrets_ciphertext.clone()?,
         })
     }) {
-        Some(sealed) => st
-            .keys
-            .open_json(&sealed, &aad)
-            .map_err(|e| ApiError::Internal(format!("opening plugin secrets: {e}")))?,
+        Some(sealed) => match st.keys.open_json(&sealed, &aad) {
+            Ok(m) => m,
+            Err(e) => {
+                // Key lost or row tampered with: the stored secrets are unusable. Treat
+                // them as unset so that the owner can repair the configuration by
+                // entering them again (validation then requires them).
+                tracing::warn!(plugin = spec.id, error = %e, "stored plugin secrets cannot be opened");
+                Map::new()
+            }
+        },
         None => Map::new(),
     };
     let set: Vec<&str> = stored_secrets.keys().map(String::as_str).collect();
