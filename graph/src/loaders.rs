@@ -207,3 +207,39 @@ children_loader!(
     filter None,
     parent |r: &entities::booking_item::Model| r.booking_id
 );
+
+children_loader!(
+    /// Key of a booking's payments (for `Booking.payments` and `Booking.money`).
+    PaymentsKey => payment by BookingId,
+    order [CreatedAt],
+    filter None,
+    parent |r: &entities::payment::Model| r.booking_id
+);
+
+children_loader!(
+    /// Key of a payment's refunds.
+    RefundsKey => refund by PaymentId,
+    order [CreatedAt],
+    filter None,
+    parent |r: &entities::refund::Model| r.payment_id
+);
+
+/// All children of `key` through the request's loader (empty when none).
+pub async fn load_children_of<K, V>(
+    ctx: &async_graphql::Context<'_>,
+    key: K,
+) -> Result<Vec<V>, ApiError>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    DbLoader: Loader<K, Value = Vec<V>, Error = std::sync::Arc<String>>,
+    V: Send + Sync + Clone + 'static,
+{
+    let loader = ctx
+        .data::<Loaders>()
+        .map_err(|_| ApiError::Internal("loaders missing from request data".into()))?;
+    Ok(loader
+        .load_one(key)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .unwrap_or_default())
+}

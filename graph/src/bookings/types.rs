@@ -221,23 +221,18 @@ impl Booking {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::payments::Payment>> {
-        let st = crate::state::state(ctx)?;
-        let tx = st.db.read(self.0.tenant_id).await?;
-        let rows = crate::payments::service::payments_of(&tx, self.0.id).await?;
-        tx.commit().await?;
+        let key = crate::loaders::PaymentsKey(self.0.tenant_id, self.0.id);
+        let rows = crate::loaders::load_children_of(ctx, key).await?;
         Ok(rows.into_iter().map(crate::payments::Payment).collect())
     }
     /// Money on the booking in cents: `paidCents` (succeeded payments), `refundedCents`,
     /// and `balanceCents` = price − paid + refunded (what is still due; negative = owed
     /// back to the customer).
     async fn money(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingMoney> {
-        let st = crate::state::state(ctx)?;
-        let tx = st.db.read(self.0.tenant_id).await?;
-        let t = crate::payments::service::totals(&tx, &[self.0.id])
-            .await?
-            .remove(&self.0.id)
-            .unwrap_or_default();
-        tx.commit().await?;
+        let key = crate::loaders::PaymentsKey(self.0.tenant_id, self.0.id);
+        let rows: Vec<entities::payment::Model> =
+            crate::loaders::load_children_of(ctx, key).await?;
+        let t = crate::payments::service::Totals::of(&rows);
         Ok(BookingMoney {
             price_cents: self.0.price_cents,
             paid_cents: t.paid,

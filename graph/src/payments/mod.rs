@@ -11,7 +11,7 @@ pub mod webhooks;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::{notification, payment, refund, tenant};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, QueryFilter};
 
 use crate::db::scoped;
 use crate::error::{ApiError, UserError};
@@ -100,15 +100,8 @@ impl Payment {
     }
     /// Refunds of this payment, oldest first.
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
-        let st = state(ctx)?;
-        let tx = st.db.read(self.0.tenant_id).await?;
-        let rows = scoped::<refund::Entity>(self.0.tenant_id)
-            .filter(refund::Column::PaymentId.eq(self.0.id))
-            .order_by_asc(refund::Column::CreatedAt)
-            .all(&*tx)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await?;
+        let key = crate::loaders::RefundsKey(self.0.tenant_id, self.0.id);
+        let rows = crate::loaders::load_children_of(ctx, key).await?;
         Ok(rows.into_iter().map(Refund).collect())
     }
 }

@@ -253,6 +253,19 @@ pub struct Totals {
     pub refunded: i64,
 }
 
+impl Totals {
+    /// Totals of one booking's payments (only succeeded ones count).
+    pub fn of(payments: &[payment::Model]) -> Totals {
+        payments
+            .iter()
+            .filter(|p| p.status == status::SUCCEEDED)
+            .fold(Totals::default(), |t, p| Totals {
+                paid: t.paid + p.amount_cents,
+                refunded: t.refunded + p.refunded_cents,
+            })
+    }
+}
+
 /// Totals per booking for `booking_ids`.
 pub async fn totals(tx: &Tx, booking_ids: &[Uuid]) -> Result<HashMap<Uuid, Totals>, ApiError> {
     let rows = scoped::<payment::Entity>(tx.tenant_id())

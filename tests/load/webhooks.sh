@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Load tests of Stripe webhooks and deposit bookings against an already running server
+# (with STRIPE_API_BASE pointing at tests/load/mock_stripe.py) and a tenant made by
+# `webhooks.py setup`. Starts nothing, stops nothing.
+#
+#   tests/load/webhooks.sh STATE_FILE [BENCH...]
+#
+# STATE_FILE  written by `tests/load/webhooks.py setup BASE --mock URL --out STATE_FILE`
+# BENCH       any of (default: dup fresh fresh_wrk badsig book):
+#   dup        A: one signed checkout.session.completed (unknown session) repeated: 200, duplicate
+#   fresh      B: unique signed payment_intent.succeeded events (Python, 16 workers in 2 processes)
+#   fresh_wrk  B': the same from a file of pre-signed events, sent by wrk (no Python client)
+#   badsig     C: one body with a wrong signature repeated: 400
+#   book       D: publicCreateBooking on distinct slots with a deposit (Python, 16 workers)
+#
+# Environment (all optional):
+#   THREADS=2 CONNECTIONS=16 DURATION=20 WARMUP=3   wrk and Python settings (seconds)
+#   WORKERS=16 FRESH_PROCS=2 BOOK_PROCS=1           Python generator settings
+#   MOCK=http://127.0.0.1:12111                     mock Stripe (for its counters around `book`)
+#   SG_PID=<server pid>                             print the server's CPU time and VmHWM per run
+# Needs: wrk, python3, curl.
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+STATE=$1
+shift
+BENCHES=${*:-dup fresh fresh_wrk badsig book}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY="python3 $HERE/webhooks.py"
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-16}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-3}
+WORKERS=${WORKERS:-16}
+FRESH_PROCS=${FRESH_PROCS:-2}
+BOOK_PROCS=${BOOK_PROCS:-1}
+MOCK=${MOCK:-http://127.0.0.1:12111}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$STATE" "$1"; }
+BASE=$(field base)
+SLUG=$(field slug)
+URL="$BASE/webhooks/$SLUG/stripe"
+echo "# $BASE tenant=$SLUG; $(date -u +%FT%TZ); $(nproc) cores; loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+
+server_cpu() { # utime+stime of SG_PID in clock ticks
+  [ -n "${SG_PID:-}" ] && awk '{print $14 + $15}' "/proc/$SG_PID/stat" || echo 0
+}
+
+# Samples the machine once a second while a run lasts: busy CPU % (all processes) and
+# how often a process other than this test's (server, mock, client, PostgreSQL, Redis)
+# was running, e.g. someone else's cargo/rustc or benchmark.
+OURS='^(servicegraph|python3|wrk|postgres|redis-server|ps|awk|bash|sleep|head|grep|sort|tr|cat|tokio-runtime-w|mock_stripe.py)$'
+sampler_start() {
+  (
+    prev=($(head -1 /proc/stat)); n=0; others=0; busy_sum=0; names=""
+    while sleep 1; do
+      cur=($(head -1 /proc/stat))
+      idle=$(( (cur[4] + cur[5]) - (prev[4] + prev[5]) ))
+      total=0; for i in 1 2 3 4 5 6 7 8; do total=$(( total + cur[i] - prev[i] )); done
+      prev=("${cur[@]}")
+      [ "$total" -gt 0 ] && busy_sum=$(( busy_sum + 100 * (total - idle) / total ))
+      n=$((n + 1))
+      run=$(ps -eo stat=,comm= | awk '$1 ~ /^R/ {print $2}' | grep -Ev "$OURS" | sort -u | tr '\n' ' ' || true)
+      if [ -n "$run" ]; then others=$((others + 1)); names=$(printf '%s\n%s' "$names" "$run" | tr ' ' '\n' | sort -u | tr '\n' ' '); fi
+      echo "samples=$n other_running_samples=$others avg_busy_pct=$(( busy_sum / n )) others=[${names# }]" > "$TMP/sampler"
+    done
+  ) &
+  SAMPLER=$!
+}
+sampler_stop() {
+  kill "$SAMPLER" 2>/dev/null || true
+  wait "$SAMPLER" 2>/dev/null || true
+  echo "machine: $(cat "$TMP/sampler" 2>/dev/null) loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+report_server() { # report_server CPU_BEFORE
+  if [ -n "${SG_PID:-}" ]; then
+    local after; after=$(server_cpu)
+    echo "server: cpu_s=$(awk -v a="$after" -v b="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", (a-b)/hz}') $(grep VmHWM "/proc/$SG_PID/status" | tr -s ' \t' ' ') $(grep VmRSS "/proc/$SG_PID/status" | tr -s ' \t' ' ')"
+  fi
+}
+
+wrk_fixed() { # wrk_fixed EXPECTED_STATUS
+  SG_BODY_FILE=$TMP/body SG_SIG_FILE=$TMP/sig SG_EXPECT=$1 \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --timeout 10s -s "$HERE/webhook_fixed.lua" "$URL" >/dev/null
+  local before; before=$(server_cpu); sampler_start
+  SG_BODY_FILE=$TMP/body SG_SIG_FILE=$TMP/sig SG_EXPECT=$1 \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$HERE/webhook_fixed.lua" "$URL"
+  sampler_stop; report_server "$before"
+}
+
+mock_stats() { curl -sS --max-time 5 "$MOCK/_stats" || echo '{}'; }
+
+for b in $BENCHES; do
+  echo
+  case "$b" in
+    dup)
+      echo "## A: repeated signed checkout.session.completed (duplicate), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
+      $PY fixed --state "$STATE" --kind duplicate --out-body "$TMP/body" --out-header "$TMP/sig"
+      wrk_fixed 200
+      ;;
+    badsig)
+      echo "## C: wrong signature (400), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
+      $PY fixed --state "$STATE" --kind badsig --out-body "$TMP/body" --out-header "$TMP/sig"
+      wrk_fixed 400
+      ;;
+    fresh)
+      echo "## B: fresh payment_intent.succeeded events, Python $WORKERS workers / $FRESH_PROCS processes, ${DURATION}s after ${WARMUP}s warm-up"
+      before=$(server_cpu); sampler_start
+      $PY fresh --state "$STATE" --workers "$WORKERS" --procs "$FRESH_PROCS" --warmup "$WARMUP" --duration "$DURATION"
+      sampler_stop; report_server "$before"
+      ;;
+    fresh_wrk)
+      echo "## B': fresh events pre-signed, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (no warm-up: the file is single use)"
+      $PY presign --state "$STATE" --count "${PRESIGN_COUNT:-150000}" --out "$TMP/events"
+      before=$(server_cpu); sampler_start
+      SG_EVENTS_FILE=$TMP/events SG_SLUG=$SLUG SG_THREADS=$THREADS \
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$HERE/webhook_presigned.lua" "$URL"
+      sampler_stop; report_server "$before"
+      ;;
+    book)
+      echo "## D: publicCreateBooking with a deposit, Python $WORKERS workers / $BOOK_PROCS processes, ${DURATION}s after ${WARMUP}s warm-up"
+      echo "mock before: $(mock_stats)"
+      before=$(server_cpu); sampler_start
+      $PY book --state "$STATE" --workers "$WORKERS" --procs "$BOOK_PROCS" --warmup "$WARMUP" --duration "$DURATION"
+      sampler_stop; report_server "$before"
+      echo "mock after: $(mock_stats)"
+      ;;
+    *) echo "unknown bench: $b" >&2; exit 2 ;;
+  esac
+done
