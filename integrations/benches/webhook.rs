@@ -25,8 +25,14 @@ fn bench(c: &mut Criterion) {
     );
     c.bench_function("verify (3 KB, 1 secret)", |b| {
         b.iter(|| {
-            verify(body.as_bytes(), &header, &["whsec_bench_secret"], t, DEFAULT_TOLERANCE_SECS)
-                .unwrap()
+            verify(
+                body.as_bytes(),
+                &header,
+                &["whsec_bench_secret"],
+                t,
+                DEFAULT_TOLERANCE_SECS,
+            )
+            .unwrap()
         })
     });
     c.bench_function("verify (3 KB, 2 secrets × 2 v1, rotation)", |b| {

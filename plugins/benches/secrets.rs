@@ -13,7 +13,10 @@ fn bench(c: &mut Criterion) {
         "webhookSigningSecret".into(),
         json!("whsec_0123456789abcdefghijklmnopqrstuvwxyzABCDEF"),
     );
-    secrets.insert("apiKey".into(), Value::String("sk_live_".to_string() + &"x".repeat(99)));
+    secrets.insert(
+        "apiKey".into(),
+        Value::String("sk_live_".to_string() + &"x".repeat(99)),
+    );
     let aad = b"plugin_configs|0192f0c4-0000-7000-8000-000000000000|stripe";
     let sealed = ring.seal_json(&secrets, aad).unwrap();
     c.bench_function("seal_json (2 secrets)", |b| {

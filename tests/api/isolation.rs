@@ -283,6 +283,32 @@ async fn postgres_row_level_security_fails_closed() {
             "{table} visible without tenant"
         );
     }
+    // Every table with a tenant_id (payments, outbox, webhook events, … included) has
+    // row-level security enabled and forced.
+    let unguarded = conn
+        .query_all_raw(one(
+            "SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind = 'r' \
+             AND EXISTS (SELECT 1 FROM information_schema.columns col WHERE col.table_schema = 'public' \
+                         AND col.table_name = c.relname AND col.column_name = 'tenant_id') \
+             AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = unguarded
+        .iter()
+        .map(|r| r.try_get::<String>("", "t").unwrap())
+        .collect();
+    assert!(names.is_empty(), "tables without forced RLS: {names:?}");
+    let guarded = conn
+        .query_one_raw(one(
+            "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relforcerowsecurity",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(guarded.try_get::<i64>("", "n").unwrap() >= 22);
     // Tenant A set: only A's rows, and writing B's tenant id is refused.
     use sea_orm::TransactionTrait;
     let tx = conn.begin().await.unwrap();

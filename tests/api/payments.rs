@@ -1339,3 +1339,66 @@ async fn secrets_never_reach_responses_logs_or_error_messages() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_trial_that_ended_without_a_subscription_stops_new_bookings() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    mock_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    let s = app
+        .gql(
+            Some(&shop.owner.token),
+            "{ paymentSettings { billingStatus trialEndsAt } }",
+            json!({}),
+        )
+        .await["paymentSettings"]
+        .clone();
+    assert_eq!(s["billingStatus"], json!("TRIAL"));
+    let ends: chrono::DateTime<chrono::Utc> = s["trialEndsAt"].as_str().unwrap().parse().unwrap();
+    let days = (ends - chrono::Utc::now()).num_hours() as f64 / 24.0;
+    assert!((13.9..=14.1).contains(&days), "{days}");
+    assert_eq!(
+        public_book(&app, &shop, 12, "09:00").await["userErrors"],
+        json!([])
+    );
+
+    let tenant = uuid::Uuid::parse_str(&shop.owner.tenant_id).unwrap();
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, prelude::Expr};
+        let tx = app.state.db.write(tenant).await.unwrap();
+        entities::tenant::Entity::update_many()
+            .col_expr(
+                entities::tenant::Column::TrialEndsAt,
+                Expr::value(Some(chrono::Utc::now() - chrono::Duration::hours(1))),
+            )
+            .filter(entities::tenant::Column::Id.eq(tenant))
+            .exec(&*tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let p = public_book(&app, &shop, 12, "11:00").await;
+    assert_eq!(
+        p["userErrors"][0]["code"],
+        json!("TENANT_NOT_ACCEPTING_BOOKINGS"),
+        "{p}"
+    );
+    // Subscribing ends the restriction.
+    let sub = event(
+        "evt_trial_sub",
+        "customer.subscription.created",
+        chrono::Utc::now().timestamp(),
+        None,
+        subscription(
+            "sub_trial",
+            "active",
+            PRICE_PRO,
+            &shop.owner.tenant_id,
+            None,
+        ),
+    );
+    assert_eq!(platform_event(&app, &sub).await.0, 200);
+    let p = public_book(&app, &shop, 12, "11:00").await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+}

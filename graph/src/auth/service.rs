@@ -169,7 +169,11 @@ pub async fn sign_up(st: &GraphState, input: SignUpInput) -> Result<Outcome<Sess
         stripe_account_event_at: Set(0),
         billing_customer_id: Set(None),
         billing_subscription_id: Set(None),
-        trial_ends_at: Set(None),
+        // The free trial runs out only where the platform bills tenants.
+        trial_ends_at: Set(st
+            .platform
+            .billing_enabled(st.registry.platform_stripe().is_some())
+            .then(|| at + chrono::Duration::days(i64::from(st.platform.trial_days)))),
         billing_event_at: Set(0),
         created_at: Set(at),
     }

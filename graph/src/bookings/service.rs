@@ -196,9 +196,13 @@ pub async fn insert_items(tx: &Tx, b: &booking::Model, items: &[ItemLine]) -> Re
     Ok(())
 }
 
-/// Whether the tenant may take new bookings (`PAST_DUE` and `CANCELED` may not).
+/// Whether the tenant may take new bookings: not `PAST_DUE` or `CANCELED`, and not a
+/// free trial that ended without a subscription.
 pub fn accepts_bookings(t: &tenant::Model) -> bool {
-    !matches!(t.status.as_str(), "PAST_DUE" | "CANCELED")
+    let trial_over = t.status == "TRIAL"
+        && t.billing_subscription_id.is_none()
+        && t.trial_ends_at.is_some_and(|end| end <= now());
+    !matches!(t.status.as_str(), "PAST_DUE" | "CANCELED") && !trial_over
 }
 
 /// The most specific refusal among candidates: being booked beats everything else.

@@ -85,6 +85,12 @@ impl PlatformConfig {
         (amount_cents * bps + 5_000) / 10_000
     }
 
+    /// Whether the platform bills tenants: a platform Stripe key, a Price for some plan and
+    /// a trial length.
+    pub fn billing_enabled(&self, has_platform_key: bool) -> bool {
+        has_platform_key && self.trial_days > 0 && self.prices.iter().any(Option::is_some)
+    }
+
     /// The plan whose Price id is `price`.
     pub fn plan_for_price(&self, price: &str) -> Option<Plan> {
         Plan::ALL
