@@ -271,16 +271,23 @@ pub async fn deliver_claimed(st: &GraphState, c: Claim) -> Result<Delivery, ApiE
     Ok(delivery)
 }
 
+/// How many messages one worker delivers at once.
+pub const DELIVERY_CONCURRENCY: usize = 8;
+
 /// One pass of the worker: delivers every due message (across tenants, oldest first, up
 /// to `limit`) and expires unpaid deposits. Returns how many messages it attempted.
 pub async fn run_due(st: &GraphState, limit: u64) -> Result<usize, ApiError> {
+    use futures::StreamExt;
     let due = st.db.due_outbox(now(), limit).await?;
     let n = due.len();
-    for (tenant_id, id) in due {
-        if let Err(e) = deliver(st, tenant_id, id).await {
-            tracing::error!(message_id = %id, error = ?e, "outbox delivery error");
-        }
-    }
+    // Provider calls take tens to hundreds of milliseconds: several at once.
+    futures::stream::iter(due)
+        .for_each_concurrent(DELIVERY_CONCURRENCY, |(tenant_id, id)| async move {
+            if let Err(e) = deliver(st, tenant_id, id).await {
+                tracing::error!(message_id = %id, error = ?e, "outbox delivery error");
+            }
+        })
+        .await;
     crate::payments::service::expire_deposits(st, limit).await?;
     Ok(n)
 }

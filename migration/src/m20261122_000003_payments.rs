@@ -284,6 +284,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // The sweeper looks for lapsed deposits on every pass: a partial index keeps that
+        // to the few bookings waiting for a payment (same syntax on both backends).
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX bookings_deposit_due_idx ON bookings (deposit_expires_at) \
+                 WHERE deposit_expires_at IS NOT NULL",
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()
@@ -547,6 +557,10 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(table).if_exists().to_owned())
                 .await?;
         }
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS bookings_deposit_due_idx")
+            .await?;
         manager
             .drop_index(
                 Index::drop()

@@ -139,10 +139,11 @@ pub struct Registry {
     platform: PlatformProviders,
     ttl: Duration,
     cache: RwLock<HashMap<Uuid, Entry>>,
-    /// Bumped by every invalidation. A load that started before an invalidation must not
-    /// store its (possibly stale) result, or a change committed during the load would be
-    /// hidden until the TTL.
-    generation: AtomicU64,
+    /// Invalidation counters: global (`invalidate_all`) and per tenant. A load that
+    /// started before an invalidation of its tenant must not store its (possibly stale)
+    /// result, or a change committed during the load would be hidden until the TTL.
+    epoch: AtomicU64,
+    generations: RwLock<HashMap<Uuid, u64>>,
 }
 
 /// How long a built entry is trusted without an invalidation (a safety net; changes are
@@ -157,7 +158,8 @@ impl Registry {
             platform,
             ttl: DEFAULT_TTL,
             cache: RwLock::new(HashMap::new()),
-            generation: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            generations: RwLock::new(HashMap::new()),
         }
     }
 
@@ -174,11 +176,11 @@ impl Registry {
         {
             return Ok(e.providers.clone());
         }
-        let generation = self.generation.load(Ordering::SeqCst);
+        let generation = self.generation(tenant_id);
         let state = self.source.load(tenant_id).await?;
         let providers = Arc::new(self.build(state));
         if let Ok(mut cache) = self.cache.write()
-            && self.generation.load(Ordering::SeqCst) == generation
+            && self.generation(tenant_id) == generation
         {
             cache.insert(
                 tenant_id,
@@ -193,18 +195,30 @@ impl Registry {
 
     /// Drops the tenant's cached providers; the next [`Registry::tenant`] rebuilds them.
     pub fn invalidate(&self, tenant_id: Uuid) {
+        if let Ok(mut g) = self.generations.write() {
+            *g.entry(tenant_id).or_insert(0) += 1;
+        }
         if let Ok(mut cache) = self.cache.write() {
-            self.generation.fetch_add(1, Ordering::SeqCst);
             cache.remove(&tenant_id);
         }
     }
 
     /// Drops every cached entry (after missed invalidations).
     pub fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut cache) = self.cache.write() {
-            self.generation.fetch_add(1, Ordering::SeqCst);
             cache.clear();
         }
+    }
+
+    /// `(epoch, tenant generation)`: changes whenever the tenant's entry is invalidated.
+    fn generation(&self, tenant_id: Uuid) -> (u64, u64) {
+        let tenant = self
+            .generations
+            .read()
+            .map(|g| g.get(&tenant_id).copied().unwrap_or(0))
+            .unwrap_or(u64::MAX);
+        (self.epoch.load(Ordering::SeqCst), tenant)
     }
 
     /// Whether the tenant's providers are cached (for tests).

@@ -34,6 +34,10 @@ SG_ALLOW_NON_LOOPBACK=1):
       from tomorrow), each with a deposit due; a success must carry a checkoutUrl.
       The state file remembers the next unused slot index, so runs can follow each other.
 
+  sample
+      Until SIGTERM, then prints CPU seconds per process name over that time, this
+      test's processes (server, client, PostgreSQL, Redis) apart from the rest.
+
 `fresh` and `book` print one JSON line: requests, rps, p50/p90/p99/max in ms, status
 counts, errors, and the client's own CPU seconds (the client shares the machine).
 """
@@ -261,11 +265,13 @@ def _proc_main(kind, state, proc_idx, nprocs, workers, t_measure, t_end, q):
     lat, statuses, errors, samples = [], {}, {}, []
     lock = threading.Lock()
     max_slot = [-1]
+    total_ok = [0]
     run = uuid.uuid4().hex[:10]
 
     def worker(widx):
         conn = Conn(state["base"])
         my_lat, my_st, my_err = [], {}, {}
+        ok_all = [0]
         n = 0
         slot = -1
         gidx = proc_idx * workers + widx
@@ -292,6 +298,8 @@ def _proc_main(kind, state, proc_idx, nprocs, workers, t_measure, t_end, q):
                 conn = Conn(state["base"])
             dt = time.perf_counter() - t0
             err = classify(kind, st, data)
+            if not err:
+                ok_all[0] += 1
             if now >= t_measure:
                 my_lat.append(dt)
                 my_st[st] = my_st.get(st, 0) + 1
@@ -301,6 +309,7 @@ def _proc_main(kind, state, proc_idx, nprocs, workers, t_measure, t_end, q):
                         samples.append("%s %s" % (st, data[:300]))
         with lock:
             max_slot[0] = max(max_slot[0], slot)
+            total_ok[0] += ok_all[0]
             lat.extend(my_lat)
             for k, v in my_st.items():
                 statuses[str(k)] = statuses.get(str(k), 0) + v
@@ -314,7 +323,8 @@ def _proc_main(kind, state, proc_idx, nprocs, workers, t_measure, t_end, q):
         t.join()
     ru = resource.getrusage(resource.RUSAGE_SELF)
     q.put({"lat": lat, "statuses": statuses, "errors": errors, "samples": samples,
-           "cpu": ru.ru_utime + ru.ru_stime, "max_slot": max_slot[0]})
+           "cpu": ru.ru_utime + ru.ru_stime, "max_slot": max_slot[0],
+           "ok_all": total_ok[0]})
 
 
 def classify(kind, st, data):
@@ -398,7 +408,69 @@ def run_closed_loop(kind, a):
         state["next_slot"] = max(r["max_slot"] for r in results) + 1
         json.dump(state, open(a.state, "w"), indent=1)
         out["next_slot"] = state["next_slot"]
+        out["bookings_made_incl_warmup"] = sum(r["ok_all"] for r in results)
     print(json.dumps(out))
+
+
+# ---------------------------------------------------------------- machine sampler
+
+OURS = {"servicegraph", "python3", "wrk", "oha", "postgres", "redis-server"}
+
+
+def _cpu_by_pid():
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                raw = f.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2:].split()
+        # fields after comm: state ppid ... utime(14) stime(15) -> rest[11], rest[12]
+        out[int(d)] = (comm, int(rest[1]), int(rest[11]) + int(rest[12]))
+    return out
+
+
+def cmd_sample(a):
+    """Until SIGTERM: CPU seconds used per process name (delta over the run), split into
+    this test's processes and everything else (someone else's cargo/rustc/tests)."""
+    import signal
+    hz = os.sysconf("SC_CLK_TCK")
+    stop = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+    first = _cpu_by_pid()
+    seen = dict(first)
+    with open("/proc/stat") as f:
+        c0 = [int(x) for x in f.readline().split()[1:9]]
+    t0 = time.time()
+    while not stop[0]:
+        time.sleep(0.5)
+        for pid, v in _cpu_by_pid().items():
+            seen[pid] = v  # last value of every process seen (short-lived ones too)
+    with open("/proc/stat") as f:
+        c1 = [int(x) for x in f.readline().split()[1:9]]
+    wall = time.time() - t0
+    by = {}
+    for pid, (comm, ppid, ticks) in seen.items():
+        if ppid == 2 or pid == 2:
+            comm = "[kernel]"
+        base = first.get(pid)
+        d = ticks - (base[2] if base and base[0] == seen[pid][0] else 0)
+        if d > 0:
+            by[comm] = by.get(comm, 0) + d
+    ours = sum(v for k, v in by.items() if k in OURS or k.startswith("tokio"))
+    kernel = by.pop("[kernel]", 0)
+    others = sorted(((v, k) for k, v in by.items() if k not in OURS and not k.startswith("tokio")),
+                    reverse=True)
+    total = sum(c1) - sum(c0)
+    idle = (c1[3] + c1[4]) - (c0[3] + c0[4])
+    print("machine: wall=%.0fs busy=%.0f%% of %d cores; cpu_s ours=%.1f kernel_threads=%.1f others=%.1f (%s)" % (
+        wall, 100.0 * (total - idle) / total if total else 0, os.cpu_count(),
+        ours / hz, kernel / hz, sum(v for v, _ in others) / hz,
+        ", ".join("%s %.1f" % (k, v / hz) for v, k in others[:6])))
 
 
 def main():
@@ -419,6 +491,7 @@ def main():
     p.add_argument("--kind", choices=["duplicate", "badsig"], required=True)
     p.add_argument("--out-body", required=True)
     p.add_argument("--out-header", required=True)
+    sp.add_parser("sample")
     p = sp.add_parser("presign")
     p.add_argument("--state", required=True)
     p.add_argument("--count", type=int, default=100_000)
@@ -437,6 +510,8 @@ def main():
         cmd_sign(a)
     elif a.cmd == "fixed":
         cmd_fixed(a)
+    elif a.cmd == "sample":
+        cmd_sample(a)
     elif a.cmd == "presign":
         cmd_presign(a)
     else:

@@ -18,11 +18,13 @@
 #   WORKERS=16 FRESH_PROCS=2 BOOK_PROCS=1           Python generator settings
 #   MOCK=http://127.0.0.1:12111                     mock Stripe (for its counters around `book`)
 #   SG_PID=<server pid>                             print the server's CPU time and VmHWM per run
+#   QUIET_MAX=300 QUIET_CPU=0.5                     before each run wait up to QUIET_MAX s for a 5 s
+#                                                   window where other processes use < QUIET_CPU CPU s
 # Needs: wrk, python3, curl.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
-  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 STATE=$1
@@ -51,31 +53,38 @@ server_cpu() { # utime+stime of SG_PID in clock ticks
   [ -n "${SG_PID:-}" ] && awk '{print $14 + $15}' "/proc/$SG_PID/stat" || echo 0
 }
 
-# Samples the machine once a second while a run lasts: busy CPU % (all processes) and
-# how often a process other than this test's (server, mock, client, PostgreSQL, Redis)
-# was running, e.g. someone else's cargo/rustc or benchmark.
-OURS='^(servicegraph|python3|wrk|postgres|redis-server|ps|awk|bash|sleep|head|grep|sort|tr|cat|tokio-runtime-w|mock_stripe.py)$'
+# Machine load during each run: busy CPU and CPU seconds per process name, this test's
+# (server, client, PostgreSQL, Redis) apart from everyone else's (webhooks.py sample).
 sampler_start() {
-  (
-    prev=($(head -1 /proc/stat)); n=0; others=0; busy_sum=0; names=""
-    while sleep 1; do
-      cur=($(head -1 /proc/stat))
-      idle=$(( (cur[4] + cur[5]) - (prev[4] + prev[5]) ))
-      total=0; for i in 1 2 3 4 5 6 7 8; do total=$(( total + cur[i] - prev[i] )); done
-      prev=("${cur[@]}")
-      [ "$total" -gt 0 ] && busy_sum=$(( busy_sum + 100 * (total - idle) / total ))
-      n=$((n + 1))
-      run=$(ps -eo stat=,comm= | awk '$1 ~ /^R/ {print $2}' | grep -Ev "$OURS" | sort -u | tr '\n' ' ' || true)
-      if [ -n "$run" ]; then others=$((others + 1)); names=$(printf '%s\n%s' "$names" "$run" | tr ' ' '\n' | sort -u | tr '\n' ' '); fi
-      echo "samples=$n other_running_samples=$others avg_busy_pct=$(( busy_sum / n )) others=[${names# }]" > "$TMP/sampler"
-    done
-  ) &
+  $PY sample > "$TMP/sampler" &
   SAMPLER=$!
 }
 sampler_stop() {
-  kill "$SAMPLER" 2>/dev/null || true
+  kill -TERM "$SAMPLER" 2>/dev/null || true
   wait "$SAMPLER" 2>/dev/null || true
-  echo "machine: $(cat "$TMP/sampler" 2>/dev/null) loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "$(cat "$TMP/sampler") loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# Waits (at most QUIET_MAX seconds) until a 5-second sample finds other processes using
+# under QUIET_CPU CPU seconds, so that runs start on an otherwise idle machine.
+wait_quiet() {
+  [ "${QUIET_MAX:-300}" -gt 0 ] || return 0
+  local waited=0 line others
+  while :; do
+    $PY sample > "$TMP/quiet" & local p=$!
+    sleep 5; kill -TERM "$p"; wait "$p" || true
+    line=$(cat "$TMP/quiet")
+    others=$(sed -E 's/.*others=([0-9.]+).*/\1/' <<<"$line")
+    if awk -v o="$others" -v q="${QUIET_CPU:-0.5}" 'BEGIN{exit !(o < q)}'; then
+      echo "quiet after ${waited}s"
+      return 0
+    fi
+    waited=$((waited + 5))
+    if [ "$waited" -ge "${QUIET_MAX:-300}" ]; then
+      echo "not quiet after ${waited}s, running anyway: $line"
+      return 0
+    fi
+  done
 }
 
 report_server() { # report_server CPU_BEFORE
@@ -98,6 +107,7 @@ mock_stats() { curl -sS --max-time 5 "$MOCK/_stats" || echo '{}'; }
 
 for b in $BENCHES; do
   echo
+  wait_quiet
   case "$b" in
     dup)
       echo "## A: repeated signed checkout.session.completed (duplicate), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
@@ -125,11 +135,26 @@ for b in $BENCHES; do
       ;;
     book)
       echo "## D: publicCreateBooking with a deposit, Python $WORKERS workers / $BOOK_PROCS processes, ${DURATION}s after ${WARMUP}s warm-up"
-      echo "mock before: $(mock_stats)"
+      mock_stats > "$TMP/mock_before"
       before=$(server_cpu); sampler_start
-      $PY book --state "$STATE" --workers "$WORKERS" --procs "$BOOK_PROCS" --warmup "$WARMUP" --duration "$DURATION"
+      $PY book --state "$STATE" --workers "$WORKERS" --procs "$BOOK_PROCS" --warmup "$WARMUP" --duration "$DURATION" | tee "$TMP/book"
       sampler_stop; report_server "$before"
-      echo "mock after: $(mock_stats)"
+      mock_stats > "$TMP/mock_after"
+      # One Checkout Session call per booking made (warm-up included), each with its own
+      # Idempotency-Key (the outbox message id).
+      python3 - "$TMP/mock_before" "$TMP/mock_after" "$TMP/book" <<'PY'
+import json, sys
+b, a, r = (json.load(open(p)) for p in sys.argv[1:4])
+k = "POST /v1/checkout/sessions"
+calls = a["requests"].get(k, 0) - b["requests"].get(k, 0)
+idem = lambda s, f: s.get("idempotency", {}).get(k, {}).get(f, 0)
+uniq = idem(a, "unique") - idem(b, "unique")
+rep = idem(a, "repeats") - idem(b, "repeats")
+made = r["bookings_made_incl_warmup"]
+print("mock: checkout_calls=%d unique_idempotency_keys=%d repeated_keys=%d bookings_made=%d -> %s"
+      % (calls, uniq, rep, made, "OK" if calls == uniq == made and rep == 0 else "MISMATCH"))
+print("mock totals: %s" % json.dumps(a["requests"]))
+PY
       ;;
     *) echo "unknown bench: $b" >&2; exit 2 ;;
   esac

@@ -721,6 +721,16 @@ pub async fn release_unpaid(
 /// Marks the booking's open deposit payments `CANCELED` (the booking was canceled
 /// before the customer paid); a payment arriving later is refunded by the webhook.
 pub async fn abandon_open_deposits(tx: &Tx, booking_id: Uuid) -> Result<(), ApiError> {
+    booking::Entity::update_many()
+        .col_expr(
+            booking::Column::DepositExpiresAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(booking::Column::TenantId.eq(tx.tenant_id()))
+        .filter(booking::Column::Id.eq(booking_id))
+        .filter(booking::Column::DepositExpiresAt.is_not_null())
+        .exec(&**tx)
+        .await?;
     payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(status::CANCELED))
         .col_expr(
