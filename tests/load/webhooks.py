@@ -461,10 +461,10 @@ def cmd_sample(a):
         d = ticks - (base[2] if base and base[0] == seen[pid][0] else 0)
         if d > 0:
             by[comm] = by.get(comm, 0) + d
-    ours = sum(v for k, v in by.items() if k in OURS or k.startswith("tokio"))
     kernel = by.pop("[kernel]", 0)
-    others = sorted(((v, k) for k, v in by.items() if k not in OURS and not k.startswith("tokio")),
-                    reverse=True)
+    mine = lambda k: k in OURS or k.startswith(("servicegraph", "tokio", "mock_stripe"))
+    ours = sum(v for k, v in by.items() if mine(k))
+    others = sorted(((v, k) for k, v in by.items() if not mine(k)), reverse=True)
     total = sum(c1) - sum(c0)
     idle = (c1[3] + c1[4]) - (c0[3] + c0[4])
     print("machine: wall=%.0fs busy=%.0f%% of %d cores; cpu_s ours=%.1f kernel_threads=%.1f others=%.1f (%s)" % (

@@ -21,6 +21,68 @@ use crate::util::{parse_id, parse_input_id};
 use config::Plan;
 use service::{DepositPolicy, ManualMethod};
 
+macro_rules! stored_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? } default $default:ident) => {
+        $(#[$doc])*
+        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Parses the stored spelling (unknown values map to the documented default).
+            pub fn parse(s: &str) -> $name {
+                match s {
+                    $($text => $name::$variant,)+
+                    _ => $name::$default,
+                }
+            }
+        }
+    };
+}
+
+stored_enum!(
+    /// What a payment is for.
+    PaymentKind {
+        /// Taken through Stripe Checkout when booking (or from a payment link).
+        Deposit => "DEPOSIT",
+        /// The rest, charged to the saved card when the job is completed.
+        Balance => "BALANCE",
+        /// Recorded by staff (cash, check, other).
+        Manual => "MANUAL",
+    } default Manual
+);
+
+stored_enum!(
+    /// How a payment was made.
+    PaymentMethod {
+        /// Card, through Stripe.
+        Card => "CARD",
+        /// Cash.
+        Cash => "CASH",
+        /// Paper check.
+        Check => "CHECK",
+        /// Anything else.
+        Other => "OTHER",
+    } default Other
+);
+
+stored_enum!(
+    /// Where a payment or refund stands.
+    PaymentStatus {
+        /// Waiting for the customer or the provider.
+        Pending => "PENDING",
+        /// Money moved.
+        Succeeded => "SUCCEEDED",
+        /// The charge or refund failed (see `failureCode`).
+        Failed => "FAILED",
+        /// The Checkout Session lapsed unpaid.
+        Expired => "EXPIRED",
+        /// Abandoned (the booking was canceled before payment).
+        Canceled => "CANCELED",
+    } default Pending
+);
+
 /// A payment toward a booking (amounts in cents of `currency`).
 #[derive(Clone)]
 pub struct Payment(pub payment::Model);
@@ -36,18 +98,17 @@ impl Payment {
     async fn booking_id(&self) -> ID {
         ID(self.0.booking_id.to_string())
     }
-    /// `DEPOSIT` (Checkout at booking), `BALANCE` (saved card charged on completion) or
-    /// `MANUAL` (recorded by staff).
-    async fn kind(&self) -> &str {
-        &self.0.kind
+    /// What the payment is for.
+    async fn kind(&self) -> PaymentKind {
+        PaymentKind::parse(&self.0.kind)
     }
-    /// `CARD`, `CASH`, `CHECK` or `OTHER`.
-    async fn method(&self) -> &str {
-        &self.0.method
+    /// How it was paid.
+    async fn method(&self) -> PaymentMethod {
+        PaymentMethod::parse(&self.0.method)
     }
-    /// `PENDING`, `SUCCEEDED`, `FAILED`, `EXPIRED` or `CANCELED`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where it stands.
+    async fn status(&self) -> PaymentStatus {
+        PaymentStatus::parse(&self.0.status)
     }
     /// Amount in cents.
     async fn amount_cents(&self) -> i64 {
@@ -126,8 +187,8 @@ impl Refund {
         self.0.amount_cents
     }
     /// `PENDING`, `SUCCEEDED` or `FAILED`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    async fn status(&self) -> PaymentStatus {
+        PaymentStatus::parse(&self.0.status)
     }
     /// Why.
     async fn reason(&self) -> Option<&str> {
