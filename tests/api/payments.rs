@@ -207,7 +207,8 @@ async fn mock_checkout(mock: &MockServer) {
         .and(path("/v1/checkout/sessions"))
         .respond_with(|req: &Request| {
             let booking = field(req, "metadata[booking_id]").unwrap_or_default();
-            let id = format!("cs_test_{}", booking.replace('-', ""));
+            let payment = field(req, "metadata[payment_id]").unwrap_or_default();
+            let id = format!("cs_test_{}", payment.replace('-', ""));
             ResponseTemplate::new(200).set_body_json(json!({
                 "id": id, "object": "checkout.session", "mode": field(req, "mode"),
                 "status": "open", "payment_status": "unpaid", "customer": null,
@@ -1083,6 +1084,75 @@ async fn a_declined_balance_charge_fails_clearly_and_notifies_the_operator() {
             .unwrap()
             .iter()
             .any(|n| n["kind"] == json!("PAYMENT_FAILED"))
+    );
+
+    // The operator sends a payment link for the balance instead. A lapsed link leaves
+    // the (completed) booking alone; a new link is paid.
+    const LINK: &str = "mutation($id: ID!, $amount: Int) { createPaymentLink(bookingId: $id, amountCents: $amount) { payment { id kind status amountCents checkoutUrl checkoutSessionId } userErrors { code } } }";
+    let too_much = app
+        .gql(
+            Some(&shop.owner.token),
+            LINK,
+            json!({"id": booking_id, "amount": 3751}),
+        )
+        .await;
+    assert_eq!(
+        too_much["createPaymentLink"]["userErrors"][0]["code"],
+        json!("AMOUNT_EXCEEDS_BALANCE")
+    );
+    let link = app
+        .gql(Some(&shop.owner.token), LINK, json!({"id": booking_id}))
+        .await["createPaymentLink"]["payment"]
+        .clone();
+    assert_eq!(link["kind"], json!("LINK"));
+    assert_eq!(link["amountCents"], json!(3750));
+    assert!(
+        link["checkoutUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://checkout.stripe.com/")
+    );
+    let session = link["checkoutSessionId"].as_str().unwrap().to_string();
+    let link_id = link["id"].as_str().unwrap().to_string();
+    let again = app
+        .gql(Some(&shop.owner.token), LINK, json!({"id": booking_id}))
+        .await["createPaymentLink"]["payment"]["id"]
+        .clone();
+    assert_eq!(again, json!(link_id), "an open link is reused");
+    let expired = event(
+        "evt_link_exp",
+        "checkout.session.expired",
+        chrono::Utc::now().timestamp(),
+        None,
+        json!({"id": session, "object": "checkout.session", "status": "expired", "payment_status": "unpaid", "metadata": {"payment_id": link_id}}),
+    );
+    assert_eq!(tenant_event(&app, &shop.owner.slug, &expired).await.0, 200);
+    let view = booking(&app, &shop.owner.token, &booking_id).await;
+    assert_eq!(view["status"], json!("COMPLETED"));
+    let link2 = app
+        .gql(Some(&shop.owner.token), LINK, json!({"id": booking_id}))
+        .await["createPaymentLink"]["payment"]
+        .clone();
+    assert_ne!(link2["id"], json!(link_id));
+    let paid = event(
+        "evt_link_paid",
+        "checkout.session.completed",
+        chrono::Utc::now().timestamp(),
+        None,
+        json!({"id": link2["checkoutSessionId"], "object": "checkout.session", "mode": "payment",
+               "status": "complete", "payment_status": "paid", "customer": "cus_saved_1",
+               "payment_intent": "pi_link_2", "metadata": {"payment_id": link2["id"], "booking_id": booking_id}}),
+    );
+    assert_eq!(tenant_event(&app, &shop.owner.slug, &paid).await.0, 200);
+    let view = booking(&app, &shop.owner.token, &booking_id).await;
+    assert_eq!(view["money"]["balanceCents"], json!(0), "{view}");
+    assert_eq!(view["status"], json!("COMPLETED"));
+    let nothing = app
+        .gql(Some(&shop.owner.token), LINK, json!({"id": booking_id}))
+        .await;
+    assert_eq!(
+        nothing["createPaymentLink"]["userErrors"][0]["code"],
+        json!("NOTHING_TO_PAY")
     );
 }
 

@@ -20,11 +20,13 @@
 #   SG_PID=<server pid>                             print the server's CPU time and VmHWM per run
 #   QUIET_MAX=300 QUIET_CPU=0.5                     before each run wait up to QUIET_MAX s for a 5 s
 #                                                   window where other processes use < QUIET_CPU CPU s
+#   OTHERS_MAX=2 TRIES=3                            repeat a run (up to TRIES) in which other
+#                                                   processes used OTHERS_MAX CPU s or more
 # Needs: wrk, python3, curl.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 STATE=$1
@@ -41,7 +43,9 @@ FRESH_PROCS=${FRESH_PROCS:-2}
 BOOK_PROCS=${BOOK_PROCS:-1}
 MOCK=${MOCK:-http://127.0.0.1:12111}
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+SAMPLER=
+trap '[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'exit 143' TERM INT
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$STATE" "$1"; }
 BASE=$(field base)
@@ -62,7 +66,9 @@ sampler_start() {
 sampler_stop() {
   kill -TERM "$SAMPLER" 2>/dev/null || true
   wait "$SAMPLER" 2>/dev/null || true
+  SAMPLER=
   echo "$(cat "$TMP/sampler") loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+  LAST_OTHERS=$(sed -E 's/.* others=([0-9.]+).*/\1/' "$TMP/sampler")
 }
 
 # Waits (at most QUIET_MAX seconds) until a 5-second sample finds other processes using
@@ -71,10 +77,10 @@ wait_quiet() {
   [ "${QUIET_MAX:-300}" -gt 0 ] || return 0
   local waited=0 line others
   while :; do
-    $PY sample > "$TMP/quiet" & local p=$!
-    sleep 5; kill -TERM "$p"; wait "$p" || true
+    $PY sample > "$TMP/quiet" & SAMPLER=$!
+    sleep 5; kill -TERM "$SAMPLER"; wait "$SAMPLER" || true; SAMPLER=
     line=$(cat "$TMP/quiet")
-    others=$(sed -E 's/.*others=([0-9.]+).*/\1/' <<<"$line")
+    others=$(sed -E 's/.* others=([0-9.]+).*/\1/' <<<"$line")
     if awk -v o="$others" -v q="${QUIET_CPU:-0.5}" 'BEGIN{exit !(o < q)}'; then
       echo "quiet after ${waited}s"
       return 0
@@ -105,10 +111,8 @@ wrk_fixed() { # wrk_fixed EXPECTED_STATUS
 
 mock_stats() { curl -sS --max-time 5 "$MOCK/_stats" || echo '{}'; }
 
-for b in $BENCHES; do
-  echo
-  wait_quiet
-  case "$b" in
+run_one() { # run_one BENCH
+  case "$1" in
     dup)
       echo "## A: repeated signed checkout.session.completed (duplicate), wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
       $PY fixed --state "$STATE" --kind duplicate --out-body "$TMP/body" --out-header "$TMP/sig"
@@ -156,6 +160,21 @@ print("mock: checkout_calls=%d unique_idempotency_keys=%d repeated_keys=%d booki
 print("mock totals: %s" % json.dumps(a["requests"]))
 PY
       ;;
-    *) echo "unknown bench: $b" >&2; exit 2 ;;
+    *) echo "unknown bench: $1" >&2; exit 2 ;;
   esac
+}
+
+# Each bench runs until a run finds other processes using under OTHERS_MAX CPU seconds
+# (at most TRIES times); the discarded runs are printed too, marked as such.
+for b in $BENCHES; do
+  for try in $(seq 1 "${TRIES:-3}"); do
+    echo
+    wait_quiet
+    run_one "$b"
+    if awk -v o="$LAST_OTHERS" -v m="${OTHERS_MAX:-2}" 'BEGIN{exit !(o < m)}'; then
+      echo "=> kept (other processes used ${LAST_OTHERS} CPU s)"
+      break
+    fi
+    echo "=> DISCARDED: other processes used ${LAST_OTHERS} CPU s during the run (try $try of ${TRIES:-3})"
+  done
 done

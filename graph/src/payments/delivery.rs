@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
 use crate::payments::service::{
-    self, DEPOSIT_WINDOW_MINUTES, KIND_BALANCE, KIND_CHECKOUT, KIND_REFUND, notify, status,
+    DEPOSIT_WINDOW_MINUTES, KIND_BALANCE, KIND_CHECKOUT, KIND_REFUND, notify, status,
 };
 use crate::state::GraphState;
 use crate::util::now;
@@ -396,6 +396,5 @@ pub async fn apply_failure(
         )
         .await?;
     }
-    let _ = service::DEPOSIT_WINDOW_MINUTES;
     Ok(())
 }

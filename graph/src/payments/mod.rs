@@ -50,6 +50,8 @@ stored_enum!(
         Balance => "BALANCE",
         /// Recorded by staff (cash, check, other).
         Manual => "MANUAL",
+        /// Paid through a payment link (`createPaymentLink`).
+        Link => "LINK",
     } default Manual
 );
 
@@ -500,6 +502,27 @@ impl PaymentMutation {
         let id = parse_id(&booking_id, "bookingId")?;
         Ok(payment_payload(
             service::create_deposit_checkout(st, rc, id).await?,
+        ))
+    }
+
+    /// A Stripe Checkout payment link for what is still due on a booking (or
+    /// `amountCents` of it) — e.g. after the job, when no card was saved or it was
+    /// declined; send `payment.checkoutUrl` to the customer. Returns the open link if one
+    /// exists. Owners and managers. Errors: `NOT_FOUND`, `FEATURE_UNAVAILABLE` (payments).
+    /// User errors: `NOTHING_TO_PAY`, `AMOUNT_EXCEEDS_BALANCE`, `INVALID_INPUT`,
+    /// `INVALID_STATUS_TRANSITION`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn create_payment_link(
+        &self,
+        ctx: &Context<'_>,
+        booking_id: ID,
+        amount_cents: Option<i64>,
+    ) -> async_graphql::Result<PaymentPayload> {
+        let st = state(ctx)?;
+        let rc = caller(ctx)?;
+        let id = parse_id(&booking_id, "bookingId")?;
+        Ok(payment_payload(
+            service::create_payment_link(st, rc, id, amount_cents).await?,
         ))
     }
 

@@ -160,13 +160,27 @@ pub async fn open_deposit(
     b: &booking::Model,
     amount_cents: i64,
 ) -> Result<(payment::Model, Claim), ApiError> {
+    open_checkout(st, tx, t, b, amount_cents, "DEPOSIT").await
+}
+
+/// Opens a card payment of `kind` (`DEPOSIT` or `LINK`) paid through a Checkout Session:
+/// the `PENDING` payment and its claimed outbox message. Only a deposit on a `PENDING`
+/// booking sets the booking's deadline.
+pub async fn open_checkout(
+    st: &GraphState,
+    tx: &Tx,
+    t: &tenant::Model,
+    b: &booking::Model,
+    amount_cents: i64,
+    kind: &str,
+) -> Result<(payment::Model, Claim), ApiError> {
     let fee = st
         .platform
         .application_fee(Plan::parse(&t.plan), amount_cents);
     let p = insert_payment(
         tx,
         b,
-        "DEPOSIT",
+        kind,
         "CARD",
         status::PENDING,
         "stripe",
@@ -188,14 +202,18 @@ pub async fn open_deposit(
         "booking_id": b.id,
         "amount_cents": amount_cents,
         "currency": b.currency.to_ascii_lowercase(),
-        "product_name": format!("Deposit: {}", svc.map(|s| s.name).unwrap_or_else(|| "booking".into())),
+        "product_name": format!(
+            "{}: {}",
+            if kind == "DEPOSIT" { "Deposit" } else { "Payment" },
+            svc.map(|s| s.name).unwrap_or_else(|| "booking".into())
+        ),
         "customer_email": cust.and_then(|c| c.email),
         "success_url": format!("{base}/book/{}/paid?booking={}", t.slug, b.id),
         "cancel_url": format!("{base}/book/{}/canceled?booking={}", t.slug, b.id),
         "application_fee_cents": fee,
     });
     let claim = outbox::enqueue_claimed(st, tx, KIND_CHECKOUT, payload).await?;
-    if b.status == BookingStatus::Pending.as_str() {
+    if kind == "DEPOSIT" && b.status == BookingStatus::Pending.as_str() {
         booking::Entity::update_many()
             .col_expr(
                 booking::Column::DepositExpiresAt,
@@ -347,6 +365,67 @@ pub async fn create_deposit_checkout(
         )));
     }
     let (p, claim) = open_deposit(st, &tx, &t, &b, amount).await?;
+    tx.commit().await?;
+    Ok(Ok(deliver_and_reload(st, claim, p.id).await?))
+}
+
+/// `createPaymentLink`: a Stripe Checkout page for what is still due on a booking (or
+/// `amount_cents` of it), e.g. after the job when no card was saved or the saved card
+/// was declined. Returns an open link for the booking if there is one. Errors:
+/// `NOT_FOUND`, `FEATURE_UNAVAILABLE` (payments). User errors:
+/// `INVALID_STATUS_TRANSITION` (canceled booking), `NOTHING_TO_PAY`,
+/// `AMOUNT_EXCEEDS_BALANCE`, `INVALID_INPUT`.
+pub async fn create_payment_link(
+    st: &GraphState,
+    rc: &RequestCtx,
+    booking_id: Uuid,
+    amount_cents: Option<i64>,
+) -> Result<Outcome<payment::Model>, ApiError> {
+    if amount_cents.is_some_and(|a| a <= 0) {
+        return Ok(Err(user_error(
+            Some("amountCents"),
+            C::InvalidInput,
+            "amountCents must be positive",
+        )));
+    }
+    let tx = st.db.write(rc.tenant_id).await?;
+    st.db.lock_schedule(&tx).await?;
+    let t = tenant_row(&tx).await?;
+    if !card_payments_ready(st, &t).await {
+        return Err(ApiError::FeatureUnavailable("payments".into()));
+    }
+    let b = booking_for_payment(&tx, rc, booking_id).await?;
+    if b.status == BookingStatus::Canceled.as_str() {
+        return Ok(Err(user_error(
+            Some("bookingId"),
+            C::InvalidStatusTransition,
+            "the booking is canceled",
+        )));
+    }
+    let pays = payments_of(&tx, b.id).await?;
+    if let Some(open) = pays.iter().find(|p| {
+        p.status == status::PENDING && p.checkout_session_id.is_some() && p.kind == "LINK"
+    }) {
+        return Ok(Ok(open.clone()));
+    }
+    let totals = Totals::of(&pays);
+    let balance = b.price_cents - totals.paid + totals.refunded;
+    if balance <= 0 {
+        return Ok(Err(user_error(
+            Some("bookingId"),
+            C::NothingToPay,
+            "nothing is due on this booking",
+        )));
+    }
+    let amount = amount_cents.unwrap_or(balance);
+    if amount > balance {
+        return Ok(Err(user_error(
+            Some("amountCents"),
+            C::AmountExceedsBalance,
+            &format!("the balance is {balance} cents"),
+        )));
+    }
+    let (p, claim) = open_checkout(st, &tx, &t, &b, amount, "LINK").await?;
     tx.commit().await?;
     Ok(Ok(deliver_and_reload(st, claim, p.id).await?))
 }

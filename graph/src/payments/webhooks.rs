@@ -122,10 +122,25 @@ pub async fn handle(
             }
         }
         "checkout.session.expired" => {
-            if let Some(p) = find_payment(&tx, obj(e), "checkout_session_id").await?
-                && let Some(b) = service::release_unpaid(&tx, p.booking_id, status::EXPIRED).await?
-            {
-                changed.push((b, BookingEventKind::Canceled));
+            if let Some(p) = find_payment(&tx, obj(e), "checkout_session_id").await? {
+                payment::Entity::update_many()
+                    .col_expr(payment::Column::Status, Expr::value(status::EXPIRED))
+                    .col_expr(
+                        payment::Column::CheckoutUrl,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .col_expr(payment::Column::UpdatedAt, Expr::value(now()))
+                    .filter(payment::Column::TenantId.eq(tenant_id))
+                    .filter(payment::Column::Id.eq(p.id))
+                    .filter(payment::Column::Status.eq(status::PENDING))
+                    .exec(&*tx)
+                    .await?;
+                if p.kind == "DEPOSIT"
+                    && let Some(b) =
+                        service::release_unpaid(&tx, p.booking_id, status::EXPIRED).await?
+                {
+                    changed.push((b, BookingEventKind::Canceled));
+                }
             }
         }
         "payment_intent.succeeded" => payment_intent_succeeded(&tx, e).await?,
