@@ -286,11 +286,17 @@ impl MigrationTrait for Migration {
 
         // The sweeper looks for lapsed deposits on every pass: a partial index keeps that
         // to the few bookings waiting for a payment (same syntax on both backends).
+        // Availability reads a staff member's bookings with `blocked_until > from`: an
+        // index ending in `blocked_until` turns that into a range scan over future
+        // bookings instead of every booking the staff member ever had (measured: the
+        // booking rate fell 28 % as bookings piled up, tests/load/README.md).
         manager
             .get_connection()
             .execute_unprepared(
                 "CREATE INDEX bookings_deposit_due_idx ON bookings (deposit_expires_at) \
-                 WHERE deposit_expires_at IS NOT NULL",
+                 WHERE deposit_expires_at IS NOT NULL;\n\
+                 CREATE INDEX bookings_tenant_staff_until_idx \
+                 ON bookings (tenant_id, staff_member_id, blocked_until)",
             )
             .await?;
 
@@ -559,7 +565,10 @@ impl MigrationTrait for Migration {
         }
         manager
             .get_connection()
-            .execute_unprepared("DROP INDEX IF EXISTS bookings_deposit_due_idx")
+            .execute_unprepared(
+                "DROP INDEX IF EXISTS bookings_deposit_due_idx; \
+                 DROP INDEX IF EXISTS bookings_tenant_staff_until_idx",
+            )
             .await?;
         manager
             .drop_index(

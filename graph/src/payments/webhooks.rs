@@ -105,12 +105,14 @@ pub async fn handle(
     e: &Event,
 ) -> Result<Handled, ApiError> {
     let tx = st.db.write(tenant_id).await?;
-    st.db.lock_schedule(&tx).await?;
     tracing::debug!(event_id = %e.id, kind = %e.event_type, ?source, "stripe event");
+    // Dedupe first: a repeat (a concurrent one waits on the first's unique key) is
+    // answered without queueing behind the tenant's write lock.
     if !record(&tx, e).await? {
         tx.commit().await?;
         return Ok(Handled::Duplicate);
     }
+    st.db.lock_schedule(&tx).await?;
     let mut changed: Vec<(booking::Model, BookingEventKind)> = Vec::new();
     let mut invalidate = false;
     match e.event_type.as_str() {
