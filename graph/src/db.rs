@@ -173,23 +173,8 @@ impl Db {
     /// PostgreSQL this calls the `SECURITY DEFINER` function `app_tenant_id_by_slug`,
     /// which reveals the id only.
     pub async fn tenant_id_by_slug(&self, slug: &str) -> Result<Option<Uuid>, ApiError> {
-        let stmt = match self.backend() {
-            DatabaseBackend::Postgres => Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT app_tenant_id_by_slug($1) AS id",
-                [slug.into()],
-            ),
-            backend => Statement::from_sql_and_values(
-                backend,
-                "SELECT id FROM tenants WHERE slug = ?",
-                [slug.into()],
-            ),
-        };
-        let row = self.conn.query_one_raw(stmt).await?;
-        match row {
-            Some(row) => Ok(row.try_get::<Option<Uuid>>("", "id")?),
-            None => Ok(None),
-        }
+        self.tenant_lookup("app_tenant_id_by_slug", "slug", slug)
+            .await
     }
 
     /// `(tenant_id, tenant slug)` of every tenant in which `email` (lower-cased) has a

@@ -49,6 +49,15 @@ pub fn all_tenant_tables() -> impl Iterator<Item = &'static str> {
     TENANT_TABLES.iter().chain(PAYMENT_TENANT_TABLES).copied()
 }
 
+/// A `tenant_id` column of `table` referencing `tenants(id)`, deleted with its tenant.
+pub(crate) fn tenant_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, col)
+        .to(Alias::new("tenants"), Alias::new("id"))
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
+
 /// The ordered list of migrations.
 pub struct Migrator;
 

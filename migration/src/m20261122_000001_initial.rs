@@ -5,6 +5,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::tenant_fk;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -244,15 +246,6 @@ enum IdempotencyKeys {
     Operation,
     Response,
     CreatedAt,
-}
-
-/// `tenant_id` column referencing `tenants(id)`.
-fn tenant_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table, col)
-        .to(Tenants::Table, Tenants::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 /// Unique `(tenant_id, id)` so that other tenant tables can reference `(tenant_id, id)`.

@@ -19,7 +19,7 @@
 use sea_orm_migration::sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::PAYMENT_TENANT_TABLES;
+use crate::{PAYMENT_TENANT_TABLES, tenant_fk};
 
 pub struct Migration;
 
@@ -32,7 +32,6 @@ impl MigrationName for Migration {
 #[derive(DeriveIden)]
 enum Tenants {
     Table,
-    Id,
     DepositPolicy,
     DepositValue,
     StripeAccountId,
@@ -160,14 +159,6 @@ enum Notifications {
     PaymentId,
     ReadAt,
     CreatedAt,
-}
-
-fn tenant_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table, col)
-        .to(Tenants::Table, Tenants::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 fn index<T: IntoIden + 'static>(

@@ -677,7 +677,8 @@ pub async fn create(
     Ok(Err(vec![slot_unavailable()]))
 }
 
-async fn publish(st: &GraphState, b: &booking::Model, kind: BookingEventKind) {
+/// Publishes a change of booking `b` on the event bus (subscriptions).
+pub async fn publish(st: &GraphState, b: &booking::Model, kind: BookingEventKind) {
     st.events
         .publish(DomainEvent {
             tenant_id: b.tenant_id,

@@ -237,7 +237,7 @@ impl Booking {
             price_cents: self.0.price_cents,
             paid_cents: t.paid,
             refunded_cents: t.refunded,
-            balance_cents: self.0.price_cents - t.paid + t.refunded,
+            balance_cents: t.balance(self.0.price_cents),
         })
     }
     /// The customer.

@@ -5,8 +5,6 @@
 //! `price − Σ succeeded payments + Σ refunded`, computed from `payments` rows, so it is
 //! consistent by construction.
 
-use std::collections::HashMap;
-
 use chrono::Duration;
 use entities::{booking, customer, notification, payment, refund, service, tenant};
 use sea_orm::prelude::Expr;
@@ -18,7 +16,7 @@ use crate::bookings::types::BookingStatus;
 use crate::context::RequestCtx;
 use crate::db::{Tx, scoped};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::events::{BookingEventKind, DomainEvent};
+use crate::events::BookingEventKind;
 use crate::outbox::{self, Claim};
 use crate::payments::config::Plan;
 use crate::state::GraphState;
@@ -282,22 +280,16 @@ impl Totals {
                 refunded: t.refunded + p.refunded_cents,
             })
     }
-}
 
-/// Totals per booking for `booking_ids`.
-pub async fn totals(tx: &Tx, booking_ids: &[Uuid]) -> Result<HashMap<Uuid, Totals>, ApiError> {
-    let rows = scoped::<payment::Entity>(tx.tenant_id())
-        .filter(payment::Column::BookingId.is_in(booking_ids.iter().copied()))
-        .filter(payment::Column::Status.eq(status::SUCCEEDED))
-        .all(&**tx)
-        .await?;
-    let mut out: HashMap<Uuid, Totals> = HashMap::new();
-    for p in rows {
-        let t = out.entry(p.booking_id).or_default();
-        t.paid += p.amount_cents;
-        t.refunded += p.refunded_cents;
+    /// What the customer has paid and kept: paid − refunded.
+    pub fn net_paid(&self) -> i64 {
+        self.paid - self.refunded
     }
-    Ok(out)
+
+    /// What is still due on a booking of `price_cents`: price − paid + refunded.
+    pub fn balance(&self, price_cents: i64) -> i64 {
+        price_cents - self.net_paid()
+    }
 }
 
 async fn booking_for_payment(
@@ -344,11 +336,7 @@ pub async fn create_deposit_checkout(
     {
         return Ok(Ok(open.clone()));
     }
-    let paid: i64 = existing
-        .iter()
-        .filter(|p| p.status == status::SUCCEEDED)
-        .map(|p| p.amount_cents - p.refunded_cents)
-        .sum();
+    let paid = Totals::of(&existing).net_paid();
     let svc = scoped::<service::Entity>(rc.tenant_id)
         .filter(service::Column::Id.eq(b.service_id))
         .one(&*tx)
@@ -408,8 +396,7 @@ pub async fn create_payment_link(
     }) {
         return Ok(Ok(open.clone()));
     }
-    let totals = Totals::of(&pays);
-    let balance = b.price_cents - totals.paid + totals.refunded;
+    let balance = Totals::of(&pays).balance(b.price_cents);
     if balance <= 0 {
         return Ok(Err(user_error(
             Some("bookingId"),
@@ -487,11 +474,7 @@ pub async fn record_manual(
             "the booking is canceled",
         )));
     }
-    let t = totals(&tx, &[b.id])
-        .await?
-        .remove(&b.id)
-        .unwrap_or_default();
-    let balance = b.price_cents - t.paid + t.refunded;
+    let balance = Totals::of(&payments_of(&tx, b.id).await?).balance(b.price_cents);
     if amount_cents > balance {
         return Ok(Err(user_error(
             Some("amountCents"),
@@ -582,26 +565,19 @@ pub async fn refund_payment(
     }
     let manual = p.provider == "manual";
     let at = now();
-    let r = refund::ActiveModel {
-        id: Set(new_id()),
-        tenant_id: Set(rc.tenant_id),
-        payment_id: Set(p.id),
-        amount_cents: Set(amount),
-        status: Set(if manual {
+    let r = refund_row(
+        &tx,
+        p.id,
+        amount,
+        if manual {
             status::SUCCEEDED
         } else {
             status::PENDING
-        }
-        .into()),
-        provider_refund_id: Set(None),
-        reason: Set(reason
+        },
+        reason
             .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty())),
-        failure_code: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-    }
-    .insert(&*tx)
+            .filter(|r| !r.is_empty()),
+    )
     .await?;
     if manual {
         payment::Entity::update_many()
@@ -635,31 +611,30 @@ pub async fn refund_payment(
     Ok(Ok(r))
 }
 
-/// Inserts a `PENDING` refund of `amount_cents` of payment `payment_id` in `tx` and
-/// returns its id (the caller enqueues the provider call).
+/// Inserts a refund of `amount_cents` of payment `payment_id` in `tx` with `status`
+/// (`PENDING` when the provider still has to be called — the caller enqueues that).
 pub async fn refund_row(
     tx: &Tx,
     payment_id: Uuid,
     amount_cents: i64,
-    reason: &str,
-) -> Result<Uuid, ApiError> {
+    status: &str,
+    reason: Option<String>,
+) -> Result<refund::Model, ApiError> {
     let at = now();
-    let id = new_id();
-    refund::ActiveModel {
-        id: Set(id),
+    Ok(refund::ActiveModel {
+        id: Set(new_id()),
         tenant_id: Set(tx.tenant_id()),
         payment_id: Set(payment_id),
         amount_cents: Set(amount_cents),
-        status: Set(status::PENDING.into()),
+        status: Set(status.into()),
         provider_refund_id: Set(None),
-        reason: Set(Some(reason.into())),
+        reason: Set(reason),
         failure_code: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
     .insert(&**tx)
-    .await?;
-    Ok(id)
+    .await?)
 }
 
 /// On completion of booking `b` (inside the transaction that completes it): when the
@@ -685,12 +660,7 @@ pub async fn charge_balance_on_completion(
     }) else {
         return Ok(false);
     };
-    let paid: i64 = pays
-        .iter()
-        .filter(|p| p.status == status::SUCCEEDED)
-        .map(|p| p.amount_cents - p.refunded_cents)
-        .sum();
-    let due = b.price_cents - paid;
+    let due = Totals::of(&pays).balance(b.price_cents);
     if due <= 0 {
         return Ok(false);
     }
@@ -759,19 +729,7 @@ pub async fn release_unpaid(
     {
         return Ok(None);
     }
-    payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(status_to))
-        .col_expr(
-            payment::Column::CheckoutUrl,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
-        .filter(payment::Column::TenantId.eq(tx.tenant_id()))
-        .filter(payment::Column::BookingId.eq(booking_id))
-        .filter(payment::Column::Kind.eq("DEPOSIT"))
-        .filter(payment::Column::Status.eq(status::PENDING))
-        .exec(&**tx)
-        .await?;
+    close_open_deposits(tx, booking_id, status_to).await?;
     let res = booking::Entity::update_many()
         .col_expr(
             booking::Column::Status,
@@ -810,8 +768,13 @@ pub async fn abandon_open_deposits(tx: &Tx, booking_id: Uuid) -> Result<(), ApiE
         .filter(booking::Column::DepositExpiresAt.is_not_null())
         .exec(&**tx)
         .await?;
+    close_open_deposits(tx, booking_id, status::CANCELED).await
+}
+
+/// Moves the booking's `PENDING` deposits to `status_to` and drops their Checkout URL.
+async fn close_open_deposits(tx: &Tx, booking_id: Uuid, status_to: &str) -> Result<(), ApiError> {
     payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(status::CANCELED))
+        .col_expr(payment::Column::Status, Expr::value(status_to))
         .col_expr(
             payment::Column::CheckoutUrl,
             Expr::value(Option::<String>::None),
@@ -826,18 +789,6 @@ pub async fn abandon_open_deposits(tx: &Tx, booking_id: Uuid) -> Result<(), ApiE
     Ok(())
 }
 
-/// Publishes a booking change on the event bus.
-pub async fn publish(st: &GraphState, b: &booking::Model, kind: BookingEventKind) {
-    st.events
-        .publish(DomainEvent {
-            tenant_id: b.tenant_id,
-            booking_id: b.id,
-            staff_member_id: b.staff_member_id,
-            kind,
-        })
-        .await;
-}
-
 /// Cancels bookings whose deposit deadline passed unpaid (across tenants, up to
 /// `limit`), freeing their slots. Run by the outbox worker on every pass.
 pub async fn expire_deposits(st: &GraphState, limit: u64) -> Result<usize, ApiError> {
@@ -849,7 +800,7 @@ pub async fn expire_deposits(st: &GraphState, limit: u64) -> Result<usize, ApiEr
         tx.commit().await?;
         if let Some(b) = released {
             n += 1;
-            publish(st, &b, BookingEventKind::Canceled).await;
+            crate::bookings::service::publish(st, &b, BookingEventKind::Canceled).await;
         }
     }
     Ok(n)

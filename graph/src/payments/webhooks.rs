@@ -19,6 +19,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::bookings::service::publish;
 use crate::bookings::types::BookingStatus;
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
@@ -26,7 +27,7 @@ use crate::events::BookingEventKind;
 use crate::outbox;
 use crate::payments::config::Plan;
 use crate::payments::delivery::sync_refunded;
-use crate::payments::service::{self, KIND_REFUND, notify, publish, status};
+use crate::payments::service::{self, KIND_REFUND, notify, status};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
@@ -321,9 +322,11 @@ async fn checkout_completed(
                 tx,
                 p.id,
                 p.amount_cents,
-                "booking canceled before payment",
+                status::PENDING,
+                Some("booking canceled before payment".into()),
             )
-            .await?;
+            .await?
+            .id;
             outbox::enqueue(
                 tx,
                 KIND_REFUND,
