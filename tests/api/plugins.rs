@@ -992,7 +992,7 @@ async fn test_plugin_calls_stripe_on_the_connected_account() {
     assert_eq!(accounts, [ACCOUNT, ACCOUNT, onboarded]);
 
     // Disabling drops the cached providers: the next test finds the plugin off.
-    assert!(app.state.registry.is_cached(id));
+    warm_cache(&app, id).await;
     let d = app.gql(Some(t), DISABLE, json!({"id": "stripe"})).await;
     assert_eq!(
         d["disablePlugin"],
@@ -1118,20 +1118,9 @@ async fn plugin_changes_invalidate_caches_on_other_instances() {
     )
     .await;
 
-    // Warm instance 2's cache. (A load overtaken by an invalidation — here the
-    // configuration change above arriving over Redis — is deliberately not cached, so
-    // retry until one sticks.)
-    let mut warmed = false;
-    for _ in 0..50 {
-        let warm = app2.state.registry.tenant(id).await.unwrap();
-        assert_eq!(warm.enabled, ["stripe"]);
-        if app2.state.registry.is_cached(id) {
-            warmed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(warmed, "instance 2 never cached the tenant's providers");
+    // Warm instance 2's cache.
+    let warm = warm_cache(&app2, id).await;
+    assert_eq!(warm.enabled, ["stripe"]);
     // The token works on both instances (same database and JWT secret).
     let r = test_plugin(&app2, &owner.token, "stripe").await;
     assert_eq!(r["ok"], false, "{r}");
@@ -1175,4 +1164,19 @@ async fn plugin_changes_invalidate_caches_on_other_instances() {
         app1.state.registry.tenant(id).await.unwrap().enabled,
         ["stripe"]
     );
+}
+
+/// Loads the tenant's providers until they stay cached. A load overtaken by an
+/// invalidation is deliberately not cached — with Redis, the announcement of a change
+/// made just before also reaches the instance that made it, a moment later — so retry
+/// until one sticks.
+async fn warm_cache(app: &TestApp, id: Uuid) -> std::sync::Arc<plugins::registry::TenantProviders> {
+    for _ in 0..50 {
+        let providers = app.state.registry.tenant(id).await.unwrap();
+        if app.state.registry.is_cached(id) {
+            return providers;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the tenant's providers were never cached");
 }
