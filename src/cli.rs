@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Migrate => {
             let mut settings = Settings::from_env()?;
-            settings.auto_migrate = true;
+            settings.database.auto_migrate = true;
             graph_state(&settings).await?;
             println!("migrations applied");
             Ok(0)

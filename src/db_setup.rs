@@ -56,11 +56,11 @@ fn pg_user(url: &str) -> Option<String> {
 /// the look-up functions. The runtime role owns nothing, so row-level security applies
 /// to it (`FORCE ROW LEVEL SECURITY` is set too).
 pub async fn migrate(settings: &Settings, runtime: &DatabaseConnection) -> anyhow::Result<()> {
-    match &settings.migration_database_url {
+    match &settings.database.migration_url {
         Some(owner_url) => {
             let owner = connect(owner_url, 2).await?;
             Migrator::up(&owner, None).await.context("migrating")?;
-            if let Some(role) = pg_user(&settings.database_url)
+            if let Some(role) = pg_user(&settings.database.url)
                 && owner.get_database_backend() == DatabaseBackend::Postgres
                 && Some(role.clone()) != pg_user(owner_url)
             {

@@ -7,7 +7,7 @@
 //! | `GET /graphql/ws` | subscriptions (`graphql-transport-ws`; legacy `graphql-ws`) |
 //! | `GET /playground` | GraphiQL |
 //! | `GET /health` | 200 when the database answers, else 503 |
-//! | `POST /webhooks/{tenant_slug}/stripe` | a tenant's Stripe events (signed) |
+//! | `POST /webhooks/{tenant_slug}/{plugin}` | a tenant's provider webhooks (signed; routed through the plugin list) |
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
 
 use std::sync::Arc;
@@ -21,22 +21,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use graph::{AppSchema, GraphState, Principal, RequestCtx, Role, Session};
+use graph::{GraphState, Principal, RequestCtx, Role, Session};
+
+pub use crate::app_state::AppState;
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 use uuid::Uuid;
-
-/// Shared state of the HTTP layer.
-#[derive(Clone)]
-pub struct AppState {
-    /// The GraphQL schema (with [`GraphState`] in its data).
-    pub schema: AppSchema,
-    /// Same state the schema holds, for the edge's own look-ups.
-    pub graph: GraphState,
-    /// Per-request execution timeout.
-    pub request_timeout: std::time::Duration,
-}
 
 /// Builds the router.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {

@@ -33,9 +33,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Rotation> {
     let keys = KeyRing::parse(settings.encryption_key.expose())
         .map_err(|e| anyhow::anyhow!("ENCRYPTION_KEY: {e}"))?;
     let url = settings
-        .migration_database_url
+        .database
+        .migration_url
         .as_deref()
-        .unwrap_or(&settings.database_url);
+        .unwrap_or(&settings.database.url);
     let conn = db_setup::connect(url, 2).await?;
     if conn.get_database_backend() == DatabaseBackend::Postgres {
         // Row-level security would hide every tenant's rows from the runtime role and

@@ -41,36 +41,69 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Server settings.
+/// Server settings, grouped by concern; each field names its environment variable.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `APP_ENV`: `development` (default) or `production`.
     pub app_env: AppEnv,
+    /// Where data lives and how to reach it.
+    pub database: DatabaseSettings,
+    /// `BIND_ADDR` (default `127.0.0.1:8080`; port 0 picks a free port).
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_BASE_URL`: how customers and providers reach this server (Checkout
+    /// success/cancel URLs, onboarding return URLs, webhook URLs providers sign).
+    /// Default `http://BIND_ADDR`.
+    pub public_base_url: String,
+    /// `JWT_SECRET`: HS256 key for access tokens.
+    pub jwt_secret: Secret,
+    /// `ENCRYPTION_KEY`: base64 of 32 bytes (or `id:base64,…` while rotating), for
+    /// secrets at rest (plugin credentials).
+    pub encryption_key: Secret,
+    /// Redis (shared events across instances).
+    pub redis: RedisSettings,
+    /// `SEED_DEMO`: seed the demo tenant on start (default true in development).
+    pub seed_demo: bool,
+    /// `DATA_DIR` (default `data`).
+    pub data_dir: PathBuf,
+    /// GraphQL limits.
+    pub graphql: GraphqlSettings,
+    /// The platform's Stripe account (Connect platform and billing).
+    pub stripe: StripeSettings,
+    /// How the platform bills tenants.
+    pub billing: BillingSettings,
+    /// The job worker.
+    pub jobs: JobSettings,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
     /// `DATABASE_URL`: what the server connects with. Default: SQLite file
     /// `DATA_DIR/servicegraph.db`.
-    pub database_url: String,
+    pub url: String,
     /// `MIGRATION_DATABASE_URL`: PostgreSQL owner connection used for migrations, when
     /// the runtime role (`DATABASE_URL`) must not own tables. After migrating, the
     /// runtime role is granted table privileges. Default: `DATABASE_URL`.
-    pub migration_database_url: Option<String>,
+    pub migration_url: Option<String>,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (default 20).
-    pub database_max_connections: u32,
-    /// `BIND_ADDR` (default `127.0.0.1:8080`; port 0 picks a free port).
-    pub bind_addr: SocketAddr,
-    /// `JWT_SECRET`: HS256 key for access tokens.
-    pub jwt_secret: Secret,
-    /// `ENCRYPTION_KEY`: base64 of 32 bytes, for secrets at rest (plugin credentials).
-    pub encryption_key: Secret,
-    /// `REDIS_URL`: when set, events are shared through Redis pub/sub.
-    pub redis_url: Option<String>,
-    /// `REDIS_EVENTS_CHANNEL` (default `servicegraph:events`).
-    pub redis_events_channel: String,
-    /// `SEED_DEMO`: seed the demo tenant on start (default true in development).
-    pub seed_demo: bool,
+    pub max_connections: u32,
     /// `AUTO_MIGRATE`: apply migrations on start (default true).
     pub auto_migrate: bool,
-    /// `DATA_DIR` (default `data`).
-    pub data_dir: PathBuf,
+}
+
+/// Redis settings.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL`: when set, events are shared through Redis pub/sub.
+    pub url: Option<String>,
+    /// `REDIS_EVENTS_CHANNEL` (default `servicegraph:events`; control signals use
+    /// `{channel}:control`).
+    pub events_channel: String,
+}
+
+/// GraphQL limits.
+#[derive(Debug, Clone)]
+pub struct GraphqlSettings {
     /// `GRAPHQL_MAX_DEPTH` (default 12).
     pub max_depth: usize,
     /// `GRAPHQL_MAX_COMPLEXITY` (default 500).
@@ -79,39 +112,105 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// `MAX_BODY_BYTES` (default 1 MiB).
     pub max_body_bytes: usize,
-    /// `PUBLIC_BASE_URL`: how customers and Stripe reach this server (links in Checkout
-    /// success/cancel URLs and onboarding return URLs). Default `http://BIND_ADDR`.
-    pub public_base_url: String,
+}
+
+/// The platform's Stripe settings.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
     /// `STRIPE_SECRET_KEY`: the platform's Stripe secret key (Connect platform). Unset:
     /// card payments and platform billing answer `FEATURE_UNAVAILABLE`.
-    pub stripe_secret_key: Option<Secret>,
+    pub secret_key: Option<Secret>,
     /// `STRIPE_API_BASE` (default `https://api.stripe.com`; tests point it at a mock).
-    pub stripe_api_base: String,
+    pub api_base: String,
     /// `STRIPE_TIMEOUT_SECS`: per-request timeout of Stripe calls (default 20).
-    pub stripe_timeout: Duration,
+    pub timeout: Duration,
     /// `STRIPE_WEBHOOK_SECRET`: signing secret(s) of the platform endpoint
     /// `/webhooks/platform/stripe`, comma-separated during rotation (`whsec_…`).
-    pub stripe_webhook_secrets: Vec<Secret>,
+    pub webhook_secrets: Vec<Secret>,
     /// `STRIPE_PRICE_STARTER`, `STRIPE_PRICE_PRO`, `STRIPE_PRICE_TEAMS`: the platform's
     /// recurring Price ids (`price_…`) per plan.
-    pub stripe_prices: [Option<String>; 3],
+    pub prices: [Option<String>; 3],
+}
+
+/// How the platform bills tenants.
+#[derive(Debug, Clone)]
+pub struct BillingSettings {
     /// `BILLING_TRIAL_DAYS`: free trial of a new subscription (default 14).
     pub trial_days: u32,
     /// `PLATFORM_FEE_BPS_STARTER` / `_PRO` / `_TEAMS`: application fee on tenants' card
     /// payments in basis points (defaults 200, 100, 50 = 2 %, 1 %, 0.5 %).
     pub platform_fee_bps: [i64; 3],
-    /// `OUTBOX_POLL_MS`: how often the outbox worker looks for due messages (default 500).
-    pub outbox_poll: Duration,
-    /// `OUTBOX_MAX_ATTEMPTS`: attempts before a message is dead-lettered (default 8).
-    pub outbox_max_attempts: i32,
-    /// `OUTBOX_BACKOFF_BASE_MS`: first retry delay; doubles per attempt, full jitter
+}
+
+/// The job worker (the outbox of calls to the outside world).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// `OUTBOX_POLL_MS`: how often the worker looks for due jobs (default 500).
+    pub poll: Duration,
+    /// `OUTBOX_MAX_ATTEMPTS`: attempts before a job is dead-lettered (default 8).
+    pub max_attempts: i32,
+    /// `OUTBOX_BACKOFF_BASE_MS`: first retry delay; doubles per attempt, equal jitter
     /// (default 1000).
-    pub outbox_backoff_base: Duration,
+    pub backoff_base: Duration,
     /// `OUTBOX_BACKOFF_MAX_SECS`: longest retry delay (default 600).
-    pub outbox_backoff_max: Duration,
-    /// `OUTBOX_LEASE_SECS`: how long a claimed message is reserved for its worker; must
-    /// exceed `STRIPE_TIMEOUT_SECS` (default 60).
-    pub outbox_lease: Duration,
+    pub backoff_max: Duration,
+    /// `OUTBOX_LEASE_SECS`: how long a claimed job is reserved for its worker; must
+    /// exceed every provider timeout (default 60).
+    pub lease: Duration,
+}
+
+/// The test servers' `ENCRYPTION_KEY` (32 bytes of base64; a test value, not a secret).
+pub const TEST_ENCRYPTION_KEY: &str = "c2VydmljZWdyYXBoLXRlc3QtZW5jcnlwdGlvbi1rZXk=";
+
+impl Settings {
+    /// Settings for a test server: SQLite in `data_dir`, port 0, fixed test keys, no demo
+    /// seed, quick job timings, Stripe unset (pointed at a closed port), no Redis. Tests
+    /// change what they need (a mock's URL, a database, Redis).
+    pub fn for_tests(data_dir: &Path) -> Settings {
+        Settings {
+            app_env: AppEnv::Development,
+            database: DatabaseSettings {
+                url: format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
+                migration_url: None,
+                max_connections: 10,
+                auto_migrate: true,
+            },
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_base_url: "http://app.test".into(),
+            jwt_secret: Secret::new("test-jwt-secret-0123456789abcdef-0123456789"),
+            encryption_key: Secret::new(TEST_ENCRYPTION_KEY),
+            redis: RedisSettings {
+                url: None,
+                events_channel: "servicegraph:events".into(),
+            },
+            seed_demo: false,
+            data_dir: data_dir.to_path_buf(),
+            graphql: GraphqlSettings {
+                max_depth: 12,
+                max_complexity: 500,
+                request_timeout: Duration::from_secs(30),
+                max_body_bytes: 1024 * 1024,
+            },
+            stripe: StripeSettings {
+                secret_key: None,
+                api_base: "http://127.0.0.1:9".into(),
+                timeout: Duration::from_secs(2),
+                webhook_secrets: vec![],
+                prices: [None, None, None],
+            },
+            billing: BillingSettings {
+                trial_days: 14,
+                platform_fee_bps: [200, 100, 50],
+            },
+            jobs: JobSettings {
+                poll: Duration::from_millis(100),
+                max_attempts: 8,
+                backoff_base: Duration::from_millis(50),
+                backoff_max: Duration::from_millis(400),
+                lease: Duration::from_secs(4),
+            },
+        }
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -217,50 +316,61 @@ impl Settings {
             public_base_url: env("PUBLIC_BASE_URL")
                 .map(|u| u.trim_end_matches('/').to_string())
                 .unwrap_or_else(|| format!("http://{bind_addr}")),
-            stripe_secret_key: env("STRIPE_SECRET_KEY").map(Secret::new),
-            stripe_api_base: env("STRIPE_API_BASE")
-                .unwrap_or_else(|| "https://api.stripe.com".into()),
-            stripe_timeout,
-            stripe_webhook_secrets: env("STRIPE_WEBHOOK_SECRET")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(Secret::new)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            stripe_prices: [
-                env("STRIPE_PRICE_STARTER"),
-                env("STRIPE_PRICE_PRO"),
-                env("STRIPE_PRICE_TEAMS"),
-            ],
-            trial_days: parse_env("BILLING_TRIAL_DAYS", 14)?,
-            platform_fee_bps: [
-                parse_env("PLATFORM_FEE_BPS_STARTER", 200)?,
-                parse_env("PLATFORM_FEE_BPS_PRO", 100)?,
-                parse_env("PLATFORM_FEE_BPS_TEAMS", 50)?,
-            ],
-            outbox_poll: Duration::from_millis(parse_env("OUTBOX_POLL_MS", 500)?),
-            outbox_max_attempts: parse_env("OUTBOX_MAX_ATTEMPTS", 8)?,
-            outbox_backoff_base: Duration::from_millis(parse_env("OUTBOX_BACKOFF_BASE_MS", 1000)?),
-            outbox_backoff_max: Duration::from_secs(parse_env("OUTBOX_BACKOFF_MAX_SECS", 600)?),
-            outbox_lease,
-            migration_database_url: env("MIGRATION_DATABASE_URL"),
-            database_max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 20)?,
+            stripe: StripeSettings {
+                secret_key: env("STRIPE_SECRET_KEY").map(Secret::new),
+                api_base: env("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
+                timeout: stripe_timeout,
+                webhook_secrets: env("STRIPE_WEBHOOK_SECRET")
+                    .map(|v| {
+                        v.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(Secret::new)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                prices: [
+                    env("STRIPE_PRICE_STARTER"),
+                    env("STRIPE_PRICE_PRO"),
+                    env("STRIPE_PRICE_TEAMS"),
+                ],
+            },
+            billing: BillingSettings {
+                trial_days: parse_env("BILLING_TRIAL_DAYS", 14)?,
+                platform_fee_bps: [
+                    parse_env("PLATFORM_FEE_BPS_STARTER", 200)?,
+                    parse_env("PLATFORM_FEE_BPS_PRO", 100)?,
+                    parse_env("PLATFORM_FEE_BPS_TEAMS", 50)?,
+                ],
+            },
+            jobs: JobSettings {
+                poll: Duration::from_millis(parse_env("OUTBOX_POLL_MS", 500)?),
+                max_attempts: parse_env("OUTBOX_MAX_ATTEMPTS", 8)?,
+                backoff_base: Duration::from_millis(parse_env("OUTBOX_BACKOFF_BASE_MS", 1000)?),
+                backoff_max: Duration::from_secs(parse_env("OUTBOX_BACKOFF_MAX_SECS", 600)?),
+                lease: outbox_lease,
+            },
+            database: DatabaseSettings {
+                url: database_url,
+                migration_url: env("MIGRATION_DATABASE_URL"),
+                max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 20)?,
+                auto_migrate: parse_bool("AUTO_MIGRATE", true)?,
+            },
             bind_addr,
             jwt_secret: secret("JWT_SECRET", "jwt_secret", app_env, &data_dir)?,
             encryption_key: secret("ENCRYPTION_KEY", "encryption_key", app_env, &data_dir)?,
-            redis_url: env("REDIS_URL"),
-            redis_events_channel: env("REDIS_EVENTS_CHANNEL")
-                .unwrap_or_else(|| "servicegraph:events".into()),
+            redis: RedisSettings {
+                url: env("REDIS_URL"),
+                events_channel: env("REDIS_EVENTS_CHANNEL")
+                    .unwrap_or_else(|| "servicegraph:events".into()),
+            },
             seed_demo: parse_bool("SEED_DEMO", app_env == AppEnv::Development)?,
-            auto_migrate: parse_bool("AUTO_MIGRATE", true)?,
-            max_depth: parse_env("GRAPHQL_MAX_DEPTH", 12)?,
-            max_complexity: parse_env("GRAPHQL_MAX_COMPLEXITY", 500)?,
-            request_timeout: Duration::from_secs(parse_env("REQUEST_TIMEOUT_SECS", 30)?),
-            max_body_bytes: parse_env("MAX_BODY_BYTES", 1024 * 1024)?,
-            database_url,
+            graphql: GraphqlSettings {
+                max_depth: parse_env("GRAPHQL_MAX_DEPTH", 12)?,
+                max_complexity: parse_env("GRAPHQL_MAX_COMPLEXITY", 500)?,
+                request_timeout: Duration::from_secs(parse_env("REQUEST_TIMEOUT_SECS", 30)?),
+                max_body_bytes: parse_env("MAX_BODY_BYTES", 1024 * 1024)?,
+            },
             data_dir,
         })
     }

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use graph::auth::tokens::JwtKeys;
 use graph::db::Db;
-use graph::events::EventBus;
-use graph::payments::config::{OutboxConfig, PlatformConfig};
+use graph::events::{ControlSignal, EventBus};
+use graph::extensions::Extensions;
+use graph::jobs::JobsConfig;
+use graph::platform::PlatformConfig;
 use graph::tenant_plugins::service::DbConfigSource;
 use graph::{GraphState, Limits, build_schema};
 use integrations::stripe::{StripeClient, StripeConfig};
@@ -16,8 +18,9 @@ use plugins::secrets::KeyRing;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::app_state::AppState;
 use crate::db_setup;
-use crate::http::{AppState, router};
+use crate::http::router;
 use crate::settings::Settings;
 
 /// A built, bound, not yet serving server.
@@ -28,21 +31,32 @@ pub struct Application {
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Builds the shared [`GraphState`] from settings (database, keys, event bus).
+/// Builds the shared [`GraphState`] from settings (database, keys, event bus) with the
+/// standard extensions ([`graph::domains::extensions`]).
 pub async fn graph_state(settings: &Settings) -> anyhow::Result<GraphState> {
-    let conn = db_setup::connect(&settings.database_url, settings.database_max_connections).await?;
-    if settings.auto_migrate {
+    graph_state_with(settings, graph::domains::extensions()).await
+}
+
+/// Builds the shared [`GraphState`] with the given extensions (tests add their own job
+/// handlers, periodic jobs or hooks to the standard ones).
+pub async fn graph_state_with(
+    settings: &Settings,
+    extensions: Extensions,
+) -> anyhow::Result<GraphState> {
+    let db_settings = &settings.database;
+    let conn = db_setup::connect(&db_settings.url, db_settings.max_connections).await?;
+    if db_settings.auto_migrate {
         db_setup::migrate(settings, &conn).await?;
     }
-    let events = match &settings.redis_url {
-        Some(url) => EventBus::redis(url, &settings.redis_events_channel)
+    let events = match &settings.redis.url {
+        Some(url) => EventBus::redis(url, &settings.redis.events_channel)
             .await
             .with_context(|| format!("connecting to Redis at {}", db_setup::redact(url)))?,
         None => EventBus::in_process(),
     };
     let db = if conn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
         // One writer connection (SQLite allows one writer at a time anyway).
-        Db::sqlite(conn, db_setup::connect(&settings.database_url, 1).await?)
+        Db::sqlite(conn, db_setup::connect(&db_settings.url, 1).await?)
     } else {
         Db::new(conn)
     };
@@ -50,12 +64,12 @@ pub async fn graph_state(settings: &Settings) -> anyhow::Result<GraphState> {
         KeyRing::parse(settings.encryption_key.expose())
             .map_err(|e| anyhow::anyhow!("ENCRYPTION_KEY: {e}"))?,
     );
-    let stripe = match &settings.stripe_secret_key {
+    let stripe = match &settings.stripe.secret_key {
         Some(key) => Some(
             StripeClient::new(StripeConfig {
-                base_url: settings.stripe_api_base.clone(),
+                base_url: settings.stripe.api_base.clone(),
                 secret_key: key.expose().to_string(),
-                timeout: settings.stripe_timeout,
+                timeout: settings.stripe.timeout,
                 account: None,
             })
             .map_err(|e| anyhow::anyhow!("STRIPE_SECRET_KEY / STRIPE_API_BASE: {e}"))?,
@@ -75,35 +89,44 @@ pub async fn graph_state(settings: &Settings) -> anyhow::Result<GraphState> {
         platform: Arc::new(PlatformConfig {
             public_base_url: settings.public_base_url.clone(),
             stripe_webhook_secrets: settings
-                .stripe_webhook_secrets
+                .stripe
+                .webhook_secrets
                 .iter()
                 .map(|s| s.expose().to_string())
                 .collect(),
-            prices: settings.stripe_prices.clone(),
-            trial_days: settings.trial_days,
-            fee_bps: settings.platform_fee_bps,
+            prices: settings.stripe.prices.clone(),
+            trial_days: settings.billing.trial_days,
+            fee_bps: settings.billing.platform_fee_bps,
         }),
-        outbox: Arc::new(OutboxConfig {
-            poll: settings.outbox_poll,
-            max_attempts: settings.outbox_max_attempts.max(1),
-            backoff_base: settings.outbox_backoff_base,
-            backoff_max: settings.outbox_backoff_max,
-            lease: settings.outbox_lease,
+        jobs: Arc::new(JobsConfig {
+            poll: settings.jobs.poll,
+            max_attempts: settings.jobs.max_attempts.max(1),
+            backoff_base: settings.jobs.backoff_base,
+            backoff_max: settings.jobs.backoff_max,
+            lease: settings.jobs.lease,
         }),
-        outbox_wake: Arc::new(Notify::new()),
+        jobs_wake: Arc::new(Notify::new()),
+        extensions: Arc::new(extensions),
+        periodic_schedule: Arc::default(),
     })
 }
 
-/// Starts the background tasks every instance runs: the outbox worker and the listener
-/// that drops cached tenant providers when another instance announces a plugin change.
+/// Starts the background tasks every instance runs: the job worker (jobs and periodic
+/// jobs) and the listener that drops cached tenant providers when an instance announces
+/// a plugin change on the control channel.
 pub fn spawn_background(state: &GraphState) -> Vec<tokio::task::JoinHandle<()>> {
-    let worker = graph::outbox::spawn_worker(state.clone());
+    let worker = graph::jobs::spawn_worker(state.clone());
     let st = state.clone();
     let listener = tokio::spawn(async move {
-        let mut rx = st.events.subscribe_plugin_changes();
+        let mut rx = st.events.subscribe_control();
         loop {
             match rx.recv().await {
-                Ok(tenant_id) => st.registry.invalidate(tenant_id),
+                Ok(ControlSignal::PluginsChanged { tenant_id }) if tenant_id.is_nil() => {
+                    st.registry.invalidate_all();
+                }
+                Ok(ControlSignal::PluginsChanged { tenant_id }) => {
+                    st.registry.invalidate(tenant_id)
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed some: drop everything rather than keep stale providers.
                     st.registry.invalidate_all();
@@ -117,9 +140,19 @@ pub fn spawn_background(state: &GraphState) -> Vec<tokio::task::JoinHandle<()>> 
 
 impl Application {
     /// Connects to the database (migrating unless `AUTO_MIGRATE=false`), seeds the demo
-    /// tenant when `SEED_DEMO`, builds the schema and binds `BIND_ADDR`.
+    /// tenant when `SEED_DEMO`, builds the schema and binds `BIND_ADDR`, with the standard
+    /// extensions.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let state = graph_state(&settings).await?;
+        Application::build_with(settings, graph::domains::extensions()).await
+    }
+
+    /// [`Application::build`] with the given extensions (tests register extra job
+    /// handlers, periodic jobs or hooks).
+    pub async fn build_with(
+        settings: Settings,
+        extensions: Extensions,
+    ) -> anyhow::Result<Application> {
+        let state = graph_state_with(&settings, extensions).await?;
         if settings.seed_demo
             && graph::seed::seed_demo(&state)
                 .await
@@ -130,8 +163,8 @@ impl Application {
         let schema = build_schema(
             Some(state.clone()),
             Limits {
-                max_depth: settings.max_depth,
-                max_complexity: settings.max_complexity,
+                max_depth: settings.graphql.max_depth,
+                max_complexity: settings.graphql.max_complexity,
                 ..Limits::default()
             },
         );
@@ -139,9 +172,10 @@ impl Application {
             AppState {
                 schema,
                 graph: state.clone(),
-                request_timeout: settings.request_timeout,
+                request_timeout: settings.graphql.request_timeout,
+                public_base_url: settings.public_base_url.clone(),
             },
-            settings.max_body_bytes,
+            settings.graphql.max_body_bytes,
         );
         let listener = TcpListener::bind(settings.bind_addr)
             .await

@@ -1,68 +1,115 @@
-//! Webhooks in: `POST /webhooks/{tenant_slug}/{plugin}` (a tenant's Stripe account) and
-//! `POST /webhooks/platform/stripe` (the platform's own account and Connect events).
+//! Webhooks in.
 //!
-//! The signature over the raw body is verified before anything else (Stripe scheme,
-//! <https://docs.stripe.com/webhooks#verify-manually>: `Stripe-Signature: t=…,v1=…`,
-//! HMAC-SHA256 of `"{t}.{body}"`, 300 s tolerance, any of several `v1` values and
-//! secrets during rotation). A bad or missing signature answers 400 and changes nothing.
-//! Verified events are applied in one transaction with their dedupe record
-//! (`graph::payments::webhooks`); a repeat answers 200 and does nothing. Responses never
-//! echo secrets or the payload.
+//! - `POST /webhooks/{tenant_slug}/{plugin}`: a tenant's provider webhooks, routed
+//!   through the plugin list: the plugin (`plugins::builtin::find`) must exist, be
+//!   configured for the tenant and bring an inbound verifier; the request is verified
+//!   with the tenant's secrets (e.g. Stripe's `Stripe-Signature`); then the domain's
+//!   registered handler (`graph::inbound::InboundHandler`) applies it.
+//! - `POST /webhooks/platform/stripe`: the platform's own Stripe account and Connect
+//!   events, verified with `STRIPE_WEBHOOK_SECRET`.
+//!
+//! A bad or missing signature answers 400 and changes nothing. Verified events are
+//! applied in one transaction with their dedupe record; a repeat answers 200 and does
+//! nothing. Responses never echo secrets or the payload.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use graph::GraphState;
-use graph::payments::webhooks::{self, Handled, Source};
+use graph::inbound::{InboundReply, InboundRequest};
+use graph::payments::webhooks::{self, Source};
 use integrations::stripe::webhook::{self as sig, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
+use plugins::InboundHttp;
 use serde_json::json;
 
-use crate::http::AppState;
+use crate::app_state::AppState;
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn verify(headers: &HeaderMap, body: &[u8], secrets: &[&str]) -> Result<(), Box<Response>> {
-    let header = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    sig::verify(
-        body,
-        header,
-        secrets,
-        chrono::Utc::now().timestamp(),
-        DEFAULT_TOLERANCE_SECS,
-    )
-    .map_err(|e| {
-        // debug, not warn: anyone can post unsigned requests, and a log line per request
-        // would let them fill the disk.
-        tracing::debug!(error = %e, "webhook signature refused");
-        Box::new(reply(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "invalid signature", "reason": e.to_string()}),
-        ))
-    })
+fn send(r: InboundReply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, r.content_type)], r.body).into_response()
 }
 
-async fn apply(
-    graph: &GraphState,
-    tenant_id: uuid::Uuid,
-    source: Source,
-    event: &sig::Event,
+fn refused(e: &str) -> Response {
+    // debug, not warn: anyone can post unsigned requests, and a log line per request
+    // would let them fill the disk.
+    tracing::debug!(error = %e, "webhook signature refused");
+    reply(
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid signature", "reason": e}),
+    )
+}
+
+fn lookup_failed(what: &str, e: impl std::fmt::Debug) -> Response {
+    tracing::error!(error = ?e, "webhook {what} failed");
+    reply(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"error": "lookup failed"}),
+    )
+}
+
+/// Header pairs with lower-cased names (values that are not visible ASCII are dropped).
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.into())))
+        .collect()
+}
+
+/// `POST /webhooks/{tenant_slug}/{plugin}`.
+pub async fn tenant_webhook(
+    State(app): State<Arc<AppState>>,
+    Path((slug, plugin_id)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    match webhooks::handle(graph, tenant_id, source, event).await {
-        Ok(Handled::Duplicate) => {
-            reply(StatusCode::OK, json!({"received": true, "duplicate": true}))
-        }
-        Ok(_) => reply(StatusCode::OK, json!({"received": true})),
+    let graph = &app.graph;
+    let Some(handler) = plugins::builtin::find(&plugin_id)
+        .and_then(|p| graph.extensions.inbound.get(p.spec().id))
+    else {
+        return reply(StatusCode::NOT_FOUND, json!({"error": "unknown plugin"}));
+    };
+    let tenant_id = match graph.db.tenant_id_by_slug(&slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return reply(StatusCode::NOT_FOUND, json!({"error": "unknown tenant"})),
+        Err(e) => return lookup_failed("tenant lookup", e),
+    };
+    let providers = match graph.registry.tenant(tenant_id).await {
+        Ok(p) => p,
+        Err(e) => return lookup_failed("loading tenant plugins", e),
+    };
+    let Some(verifier) = providers.inbound(handler.plugin_id()) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("{plugin_id} is not configured for this tenant")}),
+        );
+    };
+    let pairs = header_pairs(&headers);
+    let url = format!("{}{}", app.public_base_url, uri);
+    let http = InboundHttp {
+        url: &url,
+        headers: &pairs,
+        body: &body,
+        now: chrono::Utc::now().timestamp(),
+    };
+    if let Err(e) = verifier.verify(&http) {
+        return refused(&e);
+    }
+    let req = InboundRequest {
+        body: &body,
+        headers: &pairs,
+    };
+    match handler.handle(graph, tenant_id, &req).await {
+        Ok(r) => send(r),
         Err(e) => {
-            tracing::error!(error = ?e, event_id = %event.id, "webhook processing failed");
+            tracing::error!(error = ?e, plugin = %plugin_id, "webhook processing failed");
             reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": "processing failed"}),
@@ -71,56 +118,9 @@ async fn apply(
     }
 }
 
-/// `POST /webhooks/{tenant_slug}/{plugin}`.
-pub async fn tenant_webhook(
-    State(app): State<Arc<AppState>>,
-    Path((slug, plugin)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let graph = &app.graph;
-    if plugin != "stripe" {
-        return reply(StatusCode::NOT_FOUND, json!({"error": "unknown plugin"}));
-    }
-    let tenant_id = match graph.db.tenant_id_by_slug(&slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return reply(StatusCode::NOT_FOUND, json!({"error": "unknown tenant"})),
-        Err(e) => {
-            tracing::error!(error = ?e, "webhook tenant lookup failed");
-            return reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": "lookup failed"}),
-            );
-        }
-    };
-    let providers = match graph.registry.tenant(tenant_id).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "loading tenant plugins failed");
-            return reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": "lookup failed"}),
-            );
-        }
-    };
-    let secrets = providers.stripe_webhook_secrets();
-    if secrets.is_empty() {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({"error": "stripe is not configured for this tenant"}),
-        );
-    }
-    if let Err(r) = verify(&headers, &body, &secrets) {
-        return *r;
-    }
-    let event = match sig::parse_event(&body) {
-        Ok(e) => e,
-        Err(_) => return reply(StatusCode::BAD_REQUEST, json!({"error": "malformed event"})),
-    };
-    apply(graph, tenant_id, Source::Tenant, &event).await
-}
-
-/// `POST /webhooks/platform/stripe`.
+/// `POST /webhooks/platform/stripe`: verified with the platform's signing secrets
+/// (Stripe scheme, <https://docs.stripe.com/webhooks#verify-manually>), then routed to
+/// the tenant the event concerns.
 pub async fn platform_webhook(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -139,25 +139,39 @@ pub async fn platform_webhook(
             json!({"error": "platform webhooks are not configured"}),
         );
     }
-    if let Err(r) = verify(&headers, &body, &secrets) {
-        return *r;
+    let header = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Err(e) = sig::verify(
+        &body,
+        header,
+        &secrets,
+        chrono::Utc::now().timestamp(),
+        DEFAULT_TOLERANCE_SECS,
+    ) {
+        return refused(&e.to_string());
     }
     let event = match sig::parse_event(&body) {
         Ok(e) => e,
         Err(_) => return reply(StatusCode::BAD_REQUEST, json!({"error": "malformed event"})),
     };
     match webhooks::platform_tenant(graph, &event).await {
-        Ok(Some(tenant_id)) => apply(graph, tenant_id, Source::Platform, &event).await,
+        Ok(Some(tenant_id)) => match webhooks::handle(graph, tenant_id, Source::Platform, &event).await
+        {
+            Ok(h) => send(webhooks::reply(h)),
+            Err(e) => {
+                tracing::error!(error = ?e, event_id = %event.id, "webhook processing failed");
+                reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "processing failed"}),
+                )
+            }
+        },
         Ok(None) => {
             tracing::info!(event_id = %event.id, kind = %event.event_type, "platform event for no tenant");
             reply(StatusCode::OK, json!({"received": true, "ignored": true}))
         }
-        Err(e) => {
-            tracing::error!(error = ?e, "platform webhook tenant lookup failed");
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": "lookup failed"}),
-            )
-        }
+        Err(e) => lookup_failed("platform tenant lookup", e),
     }
 }

@@ -28,16 +28,17 @@ pub struct Model {
     pub blocked_from: DateTimeUtc,
     /// End of the time this booking blocks: `ends_at` plus the service's buffer after.
     pub blocked_until: DateTimeUtc,
-    /// `PENDING`, `CONFIRMED`, `IN_PROGRESS`, `COMPLETED`, `CANCELED` or `NO_SHOW`.
-    pub status: String,
+    /// Lifecycle status (stored `PENDING`, `CONFIRMED`, `IN_PROGRESS`, `COMPLETED`,
+    /// `CANCELED` or `NO_SHOW`).
+    pub status: crate::kinds::BookingStatus,
     /// Where the work happens, free text.
     pub address: Option<String>,
     /// Price in minor units of `currency`, fixed at booking time.
     pub price_cents: i64,
     /// ISO 4217 code.
     pub currency: String,
-    /// `PLATFORM`, `PUBLIC`, `AGENT` or `MANUAL`.
-    pub source: String,
+    /// Origin (stored `PLATFORM`, `PUBLIC`, `AGENT` or `MANUAL`).
+    pub source: crate::kinds::BookingSource,
     /// Free-text notes.
     pub notes: Option<String>,
     /// Why this staff member was assigned (any-staff bookings), for audit.

@@ -11,10 +11,13 @@ pub mod booking;
 pub mod booking_item;
 pub mod customer;
 pub mod idempotency_key;
+pub mod kinds;
 pub mod notification;
 pub mod outbox_message;
 pub mod payment;
+pub mod periodic_job;
 pub mod plugin_config;
+pub mod provider_route;
 pub mod refresh_token;
 pub mod refund;
 pub mod service;
@@ -27,6 +30,10 @@ pub mod time_off;
 pub mod user;
 pub mod webhook_event;
 pub mod working_hours;
+
+pub use kinds::{
+    BookingSource, BookingStatus, JobStatus, PaymentKind, PaymentMethod, PaymentStatus, TenantStatus,
+};
 
 use sea_orm::EntityTrait;
 
@@ -66,6 +73,7 @@ tenant_owned!(
     outbox_message,
     payment,
     plugin_config,
+    provider_route,
     refund,
     webhook_event
 );

@@ -1,13 +1,15 @@
-//! `outbox_messages`: provider calls waiting to be made.
+//! `outbox_messages`: the job queue — calls to the outside world waiting to be made.
 
 use sea_orm::entity::prelude::*;
 
-/// A provider call that changes something, written in the same transaction as the
-/// business change that needs it. `status`: `PENDING` (due at `next_attempt_at`; a worker
-/// that claims it pushes `next_attempt_at` forward by its lease, so a crashed worker's
-/// claim simply lapses), `DELIVERED`, or `DEAD` (gave up after the maximum number of
-/// attempts, or the provider refused it for good). The row id is the idempotency key sent
-/// to the provider, so a redelivery after a crash is recognised as the same request.
+/// A job: a call to the outside world (a provider request, a message to send), written in
+/// the same transaction as the business change that needs it. `status`: `PENDING` (due at
+/// `next_attempt_at`; a worker that claims it pushes `next_attempt_at` forward by its
+/// lease, so a crashed worker's claim simply lapses), `DELIVERED`, `DEAD` (gave up after
+/// the maximum number of attempts, or the provider refused it for good) or `CANCELED`
+/// (canceled or replaced through its `dedupe_key` before it ran). The row id is the
+/// idempotency key sent to the provider, so a redelivery after a crash is recognised as
+/// the same request.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox_messages")]
 pub struct Model {
@@ -16,12 +18,12 @@ pub struct Model {
     pub id: Uuid,
     /// Owning tenant.
     pub tenant_id: Uuid,
-    /// What to do (`stripe.checkout_session`, `stripe.balance_charge`, `stripe.refund`).
+    /// Which registered handler delivers it (`stripe.checkout_session`, …).
     pub kind: String,
     /// JSON arguments of the call.
     pub payload: String,
-    /// `PENDING`, `DELIVERED` or `DEAD`.
-    pub status: String,
+    /// Where it stands.
+    pub status: crate::kinds::JobStatus,
     /// Attempts started so far.
     pub attempts: i32,
     /// When it is next due (UTC).
@@ -36,6 +38,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Last change (UTC).
     pub updated_at: DateTimeUtc,
+    /// Caller-chosen key (e.g. `reminder:{booking_id}`): at most one `PENDING` job of a
+    /// tenant has it; enqueuing another with the same key replaces (cancels) the pending
+    /// one, and the key cancels it.
+    pub dedupe_key: Option<String>,
 }
 
 /// No SeaORM relations are declared.

@@ -17,12 +17,12 @@ pub struct Model {
     pub tenant_id: Uuid,
     /// The booking paid for.
     pub booking_id: Uuid,
-    /// `DEPOSIT`, `BALANCE` or `MANUAL`.
-    pub kind: String,
-    /// `CARD`, `CASH`, `CHECK` or `OTHER`.
-    pub method: String,
-    /// `PENDING`, `SUCCEEDED`, `FAILED`, `EXPIRED` or `CANCELED`.
-    pub status: String,
+    /// What it is for (stored `DEPOSIT`, `BALANCE`, `MANUAL` or `LINK`).
+    pub kind: crate::kinds::PaymentKind,
+    /// How it was paid (stored `CARD`, `CASH`, `CHECK` or `OTHER`).
+    pub method: crate::kinds::PaymentMethod,
+    /// Where it stands (stored `PENDING`, `SUCCEEDED`, `FAILED`, `EXPIRED` or `CANCELED`).
+    pub status: crate::kinds::PaymentStatus,
     /// Amount in cents (> 0).
     pub amount_cents: i64,
     /// Refunded so far, in cents.

@@ -16,8 +16,8 @@ pub struct Model {
     pub payment_id: Uuid,
     /// Amount in cents (> 0).
     pub amount_cents: i64,
-    /// `PENDING`, `SUCCEEDED` or `FAILED`.
-    pub status: String,
+    /// Where it stands (stored `PENDING`, `SUCCEEDED` or `FAILED`).
+    pub status: crate::kinds::PaymentStatus,
     /// Stripe Refund (`re_…`).
     pub provider_refund_id: Option<String>,
     /// Why (free text from staff).

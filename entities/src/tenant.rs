@@ -21,8 +21,8 @@ pub struct Model {
     pub currency: String,
     /// Plan: `STARTER`, `PRO` or `TEAMS`.
     pub plan: String,
-    /// Status: `TRIAL`, `ACTIVE`, `PAST_DUE` or `CANCELED`.
-    pub status: String,
+    /// Billing status (stored `TRIAL`, `ACTIVE`, `PAST_DUE` or `CANCELED`).
+    pub status: crate::kinds::TenantStatus,
     /// Default slot grid in minutes (5, 10, 15, 20, 30 or 60).
     pub slot_interval_minutes: i32,
     /// Default minimum notice before a booking's start, in minutes.

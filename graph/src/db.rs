@@ -137,6 +137,16 @@ impl Db {
         Ok(Tx { txn, tenant_id })
     }
 
+    /// Opens a write transaction outside any tenant, for platform tables that have no
+    /// `tenant_id` (`periodic_jobs`); never for tenant tables (row-level security would
+    /// see no tenant and refuse). Serialised with other writers on SQLite.
+    pub async fn platform_write(&self) -> Result<DatabaseTransaction, ApiError> {
+        Ok(match &self.sqlite_writer {
+            Some(writer) => writer.begin().await?,
+            None => self.conn.begin().await?,
+        })
+    }
+
     /// Opens a read transaction for `tenant_id`.
     pub async fn read(&self, tenant_id: Uuid) -> Result<Tx, ApiError> {
         self.begin(tenant_id, false).await

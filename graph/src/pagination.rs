@@ -80,18 +80,54 @@ fn size(v: Option<i32>, name: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// Runs `select` (already filtered and ordered) as one page and maps rows with `map`.
-pub async fn paginate<E, C, N>(
+/// One page of domain rows, as a service returns it: resolvers turn it into a
+/// [`Page`] of GraphQL nodes with [`Slice::into_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slice<M> {
+    /// The rows of the page, in order.
+    pub rows: Vec<M>,
+    /// Offset of the first row in the ordered result.
+    pub start: u64,
+    /// Whether rows come before this page.
+    pub has_previous: bool,
+    /// Whether rows come after this page.
+    pub has_next: bool,
+    /// Rows matching the filter, across all pages.
+    pub total: u64,
+}
+
+impl<M> Slice<M> {
+    /// The Relay connection of this page, each row wrapped by `map`.
+    pub fn into_page<N: async_graphql::OutputType>(self, map: impl Fn(M) -> N) -> Page<N> {
+        let mut page = Connection::with_additional_fields(
+            self.has_previous,
+            self.has_next,
+            ConnectionTotals {
+                total_count: self.total,
+            },
+        );
+        let start = self.start;
+        page.edges.extend(
+            self.rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| Edge::new(OffsetCursor(start + i as u64), map(m))),
+        );
+        page
+    }
+}
+
+/// Runs `select` (already filtered and ordered) as one page. Errors: `BAD_USER_INPUT`
+/// for page sizes outside 0–100 or cursors this server did not issue.
+pub async fn paginate<E, C>(
     conn: &C,
     select: Select<E>,
     args: PageArgs,
-    map: impl Fn(E::Model) -> N,
-) -> Result<Page<N>, ApiError>
+) -> Result<Slice<E::Model>, ApiError>
 where
     E: EntityTrait,
     E::Model: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
-    N: async_graphql::OutputType,
 {
     let first = size(args.first, "first")?;
     let last = size(args.last, "last")?;
@@ -120,17 +156,13 @@ where
         end = end.min(start + DEFAULT_PAGE as u64);
     }
     let rows = select.offset(start).limit(end - start).all(conn).await?;
-    let mut page = Connection::with_additional_fields(
-        start > 0,
-        end < total,
-        ConnectionTotals { total_count: total },
-    );
-    page.edges.extend(
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, m)| Edge::new(OffsetCursor(start + i as u64), map(m))),
-    );
-    Ok(page)
+    Ok(Slice {
+        rows,
+        start,
+        has_previous: start > 0,
+        has_next: end < total,
+        total,
+    })
 }
 
 #[cfg(test)]

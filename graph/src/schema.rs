@@ -9,6 +9,7 @@ use crate::availability::AvailabilityQuery;
 use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::notifications::{NotificationMutation, NotificationQuery};
 use crate::payments::{PaymentMutation, PaymentQuery};
 use crate::public::{PublicMutation, PublicQuery};
 use crate::scheduling::{SchedulingMutation, SchedulingQuery};
@@ -29,6 +30,7 @@ pub struct Query(
     AgentQuery,
     PublicQuery,
     PaymentQuery,
+    NotificationQuery,
     PluginQuery,
 );
 
@@ -44,6 +46,7 @@ pub struct Mutation(
     AgentMutation,
     PublicMutation,
     PaymentMutation,
+    NotificationMutation,
     PluginMutation,
 );
 

@@ -12,7 +12,10 @@ use crate::context::{RequestCtx, Session};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::events::EventBus;
-use crate::payments::config::{OutboxConfig, PlatformConfig};
+use crate::extensions::Extensions;
+use crate::jobs::JobsConfig;
+use crate::jobs::periodic::LocalSchedule;
+use crate::platform::PlatformConfig;
 
 /// Process-wide state the resolvers need; put into the schema with `Schema::data`.
 #[derive(Clone)]
@@ -27,12 +30,17 @@ pub struct GraphState {
     pub registry: Arc<Registry>,
     /// Keys sealing secrets at rest.
     pub keys: Arc<KeyRing>,
-    /// Platform payment settings.
+    /// Platform settings (plans, fees, public base URL).
     pub platform: Arc<PlatformConfig>,
-    /// Outbox worker timing.
-    pub outbox: Arc<OutboxConfig>,
-    /// Wakes the outbox worker when a message is written.
-    pub outbox_wake: Arc<Notify>,
+    /// Job worker timing.
+    pub jobs: Arc<JobsConfig>,
+    /// Wakes the job worker when a job is written.
+    pub jobs_wake: Arc<Notify>,
+    /// What domains registered: job handlers, periodic jobs, booking hooks, inbound
+    /// handlers.
+    pub extensions: Arc<Extensions>,
+    /// This instance's view of when periodic jobs are next due.
+    pub periodic_schedule: Arc<LocalSchedule>,
 }
 
 /// The shared state.

@@ -193,3 +193,8 @@ mod tests {
         assert_eq!(normalize_email("a b@c.d"), None);
     }
 }
+
+/// Parses a list of ids. Errors: `BAD_USER_INPUT` naming `what`.
+pub fn parse_ids(ids: &[async_graphql::ID], what: &str) -> Result<Vec<Uuid>, crate::error::ApiError> {
+    ids.iter().map(|i| parse_id(i, what)).collect()
+}

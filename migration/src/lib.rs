@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_postgres_guards;
 mod m20261122_000003_payments;
+mod m20261202_000004_extension_points;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -46,7 +47,11 @@ pub const PAYMENT_TENANT_TABLES: &[&str] = &[
 
 /// Every tenant table, for checks that must cover them all.
 pub fn all_tenant_tables() -> impl Iterator<Item = &'static str> {
-    TENANT_TABLES.iter().chain(PAYMENT_TENANT_TABLES).copied()
+    TENANT_TABLES
+        .iter()
+        .chain(PAYMENT_TENANT_TABLES)
+        .chain(m20261202_000004_extension_points::TABLES)
+        .copied()
 }
 
 /// A `tenant_id` column of `table` referencing `tenants(id)`, deleted with its tenant.
@@ -68,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_postgres_guards::Migration),
             Box::new(m20261122_000003_payments::Migration),
+            Box::new(m20261202_000004_extension_points::Migration),
         ]
     }
 }

@@ -80,78 +80,15 @@ pub struct PluginSpec {
     pub docs_url: &'static str,
 }
 
-/// Every plugin this build knows about.
-pub static PLUGINS: &[PluginSpec] = &[
-    PluginSpec {
-        id: "stripe",
-        capability: Capability::Payments,
-        display_name: "Stripe",
-        description: "Card payments, deposits and refunds through Stripe Connect with a \
-            Standard account: the tenant connects their own Stripe account and the \
-            platform's Stripe key makes calls on that connected account.",
-        built_in: false,
-        fields: &[
-            FieldSpec {
-                name: "accountId",
-                label: "Connected account id",
-                description: "The tenant's Stripe account id (acct_...). Normally set by \
-                    Stripe Connect onboarding rather than typed in.",
-                kind: FieldKind::Text,
-                required: false,
-                secret: false,
-                prefix: Some("acct_"),
-                max_len: None,
-            },
-            FieldSpec {
-                name: "webhookSigningSecret",
-                label: "Webhook signing secret",
-                description: "The signing secret (whsec_...) of the webhook endpoint the \
-                    tenant adds in their Stripe dashboard, pointing at \
-                    /webhooks/{tenant_slug}/stripe.",
-                kind: FieldKind::Text,
-                required: true,
-                secret: true,
-                prefix: Some("whsec_"),
-                max_len: None,
-            },
-            FieldSpec {
-                name: "statementDescriptorSuffix",
-                label: "Statement descriptor suffix",
-                description: "Text appended to the account's statement descriptor on \
-                    customers' card statements; at most 22 characters (Stripe's limit).",
-                kind: FieldKind::Text,
-                required: false,
-                secret: false,
-                prefix: None,
-                max_len: Some(22),
-            },
-        ],
-        docs_url: "https://docs.stripe.com/connect/standard-accounts",
-    },
-    PluginSpec {
-        id: "manual",
-        capability: Capability::Payments,
-        display_name: "Manual payments",
-        description: "Cash, check and other payments recorded by staff.",
-        built_in: true,
-        fields: &[],
-        docs_url: "",
-    },
-    PluginSpec {
-        id: "builtin_routing",
-        capability: Capability::Routing,
-        display_name: "Built-in travel estimate",
-        description: "Straight-line (great-circle) distance times a detour factor, driven \
-            at an average speed. Used when no routing provider is configured.",
-        built_in: true,
-        fields: &[],
-        docs_url: "",
-    },
-];
+/// The catalog entry of every plugin this build knows about, in display order (the
+/// plugin modules of [`crate::builtin::ALL`]).
+pub fn all() -> impl Iterator<Item = &'static PluginSpec> {
+    crate::builtin::ALL.iter().map(|p| p.spec())
+}
 
 /// The catalog entry with `id`, if any.
 pub fn find(id: &str) -> Option<&'static PluginSpec> {
-    PLUGINS.iter().find(|p| p.id == id)
+    crate::builtin::find(id).map(|p| p.spec())
 }
 
 /// A tenant's configuration after [`PluginSpec::validate`], split for storage.
@@ -496,7 +433,8 @@ mod tests {
 
     #[test]
     fn catalog_contents() {
-        let ids: Vec<_> = PLUGINS.iter().map(|p| p.id).collect();
+        let plugins: Vec<&PluginSpec> = all().collect();
+        let ids: Vec<_> = plugins.iter().map(|p| p.id).collect();
         assert_eq!(ids, ["stripe", "manual", "builtin_routing"]);
         let s = stripe();
         assert_eq!(s.capability, Capability::Payments);
@@ -510,8 +448,8 @@ mod tests {
         assert!(find("nope").is_none());
         // Ids are unique, field names camelCase and unique per plugin; built-ins need no
         // required field.
-        for (i, p) in PLUGINS.iter().enumerate() {
-            assert!(PLUGINS[i + 1..].iter().all(|q| q.id != p.id), "{}", p.id);
+        for (i, p) in plugins.iter().enumerate() {
+            assert!(plugins[i + 1..].iter().all(|q| q.id != p.id), "{}", p.id);
             assert!(!p.built_in || p.fields.iter().all(|f| !f.required));
             for (j, f) in p.fields.iter().enumerate() {
                 assert!(f.name.chars().next().unwrap().is_ascii_lowercase());

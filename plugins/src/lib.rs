@@ -1,28 +1,27 @@
-//! The plugin catalog, secrets at rest and built-in fallbacks.
+//! Plugins: provider implementations a tenant enables and configures, secrets at rest,
+//! and built-in fallbacks.
 //!
-//! A plugin is a provider implementation that a tenant enables and configures.
-//! [`catalog`] lists what exists and validates configurations; [`secrets`] seals the
-//! credential fields of a configuration with the `ENCRYPTION_KEY` key ring. The
-//! per-tenant registry (decrypting configs, caching `Arc<dyn Capability>`, invalidating
-//! on change) arrives with the first paid provider. Built-in fallbacks need no
-//! configuration, so a tenant without a routing provider still gets travel-time
-//! estimates ([`HaversineRouting`], catalog id `builtin_routing`).
+//! Each plugin is one module of [`builtin`] implementing [`plugin::Plugin`]: its catalog
+//! entry (fields, secrets marked), typed configuration, how it builds its providers for
+//! a tenant, its inbound-webhook verifier and its `testPlugin` check. [`catalog`]
+//! validates configurations against the entries; [`secrets`] seals the credential
+//! fields with the `ENCRYPTION_KEY` key ring; [`registry`] builds a tenant's providers
+//! lazily, caches them and drops them when the configuration changes. Built-in
+//! fallbacks need no configuration, so a tenant without a routing provider still gets
+//! travel-time estimates ([`HaversineRouting`], catalog id `builtin_routing`).
 
 use async_trait::async_trait;
 use integrations::{GeoPoint, ProviderError, RoutingProvider, TravelEstimate};
 use std::time::Duration;
 
+pub mod builtin;
 pub mod catalog;
+pub mod plugin;
 pub mod registry;
 pub mod secrets;
 
-pub use catalog::{FieldKind, FieldSpec, PLUGINS, PluginSpec, find};
-
-/// Every plugin this build knows about (the earlier name of [`PLUGINS`]).
-pub use catalog::PLUGINS as CATALOG;
-
-/// A plugin in the catalog (the earlier name of [`PluginSpec`]).
-pub type PluginInfo = PluginSpec;
+pub use catalog::{FieldKind, FieldSpec, PluginSpec, find};
+pub use plugin::{InboundHttp, InboundVerifier, Plugin, TenantProviders, TestOutcome};
 
 /// Mean Earth radius in metres (IUGG mean radius R1 = 6 371 008.8 m).
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -111,9 +110,7 @@ mod tests {
         );
         assert!(find("builtin_routing").is_some_and(|p| p.built_in));
         assert!(find("nope").is_none());
-        assert_eq!(CATALOG.len(), PLUGINS.len());
-        let info: &PluginInfo = &CATALOG[0];
-        assert_eq!(info.id, "stripe");
+        assert_eq!(catalog::all().next().map(|p| p.id), Some("stripe"));
         assert!(GeoPoint::new(91.0, 0.0).is_none());
     }
 }

@@ -13,47 +13,11 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use integrations::payments::PaymentProvider;
 use integrations::stripe::StripeClient;
-use integrations::{Capability, RoutingProvider};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::HaversineRouting;
-
-/// One enabled plugin of a tenant, as stored: public fields and decrypted secrets.
-#[derive(Clone)]
-pub struct LoadedPlugin {
-    /// Catalog id (`stripe`, …).
-    pub plugin_id: String,
-    /// Public (non-secret) fields.
-    pub public: Map<String, Value>,
-    /// Decrypted secret fields.
-    pub secrets: Map<String, Value>,
-}
-
-impl std::fmt::Debug for LoadedPlugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin")
-            .field("plugin_id", &self.plugin_id)
-            .field("public", &self.public)
-            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-/// What the registry needs to know about a tenant to build its providers.
-#[derive(Debug, Clone, Default)]
-pub struct TenantPluginState {
-    /// Enabled plugins.
-    pub plugins: Vec<LoadedPlugin>,
-    /// Stripe Connect account set by onboarding (`acct_…`), if any.
-    pub stripe_account_id: Option<String>,
-    /// Built-in routing: detour factor over the straight line.
-    pub detour_factor: f64,
-    /// Built-in routing: average speed, km/h.
-    pub speed_kmh: f64,
-}
+pub use crate::plugin::{LoadedPlugin, PlatformProviders, TenantPluginState, TenantProviders};
+use crate::plugin::BuildEnv;
 
 /// Loads a tenant's plugin state (the graph crate implements it over the database).
 #[async_trait]
@@ -61,71 +25,6 @@ pub trait ConfigSource: Send + Sync {
     /// The tenant's enabled plugins with secrets decrypted. Errors are described for
     /// logs (never containing secret values).
     async fn load(&self, tenant_id: Uuid) -> Result<TenantPluginState, String>;
-}
-
-/// A tenant's Stripe binding: the platform client acting on the tenant's connected
-/// account, and the signing secrets of the tenant's webhook endpoint.
-#[derive(Clone)]
-pub struct StripeBinding {
-    /// Connected account (`acct_…`).
-    pub account_id: String,
-    /// Client that sends `Stripe-Account: {account_id}`.
-    pub client: StripeClient,
-    webhook_secrets: Vec<String>,
-}
-
-impl StripeBinding {
-    /// The webhook signing secrets (`whsec_…`) to verify the tenant's endpoint with.
-    pub fn webhook_secrets(&self) -> Vec<&str> {
-        self.webhook_secrets.iter().map(String::as_str).collect()
-    }
-}
-
-impl std::fmt::Debug for StripeBinding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeBinding")
-            .field("account_id", &self.account_id)
-            .field("webhook_secrets", &self.webhook_secrets.len())
-            .finish()
-    }
-}
-
-/// The providers a tenant has, built from its configuration.
-pub struct TenantProviders {
-    /// Card payments (Stripe), when configured and connected.
-    pub payments: Option<Arc<dyn PaymentProvider>>,
-    /// Stripe specifics (webhook verification), when the `stripe` plugin is enabled.
-    pub stripe: Option<StripeBinding>,
-    /// Travel times (the built-in estimate until a routing plugin is configured).
-    pub routing: Arc<dyn RoutingProvider>,
-    /// Ids of the tenant's enabled plugins.
-    pub enabled: Vec<String>,
-    /// The webhook signing secrets configured for `stripe`, even before the account is
-    /// connected (so that `account.updated` can arrive).
-    stripe_webhook_secrets: Vec<String>,
-}
-
-impl TenantProviders {
-    /// The payments provider, or the capability's name for a `FEATURE_UNAVAILABLE`.
-    pub fn payments(&self) -> Result<Arc<dyn PaymentProvider>, Capability> {
-        self.payments.clone().ok_or(Capability::Payments)
-    }
-
-    /// Webhook signing secrets of the tenant's `stripe` plugin (empty when none).
-    pub fn stripe_webhook_secrets(&self) -> Vec<&str> {
-        self.stripe_webhook_secrets
-            .iter()
-            .map(String::as_str)
-            .collect()
-    }
-}
-
-/// The platform-level pieces the registry builds tenant providers from.
-#[derive(Clone, Default)]
-pub struct PlatformProviders {
-    /// The platform's Stripe client (platform secret key); tenant clients are derived
-    /// from it with `Stripe-Account`. `None` when the platform has no Stripe key.
-    pub stripe: Option<StripeClient>,
 }
 
 struct Entry {
@@ -229,47 +128,41 @@ impl Registry {
             .unwrap_or(false)
     }
 
+    /// Builds a tenant's providers: every built-in plugin first (fallbacks), then each
+    /// enabled plugin of the catalog, in [`crate::builtin::ALL`] order. A plugin that
+    /// fails to build is logged by id (never its configuration) and left out.
     fn build(&self, state: TenantPluginState) -> TenantProviders {
-        let mut payments: Option<Arc<dyn PaymentProvider>> = None;
-        let mut stripe = None;
-        let mut stripe_webhook_secrets = Vec::new();
-        for p in &state.plugins {
-            if p.plugin_id != "stripe" {
+        let env = BuildEnv {
+            platform: &self.platform,
+            tenant: &state,
+        };
+        let mut out = TenantProviders::default();
+        let none = LoadedPlugin::default();
+        for plugin in crate::builtin::ALL.iter().filter(|p| p.spec().built_in) {
+            if let Err(e) = plugin.build(&env, &none, &mut out) {
+                tracing_log(plugin.spec().id, &e);
+            }
+        }
+        for loaded in &state.plugins {
+            let Some(plugin) = crate::builtin::find(&loaded.plugin_id) else {
+                continue;
+            };
+            if plugin.spec().built_in {
                 continue;
             }
-            stripe_webhook_secrets = p
-                .secrets
-                .get("webhookSigningSecret")
-                .and_then(Value::as_str)
-                .map(|s| vec![s.to_string()])
-                .unwrap_or_default();
-            let account = p
-                .public
-                .get("accountId")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| state.stripe_account_id.clone());
-            if let (Some(platform), Some(account)) = (&self.platform.stripe, account) {
-                let client = platform.for_account(&account);
-                payments = Some(Arc::new(client.clone()));
-                stripe = Some(StripeBinding {
-                    account_id: account,
-                    client,
-                    webhook_secrets: stripe_webhook_secrets.clone(),
-                });
+            match plugin.build(&env, loaded, &mut out) {
+                Ok(()) => out.enabled.push(loaded.plugin_id.clone()),
+                Err(e) => tracing_log(plugin.spec().id, &e),
             }
         }
-        TenantProviders {
-            payments,
-            stripe,
-            routing: Arc::new(HaversineRouting {
-                detour_factor: state.detour_factor,
-                average_speed_kmh: state.speed_kmh,
-            }),
-            enabled: state.plugins.iter().map(|p| p.plugin_id.clone()).collect(),
-            stripe_webhook_secrets,
-        }
+        out
     }
+}
+
+/// Logs a plugin that could not be built (the message never contains configuration
+/// values).
+fn tracing_log(plugin: &str, error: &str) {
+    tracing::warn!(plugin, error, "plugin could not be built for a tenant");
 }
 
 #[cfg(test)]

@@ -270,7 +270,7 @@ async fn redis_fans_events_out_across_instances() {
     .await;
     let second = spawn_app_with(Options {
         redis_channel: Some(channel),
-        database: Some((first.settings.database_url.clone(), first.owner_url.clone())),
+        database: Some((first.settings.database.url.clone(), first.owner_url.clone())),
         ..Default::default()
     })
     .await;

@@ -238,7 +238,7 @@ async fn postgres_row_level_security_fails_closed() {
     }
     let a = world(&app, "rls-a", "+14155550114").await;
     let b = world(&app, "rls-b", "+14155550115").await;
-    let conn = Database::connect(&app.settings.database_url).await.unwrap();
+    let conn = Database::connect(&app.settings.database.url).await.unwrap();
     let one = |sql: &str| Statement::from_string(DatabaseBackend::Postgres, sql.to_string());
     let role = conn
         .query_one_raw(one(

@@ -12,6 +12,7 @@ use servicegraph::settings::Secret;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+use crate::helpers::stripe::{self, event, field, post_webhook, requests_to};
 use crate::helpers::{
     Options, Owner, TestApp, every_day, local, next_weekday, slug, spawn_app_with,
 };
@@ -22,51 +23,16 @@ const PLATFORM_WHSEC_OLD: &str = "whsec_platform_signing_secret_0";
 const TENANT_WHSEC: &str = "whsec_tenant_signing_secret_abcd";
 const PRICE_PRO: &str = "price_pro_monthly";
 
-fn form(req: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(&req.body)
-        .into_owned()
-        .collect()
-}
-
-fn field(req: &Request, name: &str) -> Option<String> {
-    form(req)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-}
-
-fn hdr(req: &Request, name: &str) -> Option<String> {
-    req.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-async fn requests_to(mock: &MockServer, p: &str) -> Vec<Request> {
-    mock.received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.url.path() == p)
-        .collect()
-}
-
 fn settings_for(mock: &MockServer) -> Options {
-    let uri = mock.uri();
-    Options {
-        settings: Some(Arc::new(move |s: &mut servicegraph::Settings| {
-            s.stripe_secret_key = Some(Secret::new(PLATFORM_KEY));
-            s.stripe_api_base = uri.clone();
-            s.stripe_webhook_secrets =
-                vec![Secret::new(PLATFORM_WHSEC), Secret::new(PLATFORM_WHSEC_OLD)];
-            s.stripe_prices = [
-                Some("price_starter_monthly".into()),
-                Some(PRICE_PRO.into()),
-                Some("price_teams_monthly".into()),
-            ];
-        })),
-        ..Options::default()
-    }
+    stripe::platform(mock, PLATFORM_KEY, |s| {
+        s.stripe.webhook_secrets =
+            vec![Secret::new(PLATFORM_WHSEC), Secret::new(PLATFORM_WHSEC_OLD)];
+        s.stripe.prices = [
+            Some("price_starter_monthly".into()),
+            Some(PRICE_PRO.into()),
+            Some("price_teams_monthly".into()),
+        ];
+    })
 }
 
 /// A tenant connected to Stripe (onboarding through the mock, `account.updated`
@@ -79,73 +45,16 @@ struct Shop {
     staff: String,
 }
 
-async fn mock_account_endpoints(mock: &MockServer, account: &str) {
-    Mock::given(method("POST"))
-        .and(path("/v1/accounts"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": account, "object": "account", "type": "standard",
-            "charges_enabled": false, "payouts_enabled": false, "details_submitted": false
-        })))
-        .mount(mock)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/account_links"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "account_link", "created": 1_700_000_000,
-            "expires_at": 1_700_000_300, "url": format!("https://connect.stripe.com/setup/s/{account}")
-        })))
-        .mount(mock)
-        .await;
-}
-
-async fn post_webhook(
-    app: &TestApp,
-    route: &str,
-    body: &str,
-    signature: Option<String>,
-) -> (u16, Value) {
-    let mut req = app
-        .http
-        .post(format!("{}{route}", app.address))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(s) = signature {
-        req = req.header("Stripe-Signature", s);
-    }
-    let resp = req.send().await.expect("webhook");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-fn event(id: &str, kind: &str, created: i64, account: Option<&str>, object: Value) -> String {
-    json!({
-        "id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created,
-        "type": kind, "livemode": false, "account": account, "pending_webhooks": 1,
-        "data": {"object": object}
-    })
-    .to_string()
-}
-
 async fn platform_event(app: &TestApp, body: &str) -> (u16, Value) {
-    let sig = sign(
-        body.as_bytes(),
-        PLATFORM_WHSEC,
-        chrono::Utc::now().timestamp(),
-    );
-    post_webhook(app, "/webhooks/platform/stripe", body, Some(sig)).await
+    stripe::post_signed(app, "/webhooks/platform/stripe", body, PLATFORM_WHSEC).await
 }
 
 async fn tenant_event(app: &TestApp, shop_slug: &str, body: &str) -> (u16, Value) {
-    let sig = sign(
-        body.as_bytes(),
-        TENANT_WHSEC,
-        chrono::Utc::now().timestamp(),
-    );
-    post_webhook(
+    stripe::post_signed(
         app,
         &format!("/webhooks/{shop_slug}/stripe"),
         body,
-        Some(sig),
+        TENANT_WHSEC,
     )
     .await
 }
@@ -153,7 +62,7 @@ async fn tenant_event(app: &TestApp, shop_slug: &str, body: &str) -> (u16, Value
 async fn open_shop(app: &TestApp, mock: &MockServer) -> Shop {
     let owner = app.sign_up(&slug("pay")).await;
     let account = format!("acct_{}", uuid::Uuid::new_v4().simple());
-    mock_account_endpoints(mock, &account).await;
+    stripe::mount_accounts(mock, &account).await;
     let url = app
         .gql(
             Some(&owner.token),
@@ -200,26 +109,6 @@ async fn open_shop(app: &TestApp, mock: &MockServer) -> Shop {
         service,
         staff,
     }
-}
-
-async fn mock_checkout(mock: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(|req: &Request| {
-            let booking = field(req, "metadata[booking_id]").unwrap_or_default();
-            let payment = field(req, "metadata[payment_id]").unwrap_or_default();
-            let id = format!("cs_test_{}", payment.replace('-', ""));
-            ResponseTemplate::new(200).set_body_json(json!({
-                "id": id, "object": "checkout.session", "mode": field(req, "mode"),
-                "status": "open", "payment_status": "unpaid", "customer": null,
-                "payment_intent": null, "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-                "amount_total": field(req, "line_items[0][price_data][unit_amount]").and_then(|v| v.parse::<i64>().ok()),
-                "expires_at": field(req, "expires_at").and_then(|v| v.parse::<i64>().ok()),
-                "metadata": {"booking_id": booking, "payment_id": field(req, "metadata[payment_id]")}
-            }))
-        })
-        .mount(mock)
-        .await;
 }
 
 const PUBLIC_BOOK: &str = "mutation($input: PublicCreateBookingInput!) { publicCreateBooking(input: $input) { booking { id status depositCents checkoutUrl } userErrors { field code message } } }";
@@ -289,17 +178,17 @@ fn checkout_completed_on(
 async fn deposit_balance_and_refund_end_to_end() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     let tok = shop.owner.token.clone();
 
     // Onboarding sent a Standard account creation with an idempotency key, platform-level.
     let acct_req = &requests_to(&mock, "/v1/accounts").await[0];
     assert_eq!(field(acct_req, "type").as_deref(), Some("standard"));
-    assert!(hdr(acct_req, "idempotency-key").is_some());
-    assert_eq!(hdr(acct_req, "stripe-account"), None);
+    assert!(stripe::header(acct_req, "idempotency-key").is_some());
+    assert_eq!(stripe::header(acct_req, "stripe-account"), None);
     assert_eq!(
-        hdr(acct_req, "authorization").as_deref(),
+        stripe::header(acct_req, "authorization").as_deref(),
         Some(format!("Bearer {PLATFORM_KEY}").as_str())
     );
     let settings = app
@@ -332,10 +221,10 @@ async fn deposit_balance_and_refund_end_to_end() {
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(
-        hdr(r, "stripe-account").as_deref(),
+        stripe::header(r, "stripe-account").as_deref(),
         Some(shop.account.as_str())
     );
-    let idem = hdr(r, "idempotency-key").expect("idempotency key");
+    let idem = stripe::header(r, "idempotency-key").expect("idempotency key");
     assert!(
         uuid::Uuid::try_parse(&idem).is_ok(),
         "outbox id as key: {idem}"
@@ -457,7 +346,7 @@ async fn deposit_balance_and_refund_end_to_end() {
     assert_eq!(field(r, "amount").as_deref(), Some("3750"));
     assert_eq!(field(r, "customer").as_deref(), Some("cus_saved_1"));
     assert_eq!(field(r, "payment_method").as_deref(), Some("pm_saved_1"));
-    assert!(hdr(r, "idempotency-key").is_some());
+    assert!(stripe::header(r, "idempotency-key").is_some());
 
     // A partial refund of the deposit, then Stripe's charge.refunded: counted once.
     Mock::given(method("POST"))
@@ -552,7 +441,7 @@ async fn deposit_balance_and_refund_end_to_end() {
 async fn webhook_signatures_are_checked_before_anything_else() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     let p = public_book(&app, &shop, 4, "11:00").await;
     let booking_id = p["booking"]["id"].as_str().unwrap().to_string();
@@ -654,7 +543,7 @@ async fn webhook_signatures_are_checked_before_anything_else() {
 async fn the_same_event_ten_times_concurrently_has_one_effect() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     let p = public_book(&app, &shop, 5, "09:00").await;
     let booking_id = p["booking"]["id"].as_str().unwrap().to_string();
@@ -825,7 +714,7 @@ async fn billing_events_in_any_order_reach_the_same_state_and_past_due_stops_boo
 
     // PAST_DUE: reads work, new bookings do not.
     let mock2 = MockServer::start().await;
-    mock_checkout(&mock2).await;
+    stripe::mount_checkout(&mock2).await;
     let shop = open_shop(&app, &mock).await;
     let tid = shop.owner.tenant_id.clone();
     let failed = event(
@@ -907,7 +796,7 @@ fn pi_succeeded(req: &Request) -> ResponseTemplate {
 async fn a_failing_provider_is_retried_until_it_recovers_and_charged_once() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     // First a timeout (the client gives up after 2 s), then two 500s, then success.
     Mock::given(method("POST"))
@@ -949,7 +838,7 @@ async fn a_failing_provider_is_retried_until_it_recovers_and_charged_once() {
     assert_eq!(reqs.len(), 4, "timeout, 500, 500, success");
     let keys: std::collections::HashSet<_> = reqs
         .iter()
-        .filter_map(|r| hdr(r, "idempotency-key"))
+        .filter_map(|r| stripe::header(r, "idempotency-key"))
         .collect();
     assert_eq!(keys.len(), 1, "every retry is the same request to Stripe");
 }
@@ -959,7 +848,7 @@ async fn a_server_killed_mid_delivery_resumes_after_restart_without_a_second_cha
     let mock = MockServer::start().await;
     let opts = settings_for(&mock);
     let app = spawn_app_with(opts.clone()).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     // Stripe is slow to answer the first attempt; the server dies while waiting.
     Mock::given(method("POST"))
@@ -975,7 +864,7 @@ async fn a_server_killed_mid_delivery_resumes_after_restart_without_a_second_cha
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(requests_to(&mock, "/v1/payment_intents").await.len(), 1);
-    let database = (app.settings.database_url.clone(), app.owner_url.clone());
+    let database = (app.settings.database.url.clone(), app.owner_url.clone());
     let token = shop.owner.token.clone();
     let _dir = app.stop();
     // Restart on the same database; the claim lapses and the worker redelivers.
@@ -1003,7 +892,7 @@ async fn a_server_killed_mid_delivery_resumes_after_restart_without_a_second_cha
     assert_eq!(reqs.len(), 2, "the interrupted attempt and the redelivery");
     let keys: std::collections::HashSet<_> = reqs
         .iter()
-        .filter_map(|r| hdr(r, "idempotency-key"))
+        .filter_map(|r| stripe::header(r, "idempotency-key"))
         .collect();
     assert_eq!(
         keys.len(),
@@ -1016,7 +905,7 @@ async fn a_server_killed_mid_delivery_resumes_after_restart_without_a_second_cha
 async fn a_declined_balance_charge_fails_clearly_and_notifies_the_operator() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
@@ -1160,7 +1049,7 @@ async fn a_declined_balance_charge_fails_clearly_and_notifies_the_operator() {
 async fn an_unpaid_deposit_releases_the_slot_on_expiry() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     // Stripe says the session expired.
     let p = public_book(&app, &shop, 10, "10:00").await;
@@ -1414,7 +1303,7 @@ async fn secrets_never_reach_responses_logs_or_error_messages() {
 async fn a_trial_that_ended_without_a_subscription_stops_new_bookings() {
     let mock = MockServer::start().await;
     let app = spawn_app_with(settings_for(&mock)).await;
-    mock_checkout(&mock).await;
+    stripe::mount_checkout(&mock).await;
     let shop = open_shop(&app, &mock).await;
     let s = app
         .gql(

@@ -23,8 +23,9 @@ use servicegraph::settings::Secret;
 use tracing_subscriber::layer::SubscriberExt;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::helpers::stripe::{self, header, requests_to};
 use crate::helpers::{
     Options, Owner, TEST_ENCRYPTION_KEY, TestApp, every_day, local, next_weekday, slug, spawn_app,
     spawn_app_with,
@@ -56,15 +57,7 @@ fn last4(s: &str) -> String {
 
 /// A server whose platform Stripe key is [`PLATFORM_KEY`] and whose Stripe API is `server`.
 async fn spawn_with_stripe(server: &MockServer) -> TestApp {
-    let base = server.uri();
-    spawn_app_with(Options {
-        settings: Some(Arc::new(move |s: &mut Settings| {
-            s.stripe_secret_key = Some(Secret::new(PLATFORM_KEY));
-            s.stripe_api_base = base.clone();
-        })),
-        ..Options::default()
-    })
-    .await
+    spawn_app_with(stripe::platform(server, PLATFORM_KEY, |_| {})).await
 }
 
 /// `configurePlugin` (`enabled` omitted when `None`); returns the whole response body.
@@ -129,10 +122,31 @@ async fn admin_db(app: &TestApp) -> DatabaseConnection {
         .owner_url
         .as_deref()
         .filter(|_| app.postgres)
-        .unwrap_or(&app.settings.database_url);
+        .unwrap_or(&app.settings.database.url);
     servicegraph::db_setup::connect(url, 2)
         .await
         .expect("connect as owner")
+}
+
+/// Whether the tenant's `stripe` webhook verifier accepts a request signed now with
+/// `secret` (so the decrypted secret is the one configured).
+fn accepts_signed_by(providers: &plugins::TenantProviders, secret: &str) -> bool {
+    let Some(v) = providers.inbound("stripe") else {
+        return false;
+    };
+    let body = br#"{"id":"evt_probe"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let headers = vec![(
+        "stripe-signature".to_string(),
+        integrations::stripe::webhook::sign(body, secret, now),
+    )];
+    v.verify(&plugins::InboundHttp {
+        url: "http://app.test/webhooks/t/stripe",
+        headers: &headers,
+        body,
+        now,
+    })
+    .is_ok()
 }
 
 async fn stored(conn: &DatabaseConnection, tenant: Uuid, plugin_id: &str) -> plugin_config::Model {
@@ -185,21 +199,6 @@ fn balance_json() -> Value {
         "livemode": false,
         "pending": [{"amount": 61_414, "currency": "usd", "source_types": {"card": 61_414}}]
     })
-}
-
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Requests the mock received on `path`, in order.
-async fn requests_to(server: &MockServer, p: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .expect("request recording is on")
-        .into_iter()
-        .filter(|r| r.url.path() == p)
-        .collect()
 }
 
 #[tokio::test]
@@ -455,7 +454,7 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
     assert_eq!(after["secrets"], p["secrets"]);
     assert_eq!(after["updatedAt"], p["updatedAt"]);
     let providers = app.state.registry.tenant(tenant_id(&owner)).await.unwrap();
-    assert_eq!(providers.stripe_webhook_secrets(), [WHSEC]);
+    assert!(accepts_signed_by(&providers, WHSEC));
     assert_eq!(providers.enabled, ["stripe"]);
 
     // Short secrets are set but show no hint (at most half of a short value is revealed).
@@ -510,7 +509,7 @@ async fn omitted_secret_is_kept_and_null_clears_optional_fields() {
     );
     // The stored secret itself (not only its hint) is unchanged.
     let providers = app.state.registry.tenant(id).await.unwrap();
-    assert_eq!(providers.stripe_webhook_secrets(), [WHSEC]);
+    assert!(accepts_signed_by(&providers, WHSEC));
 
     // `null` (or an empty string) clears an optional public field.
     let third = configure_ok(
@@ -536,7 +535,8 @@ async fn omitted_secret_is_kept_and_null_clears_optional_fields() {
         json!([{"name": "webhookSigningSecret", "isSet": true, "last4": "4321"}])
     );
     let providers = app.state.registry.tenant(id).await.unwrap();
-    assert_eq!(providers.stripe_webhook_secrets(), [WHSEC_B]);
+    assert!(accepts_signed_by(&providers, WHSEC_B));
+    assert!(!accepts_signed_by(&providers, WHSEC));
 
     // `enabled: false` saves without enabling; the secret is still kept.
     let off = configure_raw(&app, t, "stripe", json!({}), Some(false)).await;
@@ -546,7 +546,7 @@ async fn omitted_secret_is_kept_and_null_clears_optional_fields() {
     assert_eq!(off["plugin"]["secrets"][0]["isSet"], true);
     let providers = app.state.registry.tenant(id).await.unwrap();
     assert!(providers.enabled.is_empty());
-    assert!(providers.stripe_webhook_secrets().is_empty());
+    assert!(providers.inbound("stripe").is_none());
 }
 
 #[tokio::test]
@@ -635,8 +635,8 @@ async fn secrets_are_sealed_at_rest_and_bound_to_their_row() {
     app.state.registry.invalidate(b_id);
     let err = match app.state.registry.tenant(b_id).await {
         Ok(p) => panic!(
-            "B's providers loaded with secrets {:?}",
-            p.stripe_webhook_secrets()
+            "B's providers loaded (accepting A's signatures: {})",
+            accepts_signed_by(&p, WHSEC)
         ),
         Err(e) => e,
     };
@@ -655,7 +655,7 @@ async fn secrets_are_sealed_at_rest_and_bound_to_their_row() {
     // Tenant A is unaffected.
     app.state.registry.invalidate(a_id);
     let providers = app.state.registry.tenant(a_id).await.unwrap();
-    assert_eq!(providers.stripe_webhook_secrets(), [WHSEC]);
+    assert!(accepts_signed_by(&providers, WHSEC));
 }
 
 #[tokio::test]
@@ -685,7 +685,7 @@ async fn rotate_keys_reseals_under_the_new_primary_key() {
         // The runtime role cannot see other tenants' rows: refuse rather than rotate
         // nothing and report success.
         let mut runtime_only = settings.clone();
-        runtime_only.migration_database_url = None;
+        runtime_only.database.migration_url = None;
         let err = servicegraph::rotate_keys::run(&runtime_only)
             .await
             .unwrap_err();
@@ -730,7 +730,7 @@ async fn rotate_keys_reseals_under_the_new_primary_key() {
     // A server started with only the new key reads and keeps the secret.
     let new_only_setting = format!("new:{new_key}");
     let app2 = spawn_app_with(Options {
-        database: Some((app.settings.database_url.clone(), app.owner_url.clone())),
+        database: Some((app.settings.database.url.clone(), app.owner_url.clone())),
         settings: Some(Arc::new(move |s: &mut Settings| {
             s.encryption_key = Secret::new(new_only_setting.clone());
         })),
@@ -738,7 +738,7 @@ async fn rotate_keys_reseals_under_the_new_primary_key() {
     })
     .await;
     let providers = app2.state.registry.tenant(id).await.unwrap();
-    assert_eq!(providers.stripe_webhook_secrets(), [WHSEC]);
+    assert!(accepts_signed_by(&providers, WHSEC));
     let kept = configure_ok(
         &app2,
         &owner.token,
@@ -753,7 +753,7 @@ async fn rotate_keys_reseals_under_the_new_primary_key() {
     );
     app2.state.registry.invalidate(id);
     let providers = app2.state.registry.tenant(id).await.unwrap();
-    assert_eq!(providers.stripe_webhook_secrets(), [WHSEC]);
+    assert!(accepts_signed_by(&providers, WHSEC));
 }
 
 /// Collects formatted log output of the current thread.
@@ -853,9 +853,7 @@ async fn secrets_stay_out_of_logs_debug_output_and_error_messages() {
 
     // Debug output of everything that holds a secret.
     let providers = app.state.registry.tenant(id).await.unwrap();
-    let binding = providers.stripe.clone().expect("stripe binding");
-    assert_eq!(binding.account_id, ACCOUNT);
-    assert_eq!(binding.webhook_secrets(), [WHSEC]);
+    assert!(accepts_signed_by(&providers, WHSEC));
     let platform = app
         .state
         .registry
@@ -879,11 +877,12 @@ async fn secrets_stay_out_of_logs_debug_output_and_error_messages() {
         detour_factor: 1.3,
         speed_kmh: 40.0,
     };
+    let typed: plugins::builtin::stripe::StripeConfig = loaded.config().unwrap();
     let outputs = [
         format!("{loaded:?}"),
         format!("{state:?}"),
-        format!("{binding:?}"),
-        format!("{:?}", binding.client),
+        format!("{typed:?}"),
+        format!("{:?}", platform.for_account(ACCOUNT)),
         format!("{platform:?}"),
         format!("{direct:?}"),
         format!("{:?}", direct.for_account("acct_Other")),
@@ -1103,7 +1102,7 @@ async fn plugin_changes_invalidate_caches_on_other_instances() {
     })
     .await;
     let app2 = spawn_app_with(Options {
-        database: Some((app1.settings.database_url.clone(), app1.owner_url.clone())),
+        database: Some((app1.settings.database.url.clone(), app1.owner_url.clone())),
         redis_channel: Some(channel),
         ..Options::default()
     })

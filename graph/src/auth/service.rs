@@ -152,7 +152,7 @@ pub async fn sign_up(st: &GraphState, input: SignUpInput) -> Result<Outcome<Sess
         timezone: Set(input.timezone),
         currency: Set(currency),
         plan: Set("STARTER".into()),
-        status: Set("TRIAL".into()),
+        status: Set(entities::TenantStatus::Trial),
         slot_interval_minutes: Set(15),
         min_notice_minutes: Set(0),
         horizon_days: Set(365),

@@ -38,8 +38,8 @@ impl Tenant {
         &self.0.plan
     }
     /// Account status: `TRIAL`, `ACTIVE`, `PAST_DUE` or `CANCELED`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    async fn status(&self) -> String {
+        sea_orm::ActiveEnum::to_value(&self.0.status)
     }
     /// When the tenant signed up (UTC).
     async fn created_at(&self) -> DateTime<Utc> {

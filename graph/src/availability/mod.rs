@@ -10,34 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::loaders::{StaffKey, load_one};
 use crate::staff::types::StaffMember;
 use crate::state::{caller, state};
-use crate::util::parse_id;
-
-/// A point on Earth (WGS 84 decimal degrees), e.g. a customer's address.
-#[derive(async_graphql::InputObject, Debug, Clone, Copy)]
-pub struct GeoInput {
-    /// Latitude, −90 … 90.
-    pub latitude: f64,
-    /// Longitude, −180 … 180.
-    pub longitude: f64,
-}
-
-impl GeoInput {
-    /// As a rules point; `BAD_USER_INPUT` when out of range.
-    pub fn geo(&self) -> Result<rules::Geo, crate::error::ApiError> {
-        rules::Geo::from_degrees(self.latitude, self.longitude)
-            .ok_or_else(|| crate::error::ApiError::BadUserInput("coordinates out of range".into()))
-    }
-}
-
-/// Parses a list of ids. Errors: `BAD_USER_INPUT` naming `what`.
-pub fn parse_ids(ids: &[ID], what: &str) -> Result<Vec<uuid::Uuid>, crate::error::ApiError> {
-    ids.iter().map(|i| parse_id(i, what)).collect()
-}
-
-/// Parses an optional location argument.
-pub fn geo_arg(g: Option<GeoInput>) -> Result<Option<rules::Geo>, crate::error::ApiError> {
-    g.as_ref().map(GeoInput::geo).transpose()
-}
+use crate::geo::{GeoInput, geo_arg};
+use crate::util::{parse_id, parse_ids};
 
 /// A bookable start time and the staff members free then.
 pub struct AvailableSlot {

@@ -84,41 +84,7 @@ impl Busy {
     }
 }
 
-/// A point in whole microdegrees (WGS 84; 1 µ° ≈ 0.11 m), so schedules stay exact and
-/// orderable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Geo {
-    /// Latitude × 10⁶.
-    pub lat_e6: i32,
-    /// Longitude × 10⁶.
-    pub lng_e6: i32,
-}
-
-impl Geo {
-    /// From decimal degrees; `None` when out of range or not finite.
-    pub fn from_degrees(lat: f64, lng: f64) -> Option<Geo> {
-        if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)) {
-            return None;
-        }
-        Some(Geo {
-            lat_e6: (lat * 1e6).round() as i32,
-            lng_e6: (lng * 1e6).round() as i32,
-        })
-    }
-
-    /// From optional degrees (both must be present).
-    pub fn from_pair(lat: Option<f64>, lng: Option<f64>) -> Option<Geo> {
-        Geo::from_degrees(lat?, lng?)
-    }
-
-    /// As an `integrations::GeoPoint`.
-    pub fn point(self) -> integrations::GeoPoint {
-        integrations::GeoPoint {
-            lat: f64::from(self.lat_e6) / 1e6,
-            lng: f64::from(self.lng_e6) / 1e6,
-        }
-    }
-}
+pub use crate::geo::Geo;
 
 /// Great-circle distance in metres (haversine; see `plugins::haversine_m`).
 pub fn distance_m(a: Geo, b: Geo) -> f64 {

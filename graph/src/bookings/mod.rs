@@ -7,7 +7,7 @@ pub mod types;
 use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
+use crate::events::DomainEvent;
 
 use crate::customers::service::clean;
 use crate::db::scoped;
@@ -159,7 +159,9 @@ impl BookingQuery {
             first,
             last,
         };
-        Ok(service::list(state(ctx)?, rc, filter, args).await?)
+        Ok(service::list(state(ctx)?, rc, filter, args)
+            .await?
+            .into_page(Booking))
     }
 
     /// One booking. Errors: `UNAUTHENTICATED`, `NOT_FOUND` (also for bookings of other
@@ -257,12 +259,12 @@ impl BookingMutation {
             source,
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
-            location: crate::availability::geo_arg(input.location)?,
-            extra_service_ids: crate::availability::parse_ids(
+            location: crate::geo::geo_arg(input.location)?,
+            extra_service_ids: crate::util::parse_ids(
                 &input.additional_service_ids,
                 "additionalServiceIds",
             )?,
-            addon_ids: crate::availability::parse_ids(&input.addon_ids, "addonIds")?,
+            addon_ids: crate::util::parse_ids(&input.addon_ids, "addonIds")?,
         };
         Ok(payload(
             service::create(state(ctx)?, rc, nb)
@@ -332,7 +334,7 @@ impl BookingMutation {
             address: input.address.filter(|a| !a.trim().is_empty()),
             notes: input.notes.filter(|n| !n.trim().is_empty()),
             all_or_nothing: input.all_or_nothing,
-            location: crate::availability::geo_arg(input.location)?,
+            location: crate::geo::geo_arg(input.location)?,
         };
         let (series, results, user_errors) =
             recurring::create_recurring(state(ctx)?, rc, req).await?;
@@ -460,25 +462,14 @@ impl BookingSubscription {
     ) -> async_graphql::Result<impl Stream<Item = BookingEvent> + use<>> {
         let rc = caller(ctx)?.clone();
         let st = state(ctx)?.clone();
-        let rx = st.events.subscribe();
-        let events = futures::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(ev) => return Some((ev, rx)),
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "subscriber lagged; events skipped");
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        });
         let tenant = rc.tenant_id;
-        let scope = rc.technician_scope();
-        Ok(events
-            .filter(move |ev| {
-                let mine = ev.tenant_id == tenant
-                    && scope.is_none_or(|own| own == Some(ev.staff_member_id));
-                futures::future::ready(mine)
+        Ok(st
+            .events
+            .stream_for(&rc)
+            .filter_map(|ev| {
+                futures::future::ready(match ev {
+                    DomainEvent::Booking(b) => Some(b),
+                })
             })
             .filter_map(move |ev| {
                 let st = st.clone();

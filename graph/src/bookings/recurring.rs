@@ -17,7 +17,8 @@ use crate::context::RequestCtx;
 use crate::customers::service::find_or_create_by_phone;
 use crate::db::{WriteConflict, scoped, write_conflict};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::events::{BookingEventKind, DomainEvent};
+use crate::events::{BookingEventKind, Envelope};
+use crate::lifecycle::{AfterCommit, BookingChange};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
@@ -158,6 +159,7 @@ pub async fn create_recurring(
     };
     let series = new_id();
     let mut results = Vec::with_capacity(starts.len());
+    let mut after = AfterCommit::default();
     let at = now();
     for start in starts {
         let plan =
@@ -191,11 +193,11 @@ pub async fn create_recurring(
             ends_at: Set(start + r.duration),
             blocked_from: Set(blocked.start),
             blocked_until: Set(blocked.end),
-            status: Set(BookingStatus::Confirmed.as_str().into()),
+            status: Set(BookingStatus::Confirmed),
             address: Set(req.address.clone().or(cust.address.clone())),
             price_cents: Set(price),
             currency: Set(data.tenant.currency.clone()),
-            source: Set(BookingSource::Platform.as_str().into()),
+            source: Set(BookingSource::Platform),
             notes: Set(req.notes.clone()),
             assignment_reason: Set(reason),
             cancellation_token_hash: Set(None),
@@ -209,8 +211,17 @@ pub async fn create_recurring(
         .insert(&*tx)
         .await;
         match inserted {
-            Ok(b) => {
+            Ok(mut b) => {
                 super::service::insert_items(&tx, &b, &items).await?;
+                let change = BookingChange::Created {
+                    collect_deposit: false,
+                };
+                after = after.merge(
+                    st.extensions
+                        .booking_hooks
+                        .run(st, &tx, &mut b, &change)
+                        .await?,
+                );
                 data.add_booking(staff_id, blocked);
                 results.push(OccurrenceResult {
                     starts_at: start,
@@ -245,15 +256,11 @@ pub async fn create_recurring(
         return Ok((None, unbooked, vec![e]));
     }
     tx.commit().await?;
+    after.run(st).await;
     for r in &results {
         if let Ok(b) = &r.outcome {
             st.events
-                .publish(DomainEvent {
-                    tenant_id: b.tenant_id,
-                    booking_id: b.id,
-                    staff_member_id: b.staff_member_id,
-                    kind: BookingEventKind::Created,
-                })
+                .publish(Envelope::booking(b, BookingEventKind::Created))
                 .await;
         }
     }

@@ -10,15 +10,14 @@
 //!   auto-assigned, the next qualified staff member is tried.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::{booking, booking_item, customer, idempotency_key, slot_hold, tenant};
-use sea_orm::sea_query::Expr;
+use entities::{TenantStatus, booking, booking_item, customer, slot_hold, tenant};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{Booking, BookingSource, BookingStatus};
+use super::types::{BookingSource, BookingStatus};
 use crate::auth::tokens::hash_token;
 use crate::availability::data::{
     Candidate, ItemLine, LoadRefusal, LoadRequest, ScheduleData, load,
@@ -28,8 +27,10 @@ use crate::context::RequestCtx;
 use crate::customers::service::{CleanCustomer, find_or_create_by_phone};
 use crate::db::{Tx, WriteConflict, scoped, write_conflict};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::events::{BookingEventKind, DomainEvent};
-use crate::pagination::{Page, PageArgs, paginate};
+use crate::events::{BookingEventKind, Envelope};
+use crate::idempotency::{self, Claimed};
+use crate::lifecycle::{self, AfterCommit, BookingChange};
+use crate::pagination::{PageArgs, Slice, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
@@ -47,9 +48,9 @@ pub enum CustomerChoice {
 /// A validated booking request.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
-    /// Take the deposit the policy asks for through Stripe Checkout (public booking
-    /// page): when card payments are set up and a deposit is due, the booking is created
-    /// `PENDING` with a deposit deadline and confirmed by the payment.
+    /// Take the deposit the tenant's policy asks for (public booking page): passed to the
+    /// lifecycle hooks as `BookingChange::Created { collect_deposit }`; with card
+    /// payments set up and a deposit due, the booking stays `PENDING` until paid.
     pub collect_deposit: bool,
     /// Service to book.
     pub service_id: Uuid,
@@ -91,9 +92,6 @@ pub struct Created {
     /// Token for `publicCancelBooking` / `publicRescheduleBooking`; `None` when replayed
     /// from an idempotency key or for operator bookings.
     pub cancellation_token: Option<String>,
-    /// The deposit payment opened with it and its claimed outbox message (deliver it
-    /// after the commit); `None` when no deposit is due or when replayed.
-    pub deposit: Option<(Uuid, crate::outbox::Claim)>,
 }
 
 /// How many staff members an auto-assigned booking tries when it loses races.
@@ -102,7 +100,7 @@ const MAX_ASSIGN_ATTEMPTS: usize = 5;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 enum Attempt {
-    Done(Box<Created>),
+    Done(Box<Created>, AfterCommit),
     Refused(Vec<UserError>),
     LostRace(Uuid),
     Replayed(Outcome<Box<Created>>),
@@ -199,10 +197,10 @@ pub async fn insert_items(tx: &Tx, b: &booking::Model, items: &[ItemLine]) -> Re
 /// Whether the tenant may take new bookings: not `PAST_DUE` or `CANCELED`, and not a
 /// free trial that ended without a subscription.
 pub fn accepts_bookings(t: &tenant::Model) -> bool {
-    let trial_over = t.status == "TRIAL"
+    let trial_over = t.status == TenantStatus::Trial
         && t.billing_subscription_id.is_none()
         && t.trial_ends_at.is_some_and(|end| end <= now());
-    !matches!(t.status.as_str(), "PAST_DUE" | "CANCELED") && !trial_over
+    !matches!(t.status, TenantStatus::PastDue | TenantStatus::Canceled) && !trial_over
 }
 
 /// The most specific refusal among candidates: being booked beats everything else.
@@ -287,61 +285,30 @@ pub fn assign_for(
     Err(best_refusal(&refusals))
 }
 
-/// A stored idempotent result.
+/// What an idempotency key stores for `createBooking`: the booking, or the refusal.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredResult {
     booking_id: Option<Uuid>,
     user_errors: Vec<(Option<Vec<String>>, String, String)>,
 }
 
-/// Claims `key` for `operation` in this transaction: `Ok(None)` when it is new (the row
-/// is inserted and held until commit, so concurrent callers with the same key wait and
-/// then see the stored result), `Ok(Some(outcome))` when a result is stored.
-async fn claim_key(
-    tx: &Tx,
-    key: &str,
-    operation: &str,
-) -> Result<Option<Outcome<Box<Created>>>, ApiError> {
-    let row = idempotency_key::ActiveModel {
-        id: Set(new_id()),
-        tenant_id: Set(tx.tenant_id()),
-        key: Set(key.to_string()),
-        operation: Set(operation.to_string()),
-        response: Set(String::new()),
-        created_at: Set(now()),
-    };
-    match idempotency_key::Entity::insert(row)
-        .on_conflict_do_nothing_on([
-            idempotency_key::Column::TenantId,
-            idempotency_key::Column::Key,
-        ])
-        .exec_without_returning(&**tx)
-        .await?
-    {
-        sea_orm::TryInsertResult::Inserted(n) if n > 0 => Ok(None),
-        _ => stored_result(tx, key, operation).await.map(Some),
-    }
-}
+/// The operation name idempotency keys of booking creation are stored under.
+const CREATE_OPERATION: &str = "createBooking";
 
-async fn stored_result(
-    tx: &Tx,
-    key: &str,
-    operation: &str,
-) -> Result<Outcome<Box<Created>>, ApiError> {
-    let row = scoped::<idempotency_key::Entity>(tx.tenant_id())
-        .filter(idempotency_key::Column::Key.eq(key))
-        .one(&**tx)
-        .await?
-        .ok_or(ApiError::Internal("idempotency key vanished".into()))?;
-    if row.operation != operation {
-        return Ok(Err(vec![UserError::new(
-            Some("idempotencyKey"),
-            C::IdempotencyKeyReused,
-            "this idempotency key was used for another operation",
-        )]));
-    }
-    let stored: StoredResult = serde_json::from_str(&row.response)
-        .map_err(|e| ApiError::Internal(format!("stored idempotent result: {e}")))?;
+/// Claims `key` in this transaction: `Ok(None)` when it is new, `Ok(Some(outcome))` with
+/// the first call's outcome when it was used before.
+async fn claim_key(tx: &Tx, key: &str) -> Result<Option<Outcome<Box<Created>>>, ApiError> {
+    let stored: StoredResult = match idempotency::claim(tx, key, CREATE_OPERATION).await? {
+        Claimed::New => return Ok(None),
+        Claimed::OtherOperation => {
+            return Ok(Some(Err(vec![UserError::new(
+                Some("idempotencyKey"),
+                C::IdempotencyKeyReused,
+                "this idempotency key was used for another operation",
+            )])));
+        }
+        Claimed::Stored(s) => s,
+    };
     match stored.booking_id {
         Some(id) => {
             let b = scoped::<booking::Entity>(tx.tenant_id())
@@ -349,13 +316,12 @@ async fn stored_result(
                 .one(&**tx)
                 .await?
                 .ok_or(ApiError::NotFound("booking"))?;
-            Ok(Ok(Box::new(Created {
+            Ok(Some(Ok(Box::new(Created {
                 booking: b,
                 cancellation_token: None,
-                deposit: None,
-            })))
+            }))))
         }
-        None => Ok(Err(stored
+        None => Ok(Some(Err(stored
             .user_errors
             .into_iter()
             .map(|(field, code, message)| UserError {
@@ -363,7 +329,7 @@ async fn stored_result(
                 code: parse_code(&code),
                 message,
             })
-            .collect())),
+            .collect()))),
     }
 }
 
@@ -389,14 +355,7 @@ async fn store_result(tx: &Tx, key: &str, outcome: &Outcome<Box<Created>>) -> Re
                 .collect(),
         },
     };
-    let json = serde_json::to_string(&stored).map_err(ApiError::internal)?;
-    idempotency_key::Entity::update_many()
-        .col_expr(idempotency_key::Column::Response, Expr::value(json))
-        .filter(idempotency_key::Column::TenantId.eq(tx.tenant_id()))
-        .filter(idempotency_key::Column::Key.eq(key))
-        .exec(&**tx)
-        .await?;
-    Ok(())
+    idempotency::store(tx, key, &stored).await
 }
 
 fn enum_text(c: C) -> String {
@@ -415,7 +374,7 @@ async fn try_create(
 ) -> Result<Attempt, ApiError> {
     let tx = st.db.write(rc.tenant_id).await?;
     if let Some(key) = &nb.idempotency_key
-        && let Some(outcome) = claim_key(&tx, key, "createBooking").await?
+        && let Some(outcome) = claim_key(&tx, key).await?
     {
         tx.commit().await?;
         return Ok(Attempt::Replayed(outcome));
@@ -498,7 +457,7 @@ async fn try_create(
         };
         return refuse(tx, vec![e]).await;
     }
-    let require_grid = matches!(nb.source, BookingSource::Public | BookingSource::Agent);
+    let require_grid = nb.source.is_customer_facing();
     let (chosen, reason) = match assign_for(
         &data,
         nb.starts_at,
@@ -534,19 +493,9 @@ async fn try_create(
     };
     let rules = data.rules(chosen, now());
     let blocked = rules::blocked_interval(&rules, nb.starts_at);
-    let deposit_cents = if nb.collect_deposit
-        && crate::payments::service::card_payments_ready(st, &data.tenant).await
-    {
-        crate::payments::service::deposit_amount(&data.tenant, &data.service, chosen.price_cents)
-    } else {
-        0
-    };
-    let status = if deposit_cents > 0 {
-        BookingStatus::Pending
-    } else {
-        nb.status
-    };
-    let token = matches!(nb.source, BookingSource::Public | BookingSource::Agent)
+    let token = nb
+        .source
+        .is_customer_facing()
         .then(|| crate::auth::tokens::new_tenant_token("ct", rc.tenant_id));
     let at = now();
     let inserted = booking::ActiveModel {
@@ -559,20 +508,18 @@ async fn try_create(
         ends_at: Set(nb.starts_at + rules.duration),
         blocked_from: Set(blocked.start),
         blocked_until: Set(blocked.end),
-        status: Set(status.as_str().into()),
+        status: Set(nb.status),
         address: Set(nb.address.clone().or(cust.address.clone())),
         price_cents: Set(chosen.price_cents),
         currency: Set(data.tenant.currency.clone()),
-        source: Set(nb.source.as_str().into()),
+        source: Set(nb.source),
         notes: Set(nb.notes.clone()),
         assignment_reason: Set(reason),
         cancellation_token_hash: Set(token.as_deref().map(hash_token)),
         series_id: Set(None),
         latitude: Set(nb.location.map(|g| g.point().lat)),
         longitude: Set(nb.location.map(|g| g.point().lng)),
-        deposit_expires_at: Set((deposit_cents > 0).then(|| {
-            at + chrono::Duration::minutes(crate::payments::service::DEPOSIT_WINDOW_MINUTES)
-        })),
+        deposit_expires_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -586,31 +533,25 @@ async fn try_create(
             .await?;
     }
     match inserted {
-        Ok(b) => {
+        Ok(mut b) => {
             insert_items(&tx, &b, &chosen.items).await?;
-            let deposit = if deposit_cents > 0 {
-                let (p, claim) = crate::payments::service::open_deposit(
-                    st,
-                    &tx,
-                    &data.tenant,
-                    &b,
-                    deposit_cents,
-                )
-                .await?;
-                Some((p.id, claim))
-            } else {
-                None
+            let change = BookingChange::Created {
+                collect_deposit: nb.collect_deposit,
             };
+            let after = st
+                .extensions
+                .booking_hooks
+                .run(st, &tx, &mut b, &change)
+                .await?;
             let created = Box::new(Created {
                 booking: b,
                 cancellation_token: token,
-                deposit,
             });
             if let Some(key) = &nb.idempotency_key {
                 store_result(&tx, key, &Ok(created.clone())).await?;
             }
             tx.commit().await?;
-            Ok(Attempt::Done(created))
+            Ok(Attempt::Done(created, after))
         }
         Err(e) if write_conflict(&e) == Some(WriteConflict::Overlap) => {
             Ok(Attempt::LostRace(chosen.staff.id))
@@ -660,7 +601,8 @@ pub async fn create(
     let mut excluded = Vec::new();
     for _ in 0..MAX_ASSIGN_ATTEMPTS {
         match try_create(st, rc, &nb, &excluded).await? {
-            Attempt::Done(c) => {
+            Attempt::Done(c, after) => {
+                after.run(st).await;
                 publish(st, &c.booking, BookingEventKind::Created).await;
                 return Ok(Ok(*c));
             }
@@ -679,14 +621,7 @@ pub async fn create(
 
 /// Publishes a change of booking `b` on the event bus (subscriptions).
 pub async fn publish(st: &GraphState, b: &booking::Model, kind: BookingEventKind) {
-    st.events
-        .publish(DomainEvent {
-            tenant_id: b.tenant_id,
-            booking_id: b.id,
-            staff_member_id: b.staff_member_id,
-            kind,
-        })
-        .await;
+    st.events.publish(Envelope::booking(b, kind)).await;
 }
 
 /// Moves a booking to `starts_at` (and optionally another staff member), checked like a
@@ -705,8 +640,7 @@ pub async fn reschedule(
     let tx = st.db.write(rc.tenant_id).await?;
     st.db.lock_schedule(&tx).await?;
     let current = visible_booking(&tx, rc, id).await?;
-    let status = BookingStatus::parse(&current.status)
-        .ok_or_else(|| ApiError::Internal(format!("booking {id} has bad status")))?;
+    let status = current.status;
     if !matches!(status, BookingStatus::Pending | BookingStatus::Confirmed) {
         return Ok(Err(vec![UserError::new(
             Some("id"),
@@ -760,14 +694,23 @@ pub async fn reschedule(
     am.blocked_until = Set(blocked.end);
     am.staff_member_id = Set(chosen.staff.id);
     am.updated_at = Set(now());
-    let updated = match am.update(&*tx).await {
+    let mut updated = match am.update(&*tx).await {
         Ok(b) => b,
         Err(e) if write_conflict(&e) == Some(WriteConflict::Overlap) => {
             return Ok(Err(vec![slot_unavailable()]));
         }
         Err(e) => return Err(e.into()),
     };
+    let change = BookingChange::Rescheduled {
+        previous: Box::new(current),
+    };
+    let after = st
+        .extensions
+        .booking_hooks
+        .run(st, &tx, &mut updated, &change)
+        .await?;
     tx.commit().await?;
+    after.run(st).await;
     publish(st, &updated, BookingEventKind::Updated).await;
     Ok(Ok(updated))
 }
@@ -1004,7 +947,7 @@ pub async fn list(
     rc: &RequestCtx,
     f: BookingFilter,
     args: PageArgs,
-) -> Result<Page<Booking>, ApiError> {
+) -> Result<Slice<booking::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<booking::Entity>(rc.tenant_id)
         .order_by_asc(booking::Column::StartsAt)
@@ -1016,7 +959,7 @@ pub async fn list(
         q = q.filter(booking::Column::StartsAt.lt(to));
     }
     if let Some(statuses) = f.status.filter(|s| !s.is_empty()) {
-        q = q.filter(booking::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        q = q.filter(booking::Column::Status.is_in(statuses));
     }
     if let Some(staff) = f.staff_member_id {
         q = q.filter(booking::Column::StaffMemberId.eq(staff));
@@ -1024,7 +967,7 @@ pub async fn list(
     if let Some(own) = rc.technician_scope() {
         q = q.filter(booking::Column::StaffMemberId.eq(own.unwrap_or(Uuid::nil())));
     }
-    let page = paginate(&*tx, q, args, Booking).await?;
+    let page = paginate(&*tx, q, args).await?;
     tx.commit().await?;
     Ok(page)
 }
@@ -1044,64 +987,29 @@ pub async fn set_status(
         ));
     }
     let tx = st.db.write(rc.tenant_id).await?;
+    // Hooks may change money and schedules (balance charge, abandoned deposits).
+    st.db.lock_schedule(&tx).await?;
     let current = scoped::<booking::Entity>(rc.tenant_id)
         .filter(booking::Column::Id.eq(id))
         .one(&*tx)
         .await?
         .filter(|b| visible(rc, b))
         .ok_or(ApiError::NotFound("booking"))?;
-    let from = BookingStatus::parse(&current.status)
-        .ok_or_else(|| ApiError::Internal(format!("booking {id} has bad status")))?;
-    let refused = || {
-        Ok(Err(vec![UserError::new(
+    let from = current.status;
+    let Some((updated, after)) = lifecycle::transition(st, &tx, current, to).await? else {
+        return Ok(Err(vec![UserError::new(
             Some("status"),
             C::InvalidStatusTransition,
             format!("a {} booking cannot become {}", from.as_str(), to.as_str()),
-        )]))
+        )]));
     };
-    if !from.can_become(to) {
-        return refused();
-    }
-    let at = now();
-    let res = booking::Entity::update_many()
-        .col_expr(booking::Column::Status, Expr::value(to.as_str()))
-        .col_expr(booking::Column::UpdatedAt, Expr::value(at))
-        .filter(booking::Column::TenantId.eq(rc.tenant_id))
-        .filter(booking::Column::Id.eq(id))
-        .filter(booking::Column::Status.eq(from.as_str()))
-        .exec(&*tx)
-        .await?;
-    if res.rows_affected == 0 {
-        return refused();
-    }
-    let updated = booking::Model {
-        status: to.as_str().into(),
-        updated_at: at,
-        ..current
-    };
-    // Completing a job charges the balance to the card saved with the deposit (written to
-    // the outbox in this transaction, sent by the worker).
-    let charged = to == BookingStatus::Completed
-        && crate::payments::service::charge_balance_on_completion(st, &tx, &updated).await?;
-    if to == BookingStatus::Canceled {
-        // An unpaid deposit's Checkout Session is abandoned with the booking.
-        crate::payments::service::abandon_open_deposits(&tx, updated.id).await?;
-    }
     tx.commit().await?;
-    if charged {
-        st.outbox_wake.notify_one();
-    }
-    st.events
-        .publish(DomainEvent {
-            tenant_id: updated.tenant_id,
-            booking_id: updated.id,
-            staff_member_id: updated.staff_member_id,
-            kind: if to == BookingStatus::Canceled {
-                BookingEventKind::Canceled
-            } else {
-                BookingEventKind::Updated
-            },
-        })
-        .await;
+    after.run(st).await;
+    let kind = if to == BookingStatus::Canceled {
+        BookingEventKind::Canceled
+    } else {
+        BookingEventKind::Updated
+    };
+    publish(st, &updated, kind).await;
     Ok(Ok(updated))
 }

@@ -1,6 +1,6 @@
 //! GraphQL types of bookings.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::booking;
 
@@ -8,112 +8,15 @@ use crate::catalog::types::Service;
 use crate::customers::types::{Customer, CustomerInput};
 use crate::error::UserError;
 use crate::events::BookingEventKind;
+use crate::ledger::{BookingMoney, Payment};
 use crate::loaders::{CustomerKey, ServiceKey, StaffKey, load_one};
 use crate::staff::types::StaffMember;
 
-/// Lifecycle of a booking: `PENDING → CONFIRMED → IN_PROGRESS → COMPLETED`, or
-/// `CANCELED` (from `PENDING`/`CONFIRMED`) / `NO_SHOW` (from `CONFIRMED`).
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum BookingStatus {
-    /// Requested, not yet confirmed.
-    Pending,
-    /// Confirmed; the slot is held.
-    Confirmed,
-    /// Work has started.
-    InProgress,
-    /// Work is done.
-    Completed,
-    /// Canceled; the slot is free again.
-    Canceled,
-    /// The customer did not show up.
-    NoShow,
-}
-
-impl BookingStatus {
-    /// Stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BookingStatus::Pending => "PENDING",
-            BookingStatus::Confirmed => "CONFIRMED",
-            BookingStatus::InProgress => "IN_PROGRESS",
-            BookingStatus::Completed => "COMPLETED",
-            BookingStatus::Canceled => "CANCELED",
-            BookingStatus::NoShow => "NO_SHOW",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<BookingStatus> {
-        use BookingStatus::*;
-        [Pending, Confirmed, InProgress, Completed, Canceled, NoShow]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-
-    /// Whether `self → to` is a legal transition.
-    pub fn can_become(self, to: BookingStatus) -> bool {
-        use BookingStatus::*;
-        matches!(
-            (self, to),
-            (Pending, Confirmed)
-                | (Pending, Canceled)
-                | (Confirmed, InProgress)
-                | (Confirmed, Canceled)
-                | (Confirmed, NoShow)
-                | (InProgress, Completed)
-        )
-    }
-}
-
-/// Where a booking came from.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum BookingSource {
-    /// Created by a user in the operator app.
-    Platform,
-    /// Created by a customer on the public booking page.
-    Public,
-    /// Created by an AI voice agent.
-    Agent,
-    /// Entered by hand on a customer's behalf (e.g. taken over the phone).
-    Manual,
-}
-
-impl BookingSource {
-    /// Stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BookingSource::Platform => "PLATFORM",
-            BookingSource::Public => "PUBLIC",
-            BookingSource::Agent => "AGENT",
-            BookingSource::Manual => "MANUAL",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<BookingSource> {
-        use BookingSource::*;
-        [Platform, Public, Agent, Manual]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-}
+pub use entities::{BookingSource, BookingStatus};
 
 /// One scheduled visit.
 #[derive(Clone)]
 pub struct Booking(pub booking::Model);
-
-/// Money on a booking, in cents of its currency.
-#[derive(async_graphql::SimpleObject)]
-pub struct BookingMoney {
-    /// The price.
-    pub price_cents: i64,
-    /// Σ succeeded payments.
-    pub paid_cents: i64,
-    /// Σ refunded.
-    pub refunded_cents: i64,
-    /// price − paid + refunded.
-    pub balance_cents: i64,
-}
 
 /// One scheduled visit.
 #[Object]
@@ -124,7 +27,7 @@ impl Booking {
     }
     /// Lifecycle status.
     async fn status(&self) -> Option<BookingStatus> {
-        BookingStatus::parse(&self.0.status)
+        Some(self.0.status)
     }
     /// Start (UTC, inclusive).
     async fn starts_at(&self) -> DateTime<Utc> {
@@ -152,7 +55,7 @@ impl Booking {
     }
     /// Where the booking came from.
     async fn source(&self) -> Option<BookingSource> {
-        BookingSource::parse(&self.0.source)
+        Some(self.0.source)
     }
     /// Free-text notes.
     async fn notes(&self) -> Option<&str> {
@@ -220,10 +123,10 @@ impl Booking {
     async fn payments(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<crate::payments::Payment>> {
+    ) -> async_graphql::Result<Vec<Payment>> {
         let key = crate::loaders::PaymentsKey(self.0.tenant_id, self.0.id);
         let rows = crate::loaders::load_children_of(ctx, key).await?;
-        Ok(rows.into_iter().map(crate::payments::Payment).collect())
+        Ok(rows.into_iter().map(Payment).collect())
     }
     /// Money on the booking in cents: `paidCents` (succeeded payments), `refundedCents`,
     /// and `balanceCents` = price − paid + refunded (what is still due; negative = owed
@@ -232,13 +135,7 @@ impl Booking {
         let key = crate::loaders::PaymentsKey(self.0.tenant_id, self.0.id);
         let rows: Vec<entities::payment::Model> =
             crate::loaders::load_children_of(ctx, key).await?;
-        let t = crate::payments::service::Totals::of(&rows);
-        Ok(BookingMoney {
-            price_cents: self.0.price_cents,
-            paid_cents: t.paid,
-            refunded_cents: t.refunded,
-            balance_cents: t.balance(self.0.price_cents),
-        })
+        Ok(BookingMoney::of(self.0.price_cents, &rows))
     }
     /// The customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
@@ -302,7 +199,7 @@ pub struct CreateBookingInput {
     pub hold_token: Option<String>,
     /// Where the work happens (mobile services): checked against service areas and
     /// travel time between jobs.
-    pub location: Option<crate::availability::GeoInput>,
+    pub location: Option<crate::geo::GeoInput>,
     /// Further services in the same visit, after the main one (durations and prices add
     /// up).
     #[graphql(default)]
@@ -337,7 +234,7 @@ pub struct CreateRecurringBookingInput {
     #[graphql(default = false)]
     pub all_or_nothing: bool,
     /// Where the work happens (mobile services).
-    pub location: Option<crate::availability::GeoInput>,
+    pub location: Option<crate::geo::GeoInput>,
 }
 
 /// One occurrence of a recurring booking.

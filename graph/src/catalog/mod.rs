@@ -41,7 +41,9 @@ impl CatalogQuery {
             first,
             last,
         };
-        Ok(service::list(state(ctx)?, rc, include_archived, args).await?)
+        Ok(service::list(state(ctx)?, rc, include_archived, args)
+            .await?
+            .into_page(Service))
     }
 
     /// One service by id. Errors: `UNAUTHENTICATED`, `NOT_FOUND`.

@@ -4,11 +4,11 @@ use entities::service;
 use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use super::types::{CreateServiceInput, Service, UpdateServiceInput};
+use super::types::{CreateServiceInput, UpdateServiceInput};
 use crate::context::RequestCtx;
 use crate::db::scoped;
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::pagination::{Page, PageArgs, paginate};
+use crate::pagination::{PageArgs, Slice, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
@@ -90,7 +90,7 @@ pub async fn list(
     rc: &RequestCtx,
     include_archived: bool,
     args: PageArgs,
-) -> Result<Page<Service>, ApiError> {
+) -> Result<Slice<service::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<service::Entity>(rc.tenant_id)
         .order_by_asc(service::Column::DisplayOrder)
@@ -99,7 +99,7 @@ pub async fn list(
     if !include_archived {
         q = q.filter(service::Column::Active.eq(true));
     }
-    let page = paginate(&*tx, q, args, Service).await?;
+    let page = paginate(&*tx, q, args).await?;
     tx.commit().await?;
     Ok(page)
 }

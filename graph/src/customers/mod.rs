@@ -41,7 +41,9 @@ impl CustomerQuery {
             first,
             last,
         };
-        Ok(service::list(state(ctx)?, rc, search, include_archived, args).await?)
+        Ok(service::list(state(ctx)?, rc, search, include_archived, args)
+            .await?
+            .into_page(Customer))
     }
 
     /// One customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.

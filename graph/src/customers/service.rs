@@ -8,11 +8,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::{Customer, CustomerInput, UpdateCustomerInput};
+use super::types::{CustomerInput, UpdateCustomerInput};
 use crate::context::RequestCtx;
 use crate::db::{Tx, WriteConflict, scoped, write_conflict};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::pagination::{Page, PageArgs, paginate};
+use crate::pagination::{PageArgs, Slice, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, normalize_email, normalize_phone, now};
 
@@ -127,7 +127,7 @@ pub async fn list(
     search: Option<String>,
     include_archived: bool,
     args: PageArgs,
-) -> Result<Page<Customer>, ApiError> {
+) -> Result<Slice<customer::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<customer::Entity>(rc.tenant_id)
         .order_by_asc(customer::Column::Name)
@@ -154,7 +154,7 @@ pub async fn list(
         }
         q = q.filter(cond);
     }
-    let page = paginate(&*tx, q, args, Customer).await?;
+    let page = paginate(&*tx, q, args).await?;
     tx.commit().await?;
     Ok(page)
 }

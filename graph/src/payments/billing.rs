@@ -7,7 +7,7 @@
 //! Stripe rather than creating a second account. They run synchronously because the
 //! caller needs the URL to redirect to.
 
-use entities::tenant;
+use entities::{TenantStatus, tenant};
 use integrations::ProviderError;
 use integrations::stripe::{StripeClient, SubscriptionCheckoutRequest};
 use sea_orm::prelude::Expr;
@@ -15,8 +15,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::context::RequestCtx;
 use crate::error::ApiError;
-use crate::payments::config::Plan;
 use crate::payments::service::tenant_row;
+use crate::payments::webhooks::ROUTE_STRIPE_ACCOUNT;
+use crate::platform::Plan;
+use crate::routes;
 use crate::state::GraphState;
 use crate::util::now;
 
@@ -88,6 +90,7 @@ pub async fn start_onboarding(st: &GraphState, rc: &RequestCtx) -> Result<String
                 .filter(tenant::Column::StripeAccountId.is_null())
                 .exec(&*tx)
                 .await?;
+            routes::add(&tx, ROUTE_STRIPE_ACCOUNT, &a.id).await?;
             tx.commit().await?;
             st.registry.invalidate(rc.tenant_id);
             st.events.publish_plugin_change(rc.tenant_id).await;
@@ -130,7 +133,7 @@ pub async fn start_subscription(
     ];
     let req = SubscriptionCheckoutRequest {
         price_id: price,
-        trial_period_days: (t.status == "TRIAL"
+        trial_period_days: (t.status == TenantStatus::Trial
             && t.billing_subscription_id.is_none()
             && st.platform.trial_days > 0)
             .then_some(st.platform.trial_days),

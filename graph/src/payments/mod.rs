@@ -1,266 +1,41 @@
 //! Payments: deposits through Stripe Checkout, balance charges on completion, manual
-//! payments, refunds, Stripe Connect onboarding, the platform's billing of tenants, and
-//! operator notifications.
+//! payments, refunds, Stripe Connect onboarding and the platform's billing of tenants.
+//!
+//! How it plugs in ([`register`]): a booking hook ([`hooks::PaymentsHook`]), job handlers
+//! and a periodic sweep ([`jobs`]), and the Stripe inbound-webhook handler
+//! ([`webhooks::StripeInbound`]). It reads the ledger (`crate::ledger`) and is read by
+//! nothing but the schema.
 
 pub mod billing;
-pub mod config;
-pub mod delivery;
+pub mod hooks;
+pub mod jobs;
 pub mod service;
 pub mod webhooks;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entities::{notification, payment, refund, tenant};
+use entities::{TenantStatus, payment, tenant};
 use sea_orm::{ColumnTrait, QueryFilter};
 
 use crate::db::scoped;
 use crate::error::{ApiError, UserError};
+use crate::extensions::Extensions;
 use crate::guards::{MANAGE, OWNER, RoleGuard};
+use crate::ledger::{Payment, Refund};
+use crate::platform::Plan;
 use crate::state::{caller, state};
 use crate::util::{parse_id, parse_input_id};
-use config::Plan;
 use service::{DepositPolicy, ManualMethod};
 
-macro_rules! stored_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? } default $default:ident) => {
-        $(#[$doc])*
-        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Parses the stored spelling (unknown values map to the documented default).
-            pub fn parse(s: &str) -> $name {
-                match s {
-                    $($text => $name::$variant,)+
-                    _ => $name::$default,
-                }
-            }
-        }
-    };
-}
-
-stored_enum!(
-    /// What a payment is for.
-    PaymentKind {
-        /// Taken through Stripe Checkout when booking (or from a payment link).
-        Deposit => "DEPOSIT",
-        /// The rest, charged to the saved card when the job is completed.
-        Balance => "BALANCE",
-        /// Recorded by staff (cash, check, other).
-        Manual => "MANUAL",
-        /// Paid through a payment link (`createPaymentLink`).
-        Link => "LINK",
-    } default Manual
-);
-
-stored_enum!(
-    /// How a payment was made.
-    PaymentMethod {
-        /// Card, through Stripe.
-        Card => "CARD",
-        /// Cash.
-        Cash => "CASH",
-        /// Paper check.
-        Check => "CHECK",
-        /// Anything else.
-        Other => "OTHER",
-    } default Other
-);
-
-stored_enum!(
-    /// Where a payment or refund stands.
-    PaymentStatus {
-        /// Waiting for the customer or the provider.
-        Pending => "PENDING",
-        /// Money moved.
-        Succeeded => "SUCCEEDED",
-        /// The charge or refund failed (see `failureCode`).
-        Failed => "FAILED",
-        /// The Checkout Session lapsed unpaid.
-        Expired => "EXPIRED",
-        /// Abandoned (the booking was canceled before payment).
-        Canceled => "CANCELED",
-    } default Pending
-);
-
-/// A payment toward a booking (amounts in cents of `currency`).
-#[derive(Clone)]
-pub struct Payment(pub payment::Model);
-
-/// A payment toward a booking (amounts in cents of `currency`).
-#[Object]
-impl Payment {
-    /// Payment id (UUID).
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// The booking paid for.
-    async fn booking_id(&self) -> ID {
-        ID(self.0.booking_id.to_string())
-    }
-    /// What the payment is for.
-    async fn kind(&self) -> PaymentKind {
-        PaymentKind::parse(&self.0.kind)
-    }
-    /// How it was paid.
-    async fn method(&self) -> PaymentMethod {
-        PaymentMethod::parse(&self.0.method)
-    }
-    /// Where it stands.
-    async fn status(&self) -> PaymentStatus {
-        PaymentStatus::parse(&self.0.status)
-    }
-    /// Amount in cents.
-    async fn amount_cents(&self) -> i64 {
-        self.0.amount_cents
-    }
-    /// Refunded so far, in cents.
-    async fn refunded_cents(&self) -> i64 {
-        self.0.refunded_cents
-    }
-    /// The platform's application fee, in cents.
-    async fn application_fee_cents(&self) -> i64 {
-        self.0.application_fee_cents
-    }
-    /// ISO 4217 currency code.
-    async fn currency(&self) -> &str {
-        &self.0.currency
-    }
-    /// Where the customer pays, while a Checkout Session is open (null once paid or
-    /// lapsed, or while the session is still being created).
-    async fn checkout_url(&self) -> Option<&str> {
-        self.0.checkout_url.as_deref()
-    }
-    /// Stripe Checkout Session id (`cs_…`).
-    async fn checkout_session_id(&self) -> Option<&str> {
-        self.0.checkout_session_id.as_deref()
-    }
-    /// Stripe PaymentIntent id (`pi_…`).
-    async fn payment_intent_id(&self) -> Option<&str> {
-        self.0.payment_intent_id.as_deref()
-    }
-    /// Provider failure code (`card_declined`, `insufficient_funds`, …).
-    async fn failure_code(&self) -> Option<&str> {
-        self.0.failure_code.as_deref()
-    }
-    /// Provider failure explanation, for the operator.
-    async fn failure_message(&self) -> Option<&str> {
-        self.0.failure_message.as_deref()
-    }
-    /// When an open Checkout Session lapses (UTC).
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.expires_at
-    }
-    /// Staff note (manual payments).
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
-    }
-    /// When it was created (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// Refunds of this payment, oldest first.
-    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
-        let key = crate::loaders::RefundsKey(self.0.tenant_id, self.0.id);
-        let rows = crate::loaders::load_children_of(ctx, key).await?;
-        Ok(rows.into_iter().map(Refund).collect())
-    }
-}
-
-/// A refund (cents).
-#[derive(Clone)]
-pub struct Refund(pub refund::Model);
-
-/// A refund (cents).
-#[Object]
-impl Refund {
-    /// Refund id (UUID).
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// The payment refunded.
-    async fn payment_id(&self) -> ID {
-        ID(self.0.payment_id.to_string())
-    }
-    /// Amount in cents.
-    async fn amount_cents(&self) -> i64 {
-        self.0.amount_cents
-    }
-    /// `PENDING`, `SUCCEEDED` or `FAILED`.
-    async fn status(&self) -> PaymentStatus {
-        PaymentStatus::parse(&self.0.status)
-    }
-    /// Why.
-    async fn reason(&self) -> Option<&str> {
-        self.0.reason.as_deref()
-    }
-    /// When it was created (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-/// Something an operator must look at.
-#[derive(Clone)]
-pub struct Notification(pub notification::Model);
-
-/// Something an operator must look at.
-#[Object]
-impl Notification {
-    /// Notification id (UUID).
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// `PAYMENT_FAILED`, `PAYMENT_REFUNDED`, `DELIVERY_FAILED`.
-    async fn kind(&self) -> &str {
-        &self.0.kind
-    }
-    /// Human-readable text.
-    async fn message(&self) -> &str {
-        &self.0.message
-    }
-    /// The booking concerned.
-    async fn booking_id(&self) -> Option<ID> {
-        self.0.booking_id.map(|i| ID(i.to_string()))
-    }
-    /// The payment concerned.
-    async fn payment_id(&self) -> Option<ID> {
-        self.0.payment_id.map(|i| ID(i.to_string()))
-    }
-    /// When it was marked read (UTC); null while unread.
-    async fn read_at(&self) -> Option<DateTime<Utc>> {
-        self.0.read_at
-    }
-    /// When it was created (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-/// The tenant's subscription status with the platform.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum BillingStatus {
-    /// Free trial.
-    Trial,
-    /// Paid and current.
-    Active,
-    /// A payment failed: read access only, no new bookings.
-    PastDue,
-    /// Subscription ended: read access only, no new bookings.
-    Canceled,
-}
-
-impl BillingStatus {
-    fn parse(s: &str) -> BillingStatus {
-        match s {
-            "ACTIVE" => BillingStatus::Active,
-            "PAST_DUE" => BillingStatus::PastDue,
-            "CANCELED" => BillingStatus::Canceled,
-            _ => BillingStatus::Trial,
-        }
-    }
+/// Plugs payments into the platform: its booking hook, job handlers, periodic sweep
+/// and the `stripe` inbound-webhook handler.
+pub fn register(ext: &mut Extensions) {
+    ext.booking_hooks.register(Arc::new(hooks::PaymentsHook));
+    jobs::register(&mut ext.jobs);
+    ext.inbound
+        .register(Arc::new(webhooks::StripeInbound));
 }
 
 /// How the tenant takes payments and how the platform bills it.
@@ -281,7 +56,7 @@ pub struct PaymentSettings {
     /// Platform plan.
     pub plan: Option<Plan>,
     /// Platform subscription status.
-    pub billing_status: BillingStatus,
+    pub billing_status: TenantStatus,
     /// End of the free trial (UTC).
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// The platform's application fee on card payments, in basis points.
@@ -395,7 +170,7 @@ impl PaymentQuery {
             payouts_enabled: t.stripe_payouts_enabled,
             details_submitted: t.stripe_details_submitted,
             plan,
-            billing_status: BillingStatus::parse(&t.status),
+            billing_status: t.status,
             trial_ends_at: t.trial_ends_at,
             application_fee_bps: st.platform.fee_bps[plan.unwrap_or(Plan::Starter).index()],
         })
@@ -416,26 +191,6 @@ impl PaymentQuery {
             .ok_or(ApiError::NotFound("payment"))?;
         tx.commit().await?;
         Ok(Payment(p))
-    }
-
-    /// Operator notifications, newest first (at most `first`, 1–100). Owners and
-    /// managers.
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
-    async fn notifications(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = false)] unread_only: bool,
-        #[graphql(default = 50)] first: i32,
-    ) -> async_graphql::Result<Vec<Notification>> {
-        let st = state(ctx)?;
-        let rc = caller(ctx)?;
-        Ok(
-            service::notifications(st, rc, unread_only, first.clamp(1, 100) as u64)
-                .await?
-                .into_iter()
-                .map(Notification)
-                .collect(),
-        )
     }
 }
 
@@ -616,18 +371,5 @@ impl PaymentMutation {
         Ok(RedirectPayload {
             url: billing::start_subscription(st, rc, plan).await?,
         })
-    }
-
-    /// Marks a notification read. Owners and managers. Errors: `NOT_FOUND`.
-    #[graphql(guard = "RoleGuard::new(MANAGE)")]
-    async fn mark_notification_read(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<Notification> {
-        let st = state(ctx)?;
-        let rc = caller(ctx)?;
-        let id = parse_id(&id, "id")?;
-        Ok(Notification(service::mark_read(st, rc, id).await?))
     }
 }

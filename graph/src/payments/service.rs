@@ -1,24 +1,30 @@
 //! Payment rules: deposit policy, deposit Checkout, balance charge on completion,
-//! manual payments, refunds, balances, expiry of unpaid deposits, notifications.
+//! manual payments, refunds, expiry of unpaid deposits.
 //!
-//! Money is integer cents of the booking's currency. A booking's balance is
-//! `price − Σ succeeded payments + Σ refunded`, computed from `payments` rows, so it is
-//! consistent by construction.
+//! Money is integer cents of the booking's currency; balances come from the ledger
+//! ([`crate::ledger::Totals`]). Provider calls are jobs ([`super::jobs`]) enqueued in the
+//! transaction of the change that needs them.
 
 use chrono::Duration;
-use entities::{booking, customer, notification, payment, refund, service, tenant};
+use entities::{
+    BookingStatus, PaymentKind, PaymentMethod, PaymentStatus, booking, customer, payment, refund,
+    service, tenant,
+};
 use sea_orm::prelude::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::bookings::types::BookingStatus;
+use super::jobs::{KIND_BALANCE, KIND_CHECKOUT, KIND_REFUND};
 use crate::context::RequestCtx;
 use crate::db::{Tx, scoped};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::events::BookingEventKind;
-use crate::outbox::{self, Claim};
-use crate::payments::config::Plan;
+use crate::events::{BookingEventKind, Envelope};
+use crate::jobs::{self, Job};
+use crate::lifecycle::{self, AfterCommit};
+use crate::ledger::{Totals, payments_of};
+use crate::notifications::{PAYMENT_FAILED, notify};
+use crate::platform::Plan;
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
@@ -27,27 +33,6 @@ use crate::util::{new_id, now};
 /// (<https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at>);
 /// one minute of margin covers the delay between writing and sending.
 pub const DEPOSIT_WINDOW_MINUTES: i64 = 31;
-
-/// Outbox kind: create the deposit Checkout Session.
-pub const KIND_CHECKOUT: &str = "stripe.checkout_session";
-/// Outbox kind: charge the balance off-session.
-pub const KIND_BALANCE: &str = "stripe.balance_charge";
-/// Outbox kind: refund.
-pub const KIND_REFUND: &str = "stripe.refund";
-
-/// Payment status spellings.
-pub mod status {
-    /// Waiting for the customer or the provider.
-    pub const PENDING: &str = "PENDING";
-    /// Money received.
-    pub const SUCCEEDED: &str = "SUCCEEDED";
-    /// The charge failed.
-    pub const FAILED: &str = "FAILED";
-    /// The Checkout Session lapsed unpaid.
-    pub const EXPIRED: &str = "EXPIRED";
-    /// Abandoned (e.g. the booking was canceled before payment).
-    pub const CANCELED: &str = "CANCELED";
-}
 
 /// The deposit due on a booking of `service` at `price_cents`, in cents: the service's
 /// policy, else the tenant's. `FIXED` is capped at the price; `PERCENT` is basis points
@@ -84,36 +69,13 @@ pub async fn card_payments_ready(st: &GraphState, t: &tenant::Model) -> bool {
             .is_ok_and(|p| p.payments.is_some())
 }
 
-/// Records an operator notification in `tx`.
-pub async fn notify(
-    tx: &Tx,
-    kind: &str,
-    message: impl Into<String>,
-    booking_id: Option<Uuid>,
-    payment_id: Option<Uuid>,
-) -> Result<(), ApiError> {
-    notification::ActiveModel {
-        id: Set(new_id()),
-        tenant_id: Set(tx.tenant_id()),
-        kind: Set(kind.into()),
-        message: Set(message.into()),
-        booking_id: Set(booking_id),
-        payment_id: Set(payment_id),
-        read_at: Set(None),
-        created_at: Set(now()),
-    }
-    .insert(&**tx)
-    .await?;
-    Ok(())
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn insert_payment(
     tx: &Tx,
     b: &booking::Model,
-    kind: &str,
-    method: &str,
-    status: &str,
+    kind: PaymentKind,
+    method: PaymentMethod,
+    status: PaymentStatus,
     provider: &str,
     amount_cents: i64,
     fee_cents: i64,
@@ -123,9 +85,9 @@ async fn insert_payment(
         id: Set(new_id()),
         tenant_id: Set(tx.tenant_id()),
         booking_id: Set(b.id),
-        kind: Set(kind.into()),
-        method: Set(method.into()),
-        status: Set(status.into()),
+        kind: Set(kind),
+        method: Set(method),
+        status: Set(status),
         amount_cents: Set(amount_cents),
         refunded_cents: Set(0),
         application_fee_cents: Set(fee_cents),
@@ -148,30 +110,18 @@ async fn insert_payment(
     .await?)
 }
 
-/// Opens a deposit for booking `b` in `tx`: a `PENDING` card payment and the outbox
-/// message that creates its Checkout Session (already claimed, for the caller to deliver
-/// after committing). Also sets the booking's deposit deadline when it is `PENDING`.
-pub async fn open_deposit(
-    st: &GraphState,
-    tx: &Tx,
-    t: &tenant::Model,
-    b: &booking::Model,
-    amount_cents: i64,
-) -> Result<(payment::Model, Claim), ApiError> {
-    open_checkout(st, tx, t, b, amount_cents, "DEPOSIT").await
-}
-
-/// Opens a card payment of `kind` (`DEPOSIT` or `LINK`) paid through a Checkout Session:
-/// the `PENDING` payment and its claimed outbox message. Only a deposit on a `PENDING`
-/// booking sets the booking's deadline.
+/// Opens a card payment of `kind` (`DEPOSIT` or `LINK`) paid through a Checkout Session,
+/// in `tx`: the `PENDING` payment, and the job that creates its Checkout Session (inline:
+/// the request delivers it after committing, to show the URL). A deposit on a `PENDING`
+/// booking also sets the booking's deposit deadline (and `b` to match).
 pub async fn open_checkout(
     st: &GraphState,
     tx: &Tx,
     t: &tenant::Model,
-    b: &booking::Model,
+    b: &mut booking::Model,
     amount_cents: i64,
-    kind: &str,
-) -> Result<(payment::Model, Claim), ApiError> {
+    kind: PaymentKind,
+) -> Result<(payment::Model, Job), ApiError> {
     let fee = st
         .platform
         .application_fee(Plan::parse(&t.plan), amount_cents);
@@ -179,8 +129,8 @@ pub async fn open_checkout(
         tx,
         b,
         kind,
-        "CARD",
-        status::PENDING,
+        PaymentMethod::Card,
+        PaymentStatus::Pending,
         "stripe",
         amount_cents,
         fee,
@@ -202,7 +152,7 @@ pub async fn open_checkout(
         "currency": b.currency.to_ascii_lowercase(),
         "product_name": format!(
             "{}: {}",
-            if kind == "DEPOSIT" { "Deposit" } else { "Payment" },
+            if kind == PaymentKind::Deposit { "Deposit" } else { "Payment" },
             svc.map(|s| s.name).unwrap_or_else(|| "booking".into())
         ),
         "customer_email": cust.and_then(|c| c.email),
@@ -210,36 +160,38 @@ pub async fn open_checkout(
         "cancel_url": format!("{base}/book/{}/canceled?booking={}", t.slug, b.id),
         "application_fee_cents": fee,
     });
-    let claim = outbox::enqueue_claimed(st, tx, KIND_CHECKOUT, payload).await?;
-    if kind == "DEPOSIT" && b.status == BookingStatus::Pending.as_str() {
+    if kind == PaymentKind::Deposit && b.status == BookingStatus::Pending {
+        let deadline = now() + Duration::minutes(DEPOSIT_WINDOW_MINUTES);
         booking::Entity::update_many()
-            .col_expr(
-                booking::Column::DepositExpiresAt,
-                Expr::value(Some(now() + Duration::minutes(DEPOSIT_WINDOW_MINUTES))),
-            )
+            .col_expr(booking::Column::DepositExpiresAt, Expr::value(Some(deadline)))
             .filter(booking::Column::TenantId.eq(t.id))
             .filter(booking::Column::Id.eq(b.id))
             .exec(&**tx)
             .await?;
+        b.deposit_expires_at = Some(deadline);
     }
-    Ok((p, claim))
+    Ok((p, Job::new(KIND_CHECKOUT, payload).inline()))
 }
 
-/// Delivers a claimed deposit message now (so the caller can answer with the checkout
-/// URL) and returns the payment as it then stands. A provider failure is not an error
-/// here: the message stays in the outbox and the payment has no URL yet.
-pub async fn deliver_and_reload(
+/// Opens a Checkout payment outside the booking lifecycle (a deposit asked for later, a
+/// payment link), commits, delivers the Checkout job inline and returns the payment as
+/// it then stands. A provider failure is not an error here: the job stays queued and
+/// the payment has no URL yet.
+async fn checkout_now(
     st: &GraphState,
-    claim: Claim,
-    payment_id: Uuid,
+    tx: Tx,
+    t: &tenant::Model,
+    mut b: booking::Model,
+    amount_cents: i64,
+    kind: PaymentKind,
 ) -> Result<payment::Model, ApiError> {
-    if let Err(e) = outbox::deliver_claimed(st, claim).await {
-        tracing::error!(error = ?e, "delivering a deposit checkout failed");
-    }
-    st.outbox_wake.notify_one();
-    let tx = st.db.read(claim.tenant_id).await?;
-    let p = scoped::<payment::Entity>(claim.tenant_id)
-        .filter(payment::Column::Id.eq(payment_id))
+    let (p, job) = open_checkout(st, &tx, t, &mut b, amount_cents, kind).await?;
+    let claim = jobs::enqueue_claimed(st, &tx, job).await?;
+    tx.commit().await?;
+    jobs::deliver_inline(st, &[claim]).await;
+    let tx = st.db.read(t.id).await?;
+    let p = scoped::<payment::Entity>(t.id)
+        .filter(payment::Column::Id.eq(p.id))
         .one(&*tx)
         .await?
         .ok_or(ApiError::NotFound("payment"))?;
@@ -251,46 +203,6 @@ fn user_error(field: Option<&str>, code: C, msg: &str) -> Vec<UserError> {
     vec![UserError::new(field, code, msg)]
 }
 
-/// Payments of a booking, oldest first.
-pub async fn payments_of(tx: &Tx, booking_id: Uuid) -> Result<Vec<payment::Model>, ApiError> {
-    Ok(scoped::<payment::Entity>(tx.tenant_id())
-        .filter(payment::Column::BookingId.eq(booking_id))
-        .order_by_asc(payment::Column::CreatedAt)
-        .all(&**tx)
-        .await?)
-}
-
-/// Money on a booking, in cents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Totals {
-    /// Σ amounts of succeeded payments.
-    pub paid: i64,
-    /// Σ refunded amounts.
-    pub refunded: i64,
-}
-
-impl Totals {
-    /// Totals of one booking's payments (only succeeded ones count).
-    pub fn of(payments: &[payment::Model]) -> Totals {
-        payments
-            .iter()
-            .filter(|p| p.status == status::SUCCEEDED)
-            .fold(Totals::default(), |t, p| Totals {
-                paid: t.paid + p.amount_cents,
-                refunded: t.refunded + p.refunded_cents,
-            })
-    }
-
-    /// What the customer has paid and kept: paid − refunded.
-    pub fn net_paid(&self) -> i64 {
-        self.paid - self.refunded
-    }
-
-    /// What is still due on a booking of `price_cents`: price − paid + refunded.
-    pub fn balance(&self, price_cents: i64) -> i64 {
-        price_cents - self.net_paid()
-    }
-}
 
 async fn booking_for_payment(
     tx: &Tx,
@@ -322,7 +234,7 @@ pub async fn create_deposit_checkout(
         return Err(ApiError::FeatureUnavailable("payments".into()));
     }
     let b = booking_for_payment(&tx, rc, booking_id).await?;
-    if !matches!(b.status.as_str(), "PENDING" | "CONFIRMED") {
+    if !matches!(b.status, BookingStatus::Pending | BookingStatus::Confirmed) {
         return Ok(Err(user_error(
             Some("bookingId"),
             C::InvalidStatusTransition,
@@ -332,7 +244,7 @@ pub async fn create_deposit_checkout(
     let existing = payments_of(&tx, b.id).await?;
     if let Some(open) = existing
         .iter()
-        .find(|p| p.kind == "DEPOSIT" && p.status == status::PENDING)
+        .find(|p| p.kind == PaymentKind::Deposit && p.status == PaymentStatus::Pending)
     {
         return Ok(Ok(open.clone()));
     }
@@ -352,9 +264,9 @@ pub async fn create_deposit_checkout(
             "nothing is due on this booking",
         )));
     }
-    let (p, claim) = open_deposit(st, &tx, &t, &b, amount).await?;
-    tx.commit().await?;
-    Ok(Ok(deliver_and_reload(st, claim, p.id).await?))
+    Ok(Ok(
+        checkout_now(st, tx, &t, b, amount, PaymentKind::Deposit).await?,
+    ))
 }
 
 /// `createPaymentLink`: a Stripe Checkout page for what is still due on a booking (or
@@ -383,7 +295,7 @@ pub async fn create_payment_link(
         return Err(ApiError::FeatureUnavailable("payments".into()));
     }
     let b = booking_for_payment(&tx, rc, booking_id).await?;
-    if b.status == BookingStatus::Canceled.as_str() {
+    if b.status == BookingStatus::Canceled {
         return Ok(Err(user_error(
             Some("bookingId"),
             C::InvalidStatusTransition,
@@ -392,7 +304,7 @@ pub async fn create_payment_link(
     }
     let pays = payments_of(&tx, b.id).await?;
     if let Some(open) = pays.iter().find(|p| {
-        p.status == status::PENDING && p.checkout_session_id.is_some() && p.kind == "LINK"
+        p.status == PaymentStatus::Pending && p.checkout_session_id.is_some() && p.kind == PaymentKind::Link
     }) {
         return Ok(Ok(open.clone()));
     }
@@ -412,9 +324,9 @@ pub async fn create_payment_link(
             &format!("the balance is {balance} cents"),
         )));
     }
-    let (p, claim) = open_checkout(st, &tx, &t, &b, amount, "LINK").await?;
-    tx.commit().await?;
-    Ok(Ok(deliver_and_reload(st, claim, p.id).await?))
+    Ok(Ok(
+        checkout_now(st, tx, &t, b, amount, PaymentKind::Link).await?,
+    ))
 }
 
 /// Payment method of a manual payment.
@@ -429,11 +341,11 @@ pub enum ManualMethod {
 }
 
 impl ManualMethod {
-    fn as_str(self) -> &'static str {
+    fn method(self) -> PaymentMethod {
         match self {
-            ManualMethod::Cash => "CASH",
-            ManualMethod::Check => "CHECK",
-            ManualMethod::Other => "OTHER",
+            ManualMethod::Cash => PaymentMethod::Cash,
+            ManualMethod::Check => PaymentMethod::Check,
+            ManualMethod::Other => PaymentMethod::Other,
         }
     }
 }
@@ -467,7 +379,7 @@ pub async fn record_manual(
     let tx = st.db.write(rc.tenant_id).await?;
     st.db.lock_schedule(&tx).await?;
     let b = booking_for_payment(&tx, rc, booking_id).await?;
-    if b.status == BookingStatus::Canceled.as_str() {
+    if b.status == BookingStatus::Canceled {
         return Ok(Err(user_error(
             Some("bookingId"),
             C::InvalidStatusTransition,
@@ -485,9 +397,9 @@ pub async fn record_manual(
     let p = insert_payment(
         &tx,
         &b,
-        "MANUAL",
-        method.as_str(),
-        status::SUCCEEDED,
+        PaymentKind::Manual,
+        method.method(),
+        PaymentStatus::Succeeded,
         "manual",
         amount_cents,
         0,
@@ -539,7 +451,7 @@ pub async fn refund_payment(
         .one(&*tx)
         .await?
         .ok_or(ApiError::NotFound("payment"))?;
-    if p.status != status::SUCCEEDED {
+    if p.status != PaymentStatus::Succeeded {
         return Ok(Err(user_error(
             Some("paymentId"),
             C::InvalidStatusTransition,
@@ -548,7 +460,7 @@ pub async fn refund_payment(
     }
     let pending: i64 = scoped::<refund::Entity>(rc.tenant_id)
         .filter(refund::Column::PaymentId.eq(p.id))
-        .filter(refund::Column::Status.eq(status::PENDING))
+        .filter(refund::Column::Status.eq(PaymentStatus::Pending))
         .all(&*tx)
         .await?
         .iter()
@@ -570,9 +482,9 @@ pub async fn refund_payment(
         p.id,
         amount,
         if manual {
-            status::SUCCEEDED
+            PaymentStatus::Succeeded
         } else {
-            status::PENDING
+            PaymentStatus::Pending
         },
         reason
             .map(|r| r.trim().to_string())
@@ -599,15 +511,17 @@ pub async fn refund_payment(
                 "the card payment has no PaymentIntent yet; retry shortly".into(),
             ));
         };
-        outbox::enqueue(
+        jobs::enqueue(
             &tx,
-            KIND_REFUND,
-            json!({"refund_id": r.id, "payment_id": p.id, "payment_intent": pi, "amount_cents": amount}),
+            Job::new(
+                KIND_REFUND,
+                json!({"refund_id": r.id, "payment_id": p.id, "payment_intent": pi, "amount_cents": amount}),
+            ),
         )
         .await?;
     }
     tx.commit().await?;
-    st.outbox_wake.notify_one();
+    jobs::wake(st);
     Ok(Ok(r))
 }
 
@@ -617,7 +531,7 @@ pub async fn refund_row(
     tx: &Tx,
     payment_id: Uuid,
     amount_cents: i64,
-    status: &str,
+    status: PaymentStatus,
     reason: Option<String>,
 ) -> Result<refund::Model, ApiError> {
     let at = now();
@@ -626,7 +540,7 @@ pub async fn refund_row(
         tenant_id: Set(tx.tenant_id()),
         payment_id: Set(payment_id),
         amount_cents: Set(amount_cents),
-        status: Set(status.into()),
+        status: Set(status),
         provider_refund_id: Set(None),
         reason: Set(reason),
         failure_code: Set(None),
@@ -639,36 +553,37 @@ pub async fn refund_row(
 
 /// On completion of booking `b` (inside the transaction that completes it): when the
 /// customer saved a card with a deposit and a balance is due, writes a `BALANCE` payment
-/// and the outbox message that charges it off-session. Returns whether it did.
+/// and returns the job that charges it off-session (the caller enqueues it in the same
+/// transaction). Without card payments set up, notifies the operator instead.
 pub async fn charge_balance_on_completion(
     st: &GraphState,
     tx: &Tx,
     b: &booking::Model,
-) -> Result<bool, ApiError> {
+) -> Result<Option<Job>, ApiError> {
     let pays = payments_of(tx, b.id).await?;
     if pays
         .iter()
-        .any(|p| p.kind == "BALANCE" && p.status == status::PENDING)
+        .any(|p| p.kind == PaymentKind::Balance && p.status == PaymentStatus::Pending)
     {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(card) = pays.iter().rev().find(|p| {
-        p.status == status::SUCCEEDED
+        p.status == PaymentStatus::Succeeded
             && p.provider == "stripe"
             && p.provider_customer_id.is_some()
             && p.payment_method_id.is_some()
     }) else {
-        return Ok(false);
+        return Ok(None);
     };
     let due = Totals::of(&pays).balance(b.price_cents);
     if due <= 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let t = tenant_row(tx).await?;
     if !card_payments_ready(st, &t).await {
         notify(
             tx,
-            "PAYMENT_FAILED",
+            PAYMENT_FAILED,
             format!(
                 "The balance of {due} cents could not be charged: card payments are not set up."
             ),
@@ -676,15 +591,15 @@ pub async fn charge_balance_on_completion(
             None,
         )
         .await?;
-        return Ok(false);
+        return Ok(None);
     }
     let fee = st.platform.application_fee(Plan::parse(&t.plan), due);
     let p = insert_payment(
         tx,
         b,
-        "BALANCE",
-        "CARD",
-        status::PENDING,
+        PaymentKind::Balance,
+        PaymentMethod::Card,
+        PaymentStatus::Pending,
         "stripe",
         due,
         fee,
@@ -697,8 +612,7 @@ pub async fn charge_balance_on_completion(
     }
     .update(&**tx)
     .await?;
-    outbox::enqueue(
-        tx,
+    Ok(Some(Job::new(
         KIND_BALANCE,
         json!({
             "payment_id": p.id,
@@ -709,55 +623,45 @@ pub async fn charge_balance_on_completion(
             "payment_method": card.payment_method_id,
             "application_fee_cents": fee,
         }),
-    )
-    .await?;
-    Ok(true)
+    )))
 }
 
-/// Cancels booking `booking_id` if it is still `PENDING` for an unpaid deposit, and marks
-/// its open deposit `status_to` (`EXPIRED`). Returns the canceled booking.
+/// Releases booking `booking_id` if it is still `PENDING` for an unpaid deposit: marks
+/// its open deposits `status_to` (`EXPIRED`), clears the deadline and cancels the
+/// booking through the lifecycle (so every hook hears of it). Returns the canceled
+/// booking and what to run after the commit; `None` when there is nothing to release
+/// (paid meanwhile, already canceled, no deposit awaited).
 pub async fn release_unpaid(
+    st: &GraphState,
     tx: &Tx,
     booking_id: Uuid,
-    status_to: &str,
-) -> Result<Option<booking::Model>, ApiError> {
-    let at = now();
+    status_to: PaymentStatus,
+) -> Result<Option<(booking::Model, AfterCommit)>, ApiError> {
+    let Some(mut b) = scoped::<booking::Entity>(tx.tenant_id())
+        .filter(booking::Column::Id.eq(booking_id))
+        .one(&**tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if b.status != BookingStatus::Pending || b.deposit_expires_at.is_none() {
+        return Ok(None);
+    }
     let pays = payments_of(tx, booking_id).await?;
     if pays
         .iter()
-        .any(|p| p.kind == "DEPOSIT" && p.status == status::SUCCEEDED)
+        .any(|p| p.kind == PaymentKind::Deposit && p.status == PaymentStatus::Succeeded)
     {
         return Ok(None);
     }
     close_open_deposits(tx, booking_id, status_to).await?;
-    let res = booking::Entity::update_many()
-        .col_expr(
-            booking::Column::Status,
-            Expr::value(BookingStatus::Canceled.as_str()),
-        )
-        .col_expr(
-            booking::Column::DepositExpiresAt,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(booking::Column::UpdatedAt, Expr::value(at))
-        .filter(booking::Column::TenantId.eq(tx.tenant_id()))
-        .filter(booking::Column::Id.eq(booking_id))
-        .filter(booking::Column::Status.eq(BookingStatus::Pending.as_str()))
-        .filter(booking::Column::DepositExpiresAt.is_not_null())
-        .exec(&**tx)
-        .await?;
-    if res.rows_affected == 0 {
-        return Ok(None);
-    }
-    Ok(scoped::<booking::Entity>(tx.tenant_id())
-        .filter(booking::Column::Id.eq(booking_id))
-        .one(&**tx)
-        .await?)
+    clear_deadline(tx, booking_id).await?;
+    b.deposit_expires_at = None;
+    Ok(lifecycle::transition(st, tx, b, BookingStatus::Canceled).await?)
 }
 
-/// Marks the booking's open deposit payments `CANCELED` (the booking was canceled
-/// before the customer paid); a payment arriving later is refunded by the webhook.
-pub async fn abandon_open_deposits(tx: &Tx, booking_id: Uuid) -> Result<(), ApiError> {
+/// Clears a booking's deposit deadline (paid, or released).
+pub async fn clear_deadline(tx: &Tx, booking_id: Uuid) -> Result<(), ApiError> {
     booking::Entity::update_many()
         .col_expr(
             booking::Column::DepositExpiresAt,
@@ -768,11 +672,22 @@ pub async fn abandon_open_deposits(tx: &Tx, booking_id: Uuid) -> Result<(), ApiE
         .filter(booking::Column::DepositExpiresAt.is_not_null())
         .exec(&**tx)
         .await?;
-    close_open_deposits(tx, booking_id, status::CANCELED).await
+    Ok(())
+}
+
+/// Marks the booking's open deposit payments `CANCELED` (the booking was canceled
+/// before the customer paid); a payment arriving later is refunded by the webhook.
+pub async fn abandon_open_deposits(tx: &Tx, booking_id: Uuid) -> Result<(), ApiError> {
+    clear_deadline(tx, booking_id).await?;
+    close_open_deposits(tx, booking_id, PaymentStatus::Canceled).await
 }
 
 /// Moves the booking's `PENDING` deposits to `status_to` and drops their Checkout URL.
-async fn close_open_deposits(tx: &Tx, booking_id: Uuid, status_to: &str) -> Result<(), ApiError> {
+async fn close_open_deposits(
+    tx: &Tx,
+    booking_id: Uuid,
+    status_to: PaymentStatus,
+) -> Result<(), ApiError> {
     payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(status_to))
         .col_expr(
@@ -782,73 +697,31 @@ async fn close_open_deposits(tx: &Tx, booking_id: Uuid, status_to: &str) -> Resu
         .col_expr(payment::Column::UpdatedAt, Expr::value(now()))
         .filter(payment::Column::TenantId.eq(tx.tenant_id()))
         .filter(payment::Column::BookingId.eq(booking_id))
-        .filter(payment::Column::Kind.eq("DEPOSIT"))
-        .filter(payment::Column::Status.eq(status::PENDING))
+        .filter(payment::Column::Kind.eq(PaymentKind::Deposit))
+        .filter(payment::Column::Status.eq(PaymentStatus::Pending))
         .exec(&**tx)
         .await?;
     Ok(())
 }
 
 /// Cancels bookings whose deposit deadline passed unpaid (across tenants, up to
-/// `limit`), freeing their slots. Run by the outbox worker on every pass.
+/// `limit`), freeing their slots. Run by the periodic job `payments.expire_deposits`.
 pub async fn expire_deposits(st: &GraphState, limit: u64) -> Result<usize, ApiError> {
     let due = st.db.expired_deposits(now(), limit).await?;
     let mut n = 0;
     for (tenant_id, id) in due {
         let tx = st.db.write(tenant_id).await?;
-        let released = release_unpaid(&tx, id, status::EXPIRED).await?;
+        st.db.lock_schedule(&tx).await?;
+        let released = release_unpaid(st, &tx, id, PaymentStatus::Expired).await?;
         tx.commit().await?;
-        if let Some(b) = released {
+        if let Some((b, after)) = released {
             n += 1;
-            crate::bookings::service::publish(st, &b, BookingEventKind::Canceled).await;
+            after.run(st).await;
+            st.events
+                .publish(Envelope::booking(&b, BookingEventKind::Canceled))
+                .await;
         }
     }
-    Ok(n)
-}
-
-/// Notifications of the tenant, newest first (at most `first`, ≤ 100).
-pub async fn notifications(
-    st: &GraphState,
-    rc: &RequestCtx,
-    unread_only: bool,
-    first: u64,
-) -> Result<Vec<notification::Model>, ApiError> {
-    use sea_orm::QuerySelect;
-    let tx = st.db.read(rc.tenant_id).await?;
-    let mut q = scoped::<notification::Entity>(rc.tenant_id)
-        .order_by_desc(notification::Column::CreatedAt)
-        .limit(first.clamp(1, 100));
-    if unread_only {
-        q = q.filter(notification::Column::ReadAt.is_null());
-    }
-    let rows = q.all(&*tx).await?;
-    tx.commit().await?;
-    Ok(rows)
-}
-
-/// Marks a notification read. Errors: `NOT_FOUND`.
-pub async fn mark_read(
-    st: &GraphState,
-    rc: &RequestCtx,
-    id: Uuid,
-) -> Result<notification::Model, ApiError> {
-    let tx = st.db.write(rc.tenant_id).await?;
-    let n = scoped::<notification::Entity>(rc.tenant_id)
-        .filter(notification::Column::Id.eq(id))
-        .one(&*tx)
-        .await?
-        .ok_or(ApiError::NotFound("notification"))?;
-    let n = if n.read_at.is_none() {
-        notification::ActiveModel {
-            read_at: Set(Some(now())),
-            ..n.into()
-        }
-        .update(&*tx)
-        .await?
-    } else {
-        n
-    };
-    tx.commit().await?;
     Ok(n)
 }
 
@@ -952,7 +825,7 @@ mod tests {
             timezone: "UTC".into(),
             currency: "USD".into(),
             plan: "STARTER".into(),
-            status: "ACTIVE".into(),
+            status: entities::TenantStatus::Active,
             slot_interval_minutes: 15,
             min_notice_minutes: 0,
             horizon_days: 365,

@@ -12,24 +12,31 @@
 //! Signatures are verified by the HTTP edge before anything here runs.
 
 use chrono::DateTime;
-use entities::{booking, payment, tenant, webhook_event};
+use entities::{BookingStatus, PaymentKind, PaymentStatus, TenantStatus, booking, payment, tenant};
 use integrations::stripe::webhook::Event;
 use sea_orm::prelude::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::bookings::service::publish;
-use crate::bookings::types::BookingStatus;
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
-use crate::events::BookingEventKind;
-use crate::outbox;
-use crate::payments::config::Plan;
-use crate::payments::delivery::sync_refunded;
-use crate::payments::service::{self, KIND_REFUND, notify, status};
+use crate::events::{BookingEventKind, Envelope};
+use crate::inbound::{self, InboundEvent};
+use crate::jobs::{self, Job};
+use crate::lifecycle::{self, AfterCommit};
+use crate::notifications::{PAYMENT_FAILED, PAYMENT_REFUNDED, notify};
+use crate::payments::jobs::{KIND_REFUND, sync_refunded};
+use crate::payments::service::{self, clear_deadline};
+use crate::platform::Plan;
+use crate::routes;
 use crate::state::GraphState;
-use crate::util::{new_id, now};
+use crate::util::now;
+
+/// Provider route kind of a tenant's Stripe Connect account (`acct_…`).
+pub const ROUTE_STRIPE_ACCOUNT: &str = "stripe_account";
+/// Provider route kind of a tenant's billing Customer on the platform account (`cus_…`).
+pub const ROUTE_BILLING_CUSTOMER: &str = "stripe_billing_customer";
 
 /// Where an event came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,28 +82,6 @@ fn meta<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-/// Records the event in `tx`; `false` when it was already recorded.
-async fn record(tx: &Tx, e: &Event) -> Result<bool, ApiError> {
-    let row = webhook_event::ActiveModel {
-        id: sea_orm::Set(new_id()),
-        tenant_id: sea_orm::Set(tx.tenant_id()),
-        source: sea_orm::Set(PROVIDER.into()),
-        event_id: sea_orm::Set(e.id.clone()),
-        event_type: sea_orm::Set(e.event_type.clone()),
-        event_created_at: sea_orm::Set(e.created),
-        received_at: sea_orm::Set(now()),
-    };
-    let res = webhook_event::Entity::insert(row)
-        .on_conflict_do_nothing_on([
-            webhook_event::Column::TenantId,
-            webhook_event::Column::Source,
-            webhook_event::Column::EventId,
-        ])
-        .exec_without_returning(&**tx)
-        .await?;
-    Ok(matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0))
-}
-
 /// Handles an event for `tenant_id` (verified already). Errors: database failures only
 /// (the edge answers 500 and Stripe redelivers).
 pub async fn handle(
@@ -109,25 +94,33 @@ pub async fn handle(
     tracing::debug!(event_id = %e.id, kind = %e.event_type, ?source, "stripe event");
     // Dedupe first: a repeat (a concurrent one waits on the first's unique key) is
     // answered without queueing behind the tenant's write lock.
-    if !record(&tx, e).await? {
+    let seen = InboundEvent {
+        provider: PROVIDER,
+        event_id: &e.id,
+        event_type: &e.event_type,
+        created: e.created,
+    };
+    if !inbound::record(&tx, seen).await? {
         tx.commit().await?;
         return Ok(Handled::Duplicate);
     }
     st.db.lock_schedule(&tx).await?;
     let mut changed: Vec<(booking::Model, BookingEventKind)> = Vec::new();
+    let mut after = AfterCommit::default();
     let mut invalidate = false;
     match e.event_type.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             if s(obj(e), "mode") == Some("subscription") {
                 subscription_checkout_completed(&tx, e).await?;
-            } else if let Some(b) = checkout_completed(st, &tx, e).await? {
-                changed.push(b);
+            } else if let Some((b, then)) = checkout_completed(st, &tx, e).await? {
+                changed.push((b, BookingEventKind::Updated));
+                after = after.merge(then);
             }
         }
         "checkout.session.expired" => {
             if let Some(p) = find_payment(&tx, obj(e), "checkout_session_id").await? {
                 payment::Entity::update_many()
-                    .col_expr(payment::Column::Status, Expr::value(status::EXPIRED))
+                    .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Expired))
                     .col_expr(
                         payment::Column::CheckoutUrl,
                         Expr::value(Option::<String>::None),
@@ -135,14 +128,16 @@ pub async fn handle(
                     .col_expr(payment::Column::UpdatedAt, Expr::value(now()))
                     .filter(payment::Column::TenantId.eq(tenant_id))
                     .filter(payment::Column::Id.eq(p.id))
-                    .filter(payment::Column::Status.eq(status::PENDING))
+                    .filter(payment::Column::Status.eq(PaymentStatus::Pending))
                     .exec(&*tx)
                     .await?;
-                if p.kind == "DEPOSIT"
-                    && let Some(b) =
-                        service::release_unpaid(&tx, p.booking_id, status::EXPIRED).await?
+                if p.kind == PaymentKind::Deposit
+                    && let Some((b, then)) =
+                        service::release_unpaid(st, &tx, p.booking_id, PaymentStatus::Expired)
+                            .await?
                 {
                     changed.push((b, BookingEventKind::Canceled));
+                    after = after.merge(then);
                 }
             }
         }
@@ -170,7 +165,9 @@ pub async fn handle(
         | "customer.subscription.deleted"
         | "customer.subscription.paused"
         | "customer.subscription.resumed" => subscription_changed(st, &tx, e).await?,
-        "invoice.payment_failed" => billing_status(&tx, e.created, "PAST_DUE", None, None).await?,
+        "invoice.payment_failed" => {
+            billing_status(&tx, e.created, TenantStatus::PastDue, None, None).await?
+        }
         _ => {}
     }
     tx.commit().await?;
@@ -178,10 +175,46 @@ pub async fn handle(
         st.registry.invalidate(tenant_id);
         st.events.publish_plugin_change(tenant_id).await;
     }
+    after.run(st).await;
     for (b, kind) in changed {
-        publish(st, &b, kind).await;
+        st.events.publish(Envelope::booking(&b, kind)).await;
     }
     Ok(Handled::Applied)
+}
+
+/// The `stripe` plugin's inbound handler: a tenant endpoint's verified event
+/// (`/webhooks/{tenant_slug}/stripe`), applied as [`Source::Tenant`].
+pub struct StripeInbound;
+
+#[async_trait::async_trait]
+impl crate::inbound::InboundHandler for StripeInbound {
+    fn plugin_id(&self) -> &'static str {
+        "stripe"
+    }
+
+    async fn handle(
+        &self,
+        st: &GraphState,
+        tenant_id: Uuid,
+        req: &crate::inbound::InboundRequest<'_>,
+    ) -> Result<crate::inbound::InboundReply, ApiError> {
+        let Ok(event) = integrations::stripe::webhook::parse_event(req.body) else {
+            return Ok(crate::inbound::InboundReply::json(
+                400,
+                serde_json::json!({"error": "malformed event"}),
+            ));
+        };
+        Ok(reply(handle(st, tenant_id, Source::Tenant, &event).await?))
+    }
+}
+
+/// The answer to Stripe for a handled event.
+pub fn reply(h: Handled) -> crate::inbound::InboundReply {
+    let body = match h {
+        Handled::Duplicate => serde_json::json!({"received": true, "duplicate": true}),
+        Handled::Applied | Handled::Ignored => serde_json::json!({"received": true}),
+    };
+    crate::inbound::InboundReply::json(200, body)
 }
 
 /// Finds the tenant a platform event concerns: a Connect event's `account`, the
@@ -189,13 +222,13 @@ pub async fn handle(
 /// `client_reference_id`, or the billing Customer.
 pub async fn platform_tenant(st: &GraphState, e: &Event) -> Result<Option<Uuid>, ApiError> {
     if let Some(acct) = &e.account {
-        return st.db.tenant_id_by_stripe_account(acct).await;
+        return routes::tenant_by_route(&st.db, ROUTE_STRIPE_ACCOUNT, acct).await;
     }
     let o = obj(e);
     if e.event_type == "account.updated"
         && let Some(id) = s(o, "id")
     {
-        return st.db.tenant_id_by_stripe_account(id).await;
+        return routes::tenant_by_route(&st.db, ROUTE_STRIPE_ACCOUNT, id).await;
     }
     let candidate = meta(o, "tenant_id")
         .or_else(|| {
@@ -217,7 +250,7 @@ pub async fn platform_tenant(st: &GraphState, e: &Event) -> Result<Option<Uuid>,
         return Ok(Some(t));
     }
     match s(o, "customer") {
-        Some(c) => st.db.tenant_id_by_billing_customer(c).await,
+        Some(c) => routes::tenant_by_route(&st.db, ROUTE_BILLING_CUSTOMER, c).await,
         None => Ok(None),
     }
 }
@@ -250,10 +283,10 @@ async fn find_payment(
 }
 
 async fn checkout_completed(
-    _st: &GraphState,
+    st: &GraphState,
     tx: &Tx,
     e: &Event,
-) -> Result<Option<(booking::Model, BookingEventKind)>, ApiError> {
+) -> Result<Option<(booking::Model, AfterCommit)>, ApiError> {
     let o = obj(e);
     if !matches!(
         s(o, "payment_status"),
@@ -266,7 +299,7 @@ async fn checkout_completed(
     };
     let at = now();
     payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(status::SUCCEEDED))
+        .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Succeeded))
         .col_expr(
             payment::Column::CheckoutSessionId,
             Expr::value(s(o, "id").map(str::to_string)),
@@ -311,9 +344,9 @@ async fn checkout_completed(
     else {
         return Ok(None);
     };
-    if b.status == BookingStatus::Canceled.as_str() {
+    if b.status == BookingStatus::Canceled {
         // Paid after the booking lapsed or was canceled: give the money back.
-        if p.status != status::SUCCEEDED
+        if p.status != PaymentStatus::Succeeded
             && let Some(pi) = s(o, "payment_intent")
                 .map(str::to_string)
                 .or(p.payment_intent_id)
@@ -322,20 +355,22 @@ async fn checkout_completed(
                 tx,
                 p.id,
                 p.amount_cents,
-                status::PENDING,
+                PaymentStatus::Pending,
                 Some("booking canceled before payment".into()),
             )
             .await?
             .id;
-            outbox::enqueue(
+            jobs::enqueue(
                 tx,
-                KIND_REFUND,
-                serde_json::json!({"refund_id": r, "payment_id": p.id, "payment_intent": pi, "amount_cents": p.amount_cents}),
+                Job::new(
+                    KIND_REFUND,
+                    serde_json::json!({"refund_id": r, "payment_id": p.id, "payment_intent": pi, "amount_cents": p.amount_cents}),
+                ),
             )
             .await?;
             notify(
                 tx,
-                "PAYMENT_REFUNDED",
+                PAYMENT_REFUNDED,
                 "A deposit was paid for a canceled booking; it is being refunded.",
                 Some(b.id),
                 Some(p.id),
@@ -344,36 +379,15 @@ async fn checkout_completed(
         }
         return Ok(None);
     }
-    if b.status != BookingStatus::Pending.as_str() {
+    if b.status != BookingStatus::Pending {
         return Ok(None);
     }
-    let res = booking::Entity::update_many()
-        .col_expr(
-            booking::Column::Status,
-            Expr::value(BookingStatus::Confirmed.as_str()),
-        )
-        .col_expr(
-            booking::Column::DepositExpiresAt,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
-        .col_expr(booking::Column::UpdatedAt, Expr::value(at))
-        .filter(booking::Column::TenantId.eq(tx.tenant_id()))
-        .filter(booking::Column::Id.eq(b.id))
-        .filter(booking::Column::Status.eq(BookingStatus::Pending.as_str()))
-        .exec(&**tx)
-        .await?;
-    if res.rows_affected == 0 {
-        return Ok(None);
-    }
-    Ok(Some((
-        booking::Model {
-            status: BookingStatus::Confirmed.as_str().into(),
-            deposit_expires_at: None,
-            updated_at: at,
-            ..b
-        },
-        BookingEventKind::Updated,
-    )))
+    clear_deadline(tx, b.id).await?;
+    let b = booking::Model {
+        deposit_expires_at: None,
+        ..b
+    };
+    lifecycle::transition(st, tx, b, BookingStatus::Confirmed).await
 }
 
 async fn payment_intent_succeeded(tx: &Tx, e: &Event) -> Result<(), ApiError> {
@@ -405,9 +419,9 @@ async fn payment_intent_succeeded(tx: &Tx, e: &Event) -> Result<(), ApiError> {
         .col_expr(payment::Column::UpdatedAt, Expr::value(now()));
     // A deposit is confirmed by its Checkout Session (which also confirms the booking);
     // a balance charge by its PaymentIntent.
-    if p.kind == "BALANCE" {
+    if p.kind == PaymentKind::Balance {
         q = q
-            .col_expr(payment::Column::Status, Expr::value(status::SUCCEEDED))
+            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Succeeded))
             .col_expr(
                 payment::Column::FailureCode,
                 Expr::value(Option::<String>::None),
@@ -430,7 +444,7 @@ async fn payment_intent_failed(tx: &Tx, e: &Event) -> Result<(), ApiError> {
         return Ok(());
     };
     // Failed attempts inside an open Checkout Session are the customer's to retry.
-    if p.kind != "BALANCE" || p.status == status::SUCCEEDED {
+    if p.kind != PaymentKind::Balance || p.status == PaymentStatus::Succeeded {
         return Ok(());
     }
     let err = o.get("last_payment_error");
@@ -440,7 +454,7 @@ async fn payment_intent_failed(tx: &Tx, e: &Event) -> Result<(), ApiError> {
         .to_string();
     let message = err.and_then(|x| s(x, "message")).map(str::to_string);
     let res = payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(status::FAILED))
+        .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Failed))
         .col_expr(
             payment::Column::PaymentIntentId,
             Expr::value(s(o, "id").map(str::to_string)),
@@ -453,13 +467,13 @@ async fn payment_intent_failed(tx: &Tx, e: &Event) -> Result<(), ApiError> {
         .col_expr(payment::Column::UpdatedAt, Expr::value(now()))
         .filter(payment::Column::TenantId.eq(tx.tenant_id()))
         .filter(payment::Column::Id.eq(p.id))
-        .filter(payment::Column::Status.eq(status::PENDING))
+        .filter(payment::Column::Status.eq(PaymentStatus::Pending))
         .exec(&**tx)
         .await?;
     if res.rows_affected > 0 {
         notify(
             tx,
-            "PAYMENT_FAILED",
+            PAYMENT_FAILED,
             format!(
                 "Charging the balance of {} cents failed ({code}). Ask the customer for another card or record a payment by hand.",
                 p.amount_cents
@@ -484,17 +498,17 @@ async fn settle_pending_refunds(
         .await?;
     let settled: i64 = rows
         .iter()
-        .filter(|r| r.status == status::SUCCEEDED)
+        .filter(|r| r.status == PaymentStatus::Succeeded)
         .map(|r| r.amount_cents)
         .sum();
     let mut room = provider_total - settled;
-    for r in rows.iter().filter(|r| r.status == status::PENDING) {
+    for r in rows.iter().filter(|r| r.status == PaymentStatus::Pending) {
         if r.amount_cents > room {
             break;
         }
         room -= r.amount_cents;
         refund::Entity::update_many()
-            .col_expr(refund::Column::Status, Expr::value(status::SUCCEEDED))
+            .col_expr(refund::Column::Status, Expr::value(PaymentStatus::Succeeded))
             .col_expr(refund::Column::UpdatedAt, Expr::value(now()))
             .filter(refund::Column::TenantId.eq(tx.tenant_id()))
             .filter(refund::Column::Id.eq(r.id))
@@ -536,6 +550,9 @@ async fn account_updated(tx: &Tx, e: &Event) -> Result<bool, ApiError> {
 
 async fn subscription_checkout_completed(tx: &Tx, e: &Event) -> Result<(), ApiError> {
     let o = obj(e);
+    if let Some(cus) = s(o, "customer") {
+        routes::add(tx, ROUTE_BILLING_CUSTOMER, cus).await?;
+    }
     tenant::Entity::update_many()
         .col_expr(
             tenant::Column::BillingCustomerId,
@@ -554,12 +571,12 @@ async fn subscription_checkout_completed(tx: &Tx, e: &Event) -> Result<(), ApiEr
 
 /// Tenant status for a Stripe subscription status
 /// (<https://docs.stripe.com/api/subscriptions/object#subscription_object-status>).
-pub fn tenant_status_for(subscription_status: &str) -> Option<&'static str> {
+pub fn tenant_status_for(subscription_status: &str) -> Option<TenantStatus> {
     match subscription_status {
-        "trialing" => Some("TRIAL"),
-        "active" => Some("ACTIVE"),
-        "past_due" | "unpaid" | "paused" => Some("PAST_DUE"),
-        "canceled" | "incomplete_expired" => Some("CANCELED"),
+        "trialing" => Some(TenantStatus::Trial),
+        "active" => Some(TenantStatus::Active),
+        "past_due" | "unpaid" | "paused" => Some(TenantStatus::PastDue),
+        "canceled" | "incomplete_expired" => Some(TenantStatus::Canceled),
         _ => None,
     }
 }
@@ -611,7 +628,7 @@ type SubscriptionIds = (
 async fn billing_status(
     tx: &Tx,
     created: i64,
-    status_to: &str,
+    status_to: TenantStatus,
     plan: Option<Plan>,
     ids: Option<SubscriptionIds>,
 ) -> Result<(), ApiError> {
@@ -629,6 +646,7 @@ async fn billing_status(
             );
         }
         if let Some(cus) = cus {
+            routes::add(tx, ROUTE_BILLING_CUSTOMER, &cus).await?;
             q = q.col_expr(tenant::Column::BillingCustomerId, Expr::value(Some(cus)));
         }
         q = q.col_expr(tenant::Column::TrialEndsAt, Expr::value(trial_end));

@@ -159,7 +159,7 @@ pub struct PublicCreateBookingInput {
     /// Token from `publicHoldSlot`: books the held slot and releases the hold.
     pub hold_token: Option<String>,
     /// Where the work happens (mobile services: the customer's address, geocoded).
-    pub location: Option<crate::availability::GeoInput>,
+    pub location: Option<crate::geo::GeoInput>,
     /// Further services in the same visit, after the main one (durations and prices add
     /// up).
     #[graphql(default)]
@@ -225,7 +225,7 @@ impl PublicQuery {
         #[graphql(desc = "First local date (YYYY-MM-DD).")] from: NaiveDate,
         #[graphql(desc = "Last local date (YYYY-MM-DD), inclusive.")] to: NaiveDate,
         #[graphql(desc = "Job location (mobile services: the customer's address, geocoded).")]
-        location: Option<crate::availability::GeoInput>,
+        location: Option<crate::geo::GeoInput>,
         #[graphql(
             default,
             desc = "Further services in the same visit (durations add up)."
@@ -335,20 +335,17 @@ impl PublicMutation {
             collect_deposit: true,
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
-            location: crate::availability::geo_arg(input.location)?,
-            extra_service_ids: crate::availability::parse_ids(
+            location: crate::geo::geo_arg(input.location)?,
+            extra_service_ids: crate::util::parse_ids(
                 &input.additional_service_ids,
                 "additionalServiceIds",
             )?,
-            addon_ids: crate::availability::parse_ids(&input.addon_ids, "addonIds")?,
+            addon_ids: crate::util::parse_ids(&input.addon_ids, "addonIds")?,
         };
         let created = match bookings::create(st, &rc, nb).await? {
             Ok(c) => c,
             Err(e) => return Ok(refused(e)),
         };
-        if let Some((payment_id, claim)) = created.deposit {
-            crate::payments::service::deliver_and_reload(st, claim, payment_id).await?;
-        }
         let token = created.cancellation_token;
         Ok(PublicBookingPayload {
             booking: Some(public_booking(st, &rc, created.booking, token).await?),
@@ -484,11 +481,14 @@ async fn public_booking(
         .filter(staff_member::Column::Id.eq(b.staff_member_id))
         .one(&*tx)
         .await?;
-    let deposit = if b.status == BookingStatus::Pending.as_str() {
-        crate::payments::service::payments_of(&tx, b.id)
+    let deposit = if b.status == BookingStatus::Pending {
+        crate::ledger::payments_of(&tx, b.id)
             .await?
             .into_iter()
-            .find(|p| p.kind == "DEPOSIT" && p.status == "PENDING")
+            .find(|p| {
+                p.kind == entities::PaymentKind::Deposit
+                    && p.status == entities::PaymentStatus::Pending
+            })
     } else {
         None
     };
@@ -497,7 +497,7 @@ async fn public_booking(
         deposit_cents: deposit.as_ref().map(|p| p.amount_cents),
         checkout_url: deposit.and_then(|p| p.checkout_url),
         id: ID(b.id.to_string()),
-        status: BookingStatus::parse(&b.status).unwrap_or(BookingStatus::Confirmed),
+        status: b.status,
         starts_at: b.starts_at,
         ends_at: b.ends_at,
         price_cents: b.price_cents,

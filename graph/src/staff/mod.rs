@@ -39,7 +39,9 @@ impl StaffQuery {
             first,
             last,
         };
-        Ok(service::list(state(ctx)?, rc, include_archived, args).await?)
+        Ok(service::list(state(ctx)?, rc, include_archived, args)
+            .await?
+            .into_page(StaffMember))
     }
 
     /// One staff member. Errors: `UNAUTHENTICATED`, `NOT_FOUND`.

@@ -7,12 +7,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::types::{
-    CreateStaffMemberInput, StaffMember, UpdateStaffMemberInput, WorkingIntervalInput, parse_minute,
+    CreateStaffMemberInput, UpdateStaffMemberInput, WorkingIntervalInput, parse_minute,
 };
 use crate::context::RequestCtx;
 use crate::db::{Tx, scoped};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::pagination::{Page, PageArgs, paginate};
+use crate::pagination::{PageArgs, Slice, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, now, parse_input_id};
 
@@ -100,7 +100,7 @@ async fn replace_hours(tx: &Tx, staff_id: Uuid, schedule: &Schedule) -> Result<(
 }
 
 fn check_places(
-    home: Option<&crate::availability::GeoInput>,
+    home: Option<&crate::geo::GeoInput>,
     area: Option<&super::types::ServiceArea>,
     errors: &mut Vec<UserError>,
 ) {
@@ -139,7 +139,7 @@ pub async fn list(
     rc: &RequestCtx,
     include_archived: bool,
     args: PageArgs,
-) -> Result<Page<StaffMember>, ApiError> {
+) -> Result<Slice<staff_member::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<staff_member::Entity>(rc.tenant_id)
         .order_by_asc(staff_member::Column::Name)
@@ -147,7 +147,7 @@ pub async fn list(
     if !include_archived {
         q = q.filter(staff_member::Column::Active.eq(true));
     }
-    let page = paginate(&*tx, q, args, StaffMember).await?;
+    let page = paginate(&*tx, q, args).await?;
     tx.commit().await?;
     Ok(page)
 }

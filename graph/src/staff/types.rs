@@ -176,7 +176,7 @@ pub struct CreateStaffMemberInput {
     pub weekly_hours: Vec<WorkingIntervalInput>,
     /// Where the working day starts (mobile work): the first job of each working window
     /// must be reachable from here in time.
-    pub home_base: Option<crate::availability::GeoInput>,
+    pub home_base: Option<crate::geo::GeoInput>,
     /// Mobile bookings outside this area are refused (`OUTSIDE_SERVICE_AREA`).
     pub service_area: Option<ServiceArea>,
 }
@@ -193,7 +193,7 @@ pub struct UpdateStaffMemberInput {
     /// Replaces the whole weekly schedule.
     pub weekly_hours: Option<Vec<WorkingIntervalInput>>,
     /// Where the working day starts (mobile work).
-    pub home_base: Option<crate::availability::GeoInput>,
+    pub home_base: Option<crate::geo::GeoInput>,
     /// The service area.
     pub service_area: Option<ServiceArea>,
 }

@@ -8,7 +8,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::plugin_config;
 use integrations::Capability;
-use plugins::catalog::{FieldKind, FieldSpec, PLUGINS, PluginSpec};
+use plugins::catalog::{FieldKind, FieldSpec, PluginSpec};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, UserError};
@@ -245,8 +245,7 @@ impl PluginQuery {
         let st = state(ctx)?;
         let rc = caller(ctx)?;
         let mut rows = service::rows(st, rc).await?;
-        Ok(PLUGINS
-            .iter()
+        Ok(plugins::catalog::all()
             .map(|spec| {
                 let row = rows
                     .iter()
@@ -319,37 +318,21 @@ impl PluginMutation {
     ) -> async_graphql::Result<TestPluginPayload> {
         let st = state(ctx)?;
         let rc = caller(ctx)?;
-        let spec =
-            plugins::catalog::find(plugin_id.as_str()).ok_or(ApiError::NotFound("plugin"))?;
-        if spec.built_in {
-            return Ok(TestPluginPayload {
-                ok: true,
-                message: "built in; nothing to check".into(),
-            });
-        }
+        let plugin =
+            plugins::builtin::find(plugin_id.as_str()).ok_or(ApiError::NotFound("plugin"))?;
+        let spec = plugin.spec();
         let providers = st
             .registry
             .tenant(rc.tenant_id)
             .await
             .map_err(ApiError::Internal)?;
-        if !providers.enabled.iter().any(|p| p == spec.id) {
+        if !spec.built_in && !providers.is_enabled(spec.id) {
             return Err(ApiError::FeatureUnavailable(spec.capability.as_str().into()).into());
         }
-        let Some(pay) = providers.payments.clone() else {
-            return Ok(TestPluginPayload {
-                ok: false,
-                message: "no Stripe account is connected yet: start onboarding".into(),
-            });
-        };
-        Ok(match pay.check().await {
-            Ok(()) => TestPluginPayload {
-                ok: true,
-                message: "Stripe answered and accepted the credentials".into(),
-            },
-            Err(e) => TestPluginPayload {
-                ok: false,
-                message: format!("Stripe check failed: {e}"),
-            },
+        let outcome = plugin.test(&providers).await;
+        Ok(TestPluginPayload {
+            ok: outcome.ok,
+            message: outcome.message,
         })
     }
 }

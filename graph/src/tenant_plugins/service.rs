@@ -143,6 +143,20 @@ pub async fn configure(
             stored_secrets.insert(k, v);
         }
     }
+    // The plugin reads the merged configuration as its typed config.
+    if let Some(plugin) = plugins::builtin::find(spec.id) {
+        let merged = LoadedPlugin {
+            plugin_id: spec.id.into(),
+            public: public_map.clone(),
+            secrets: stored_secrets.clone(),
+        };
+        if let Err(errors) = plugin.check(&merged) {
+            return Ok(Err(errors
+                .into_iter()
+                .map(|e| UserError::new(Some(&e.field), C::InvalidInput, e.message))
+                .collect()));
+        }
+    }
     let mut hint_map = Map::new();
     for (k, v) in &stored_secrets {
         hint_map.insert(

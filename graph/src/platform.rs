@@ -1,7 +1,5 @@
-//! Platform-level payment settings: plans, application fees, the platform's webhook
-//! secrets, and the outbox worker's timing.
-
-use std::time::Duration;
+//! Platform-level settings shared by several domains: the plans the platform sells,
+//! application fees, the platform's webhook secrets and public base URL.
 
 use async_graphql::Enum;
 
@@ -96,33 +94,6 @@ impl PlatformConfig {
         Plan::ALL
             .into_iter()
             .find(|p| self.prices[p.index()].as_deref() == Some(price))
-    }
-}
-
-/// Timing of the outbox worker.
-#[derive(Debug, Clone)]
-pub struct OutboxConfig {
-    /// Poll interval when idle.
-    pub poll: Duration,
-    /// Attempts before dead-lettering.
-    pub max_attempts: i32,
-    /// First retry delay (doubles per attempt, full jitter).
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// How long a claim reserves a message (longer than any provider timeout).
-    pub lease: Duration,
-}
-
-impl Default for OutboxConfig {
-    fn default() -> Self {
-        OutboxConfig {
-            poll: Duration::from_millis(500),
-            max_attempts: 8,
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(600),
-            lease: Duration::from_secs(60),
-        }
     }
 }
 

@@ -1,15 +1,15 @@
 //! Test harness: `spawn_app()` starts the real server on port 0 with its own database
 //! (a temporary SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL`
 //! is set, reached as the non-owner runtime role) and, with `TEST_REDIS_URL`, a Redis
-//! event bus on a channel of its own.
+//! event bus on a channel of its own. Provider mocks every provider's tests reuse live
+//! beside it ([`stripe`]).
 
-use std::time::Duration;
+pub mod stripe;
 
 use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use reqwest::Url;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use servicegraph::settings::{AppEnv, Secret};
 use servicegraph::{Application, Settings};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -36,10 +36,13 @@ pub struct TestApp {
 }
 
 /// The test servers' `ENCRYPTION_KEY` (32 bytes of base64; a test value, not a secret).
-pub const TEST_ENCRYPTION_KEY: &str = "c2VydmljZWdyYXBoLXRlc3QtZW5jcnlwdGlvbi1rZXk=";
+pub use servicegraph::settings::TEST_ENCRYPTION_KEY;
 
 /// A change to the test settings (see [`Options::settings`]).
 pub type AdjustSettings = std::sync::Arc<dyn Fn(&mut Settings) + Send + Sync>;
+
+/// Additions to the standard extensions (see [`Options::extend`]).
+pub type AdjustExtensions = std::sync::Arc<dyn Fn(&mut graph::extensions::Extensions) + Send + Sync>;
 
 /// Options of `spawn_app_with`.
 #[derive(Default, Clone)]
@@ -52,6 +55,8 @@ pub struct Options {
     pub redis_channel: Option<String>,
     /// Adjusts the settings before the server is built (Stripe mock URL, keys, …).
     pub settings: Option<AdjustSettings>,
+    /// Registers extra job handlers, periodic jobs or hooks besides the standard ones.
+    pub extend: Option<AdjustExtensions>,
 }
 
 async fn fresh_postgres(admin_url: &str) -> (String, String) {
@@ -103,54 +108,29 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
                 let (app, owner) = fresh_postgres(&url).await;
                 (app, Some(owner))
             }
-            _ => (
-                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
-                None,
-            ),
+            _ => (Settings::for_tests(dir.path()).database.url, None),
         },
     };
     let redis_url = std::env::var("TEST_REDIS_URL")
         .ok()
         .filter(|v| !v.is_empty());
-    let settings = Settings {
-        app_env: AppEnv::Development,
-        database_url: database_url.clone(),
-        migration_database_url: owner_url.clone(),
-        database_max_connections: 10,
-        bind_addr: "127.0.0.1:0".parse().expect("addr"),
-        jwt_secret: Secret::new("test-jwt-secret-0123456789abcdef-0123456789"),
-        encryption_key: Secret::new(TEST_ENCRYPTION_KEY),
-        redis_url,
-        redis_events_channel: opts
-            .redis_channel
-            .clone()
-            .unwrap_or_else(|| format!("sg-test:{}", Uuid::new_v4())),
-        seed_demo: opts.seed_demo,
-        auto_migrate: true,
-        data_dir: dir.path().to_path_buf(),
-        max_depth: 12,
-        max_complexity: 500,
-        request_timeout: Duration::from_secs(30),
-        max_body_bytes: 1024 * 1024,
-        public_base_url: "http://app.test".into(),
-        stripe_secret_key: None,
-        stripe_api_base: "http://127.0.0.1:9".into(),
-        stripe_timeout: Duration::from_secs(2),
-        stripe_webhook_secrets: vec![],
-        stripe_prices: [None, None, None],
-        trial_days: 14,
-        platform_fee_bps: [200, 100, 50],
-        outbox_poll: Duration::from_millis(100),
-        outbox_max_attempts: 8,
-        outbox_backoff_base: Duration::from_millis(50),
-        outbox_backoff_max: Duration::from_millis(400),
-        outbox_lease: Duration::from_secs(4),
-    };
-    let mut settings = settings;
+    let mut settings = Settings::for_tests(dir.path());
+    settings.database.url = database_url.clone();
+    settings.database.migration_url = owner_url.clone();
+    settings.seed_demo = opts.seed_demo;
+    settings.redis.url = redis_url;
+    settings.redis.events_channel = opts
+        .redis_channel
+        .clone()
+        .unwrap_or_else(|| format!("sg-test:{}", Uuid::new_v4()));
     if let Some(adjust) = &opts.settings {
         adjust(&mut settings);
     }
-    let app = Application::build(settings.clone())
+    let mut extensions = graph::domains::extensions();
+    if let Some(extend) = &opts.extend {
+        extend(&mut extensions);
+    }
+    let app = Application::build_with(settings.clone(), extensions)
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -1,0 +1,242 @@
+//! Stored statuses and kinds as enums: one definition per value set, used by the
+//! entities, the services and (through `async_graphql::Enum`) the GraphQL schema. Each is
+//! stored as its `SCREAMING_SNAKE_CASE` name in a text column, so rows written before
+//! these enums existed read back unchanged.
+//!
+//! Hand-written beside the generated entity files (DESIGN.md §2).
+
+use async_graphql::Enum;
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Lifecycle of a booking: `PENDING → CONFIRMED → IN_PROGRESS → COMPLETED`, or
+/// `CANCELED` (from `PENDING`/`CONFIRMED`) / `NO_SHOW` (from `CONFIRMED`).
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BookingStatus {
+    /// Requested, not yet confirmed.
+    Pending,
+    /// Confirmed; the slot is held.
+    Confirmed,
+    /// Work has started.
+    InProgress,
+    /// Work is done.
+    Completed,
+    /// Canceled; the slot is free again.
+    Canceled,
+    /// The customer did not show up.
+    NoShow,
+}
+
+impl BookingStatus {
+    /// Stored spelling (`PENDING`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "PENDING",
+            BookingStatus::Confirmed => "CONFIRMED",
+            BookingStatus::InProgress => "IN_PROGRESS",
+            BookingStatus::Completed => "COMPLETED",
+            BookingStatus::Canceled => "CANCELED",
+            BookingStatus::NoShow => "NO_SHOW",
+        }
+    }
+
+    /// Whether `self → to` is a legal transition of the lifecycle above.
+    pub fn can_become(self, to: BookingStatus) -> bool {
+        use BookingStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Confirmed)
+                | (Pending, Canceled)
+                | (Confirmed, InProgress)
+                | (Confirmed, Canceled)
+                | (Confirmed, NoShow)
+                | (InProgress, Completed)
+        )
+    }
+
+    /// Whether the booking still blocks its time (not `CANCELED`).
+    pub fn blocks_time(self) -> bool {
+        self != BookingStatus::Canceled
+    }
+}
+
+/// Where a booking came from.
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BookingSource {
+    /// Created by a user in the operator app.
+    Platform,
+    /// Created by a customer on the public booking page.
+    Public,
+    /// Created by an AI voice agent.
+    Agent,
+    /// Entered by hand on a customer's behalf (e.g. taken over the phone).
+    Manual,
+}
+
+impl BookingSource {
+    /// Whether the customer (or an agent for them) made it: the slot grid applies and a
+    /// cancellation token is issued.
+    pub fn is_customer_facing(self) -> bool {
+        matches!(self, BookingSource::Public | BookingSource::Agent)
+    }
+}
+
+/// What a payment is for.
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentKind {
+    /// Taken through Stripe Checkout when booking (or from a payment link).
+    Deposit,
+    /// The rest, charged to the saved card when the job is completed.
+    Balance,
+    /// Recorded by staff (cash, check, other).
+    Manual,
+    /// Paid through a payment link (`createPaymentLink`).
+    Link,
+}
+
+/// How a payment was made.
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentMethod {
+    /// Card, through Stripe.
+    Card,
+    /// Cash.
+    Cash,
+    /// Paper check.
+    Check,
+    /// Anything else.
+    Other,
+}
+
+/// Where a payment or refund stands.
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    /// Waiting for the customer or the provider.
+    Pending,
+    /// Money moved.
+    Succeeded,
+    /// The charge or refund failed (see `failureCode`).
+    Failed,
+    /// The Checkout Session lapsed unpaid.
+    Expired,
+    /// Abandoned (the booking was canceled before payment).
+    Canceled,
+}
+
+/// The tenant's subscription status with the platform.
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[graphql(name = "BillingStatus")]
+pub enum TenantStatus {
+    /// Free trial.
+    Trial,
+    /// Paid and current.
+    Active,
+    /// A payment failed: read access only, no new bookings.
+    PastDue,
+    /// Subscription ended: read access only, no new bookings.
+    Canceled,
+}
+
+/// Where a job (a queued call to the outside world) stands.
+#[derive(
+    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    /// Due at `next_attempt_at` (a claimed job is pending with its lease in the future).
+    Pending,
+    /// Done: the provider accepted it and the result was applied.
+    Delivered,
+    /// Given up (attempts exhausted or refused for good); its handler's `dead` ran.
+    Dead,
+    /// Canceled or replaced by its dedupe key before it ran.
+    Canceled,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    #[test]
+    fn stored_spellings_are_the_screaming_snake_names() {
+        for s in BookingStatus::iter() {
+            assert_eq!(s.to_value(), s.as_str());
+        }
+        assert_eq!(BookingStatus::InProgress.to_value(), "IN_PROGRESS");
+        assert_eq!(BookingStatus::NoShow.to_value(), "NO_SHOW");
+        assert_eq!(BookingSource::Agent.to_value(), "AGENT");
+        assert_eq!(PaymentKind::Link.to_value(), "LINK");
+        assert_eq!(PaymentMethod::Check.to_value(), "CHECK");
+        assert_eq!(PaymentStatus::Succeeded.to_value(), "SUCCEEDED");
+        assert_eq!(TenantStatus::PastDue.to_value(), "PAST_DUE");
+        assert_eq!(JobStatus::Canceled.to_value(), "CANCELED");
+        assert_eq!(
+            BookingStatus::try_from_value(&"CONFIRMED".to_string()).ok(),
+            Some(BookingStatus::Confirmed)
+        );
+        assert!(BookingStatus::try_from_value(&"confirmed".to_string()).is_err());
+    }
+
+    #[test]
+    fn lifecycle_transitions() {
+        use BookingStatus::*;
+        assert!(Pending.can_become(Confirmed));
+        assert!(Confirmed.can_become(NoShow));
+        assert!(!Completed.can_become(Canceled));
+        assert!(!Canceled.can_become(Confirmed));
+        assert!(!Pending.can_become(InProgress));
+    }
+}

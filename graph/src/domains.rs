@@ -1,0 +1,12 @@
+//! The domains that plug into the extension points, one line each: adding a reacting
+//! domain (messaging, calendar, dispatch) is one `register` call here.
+
+use crate::extensions::Extensions;
+
+/// The standard extensions: every domain's hooks, job handlers, periodic jobs and
+/// inbound handlers.
+pub fn extensions() -> Extensions {
+    let mut ext = Extensions::default();
+    crate::payments::register(&mut ext);
+    ext
+}

@@ -1,0 +1,88 @@
+//! Idempotency keys: a client-chosen key makes a retried mutation return the first
+//! result (a booking, or the refusal) instead of acting twice — also when the retry runs
+//! concurrently with the first call. Infrastructure: stores any serialisable result and
+//! imports no domain.
+//!
+//! [`claim`] inserts `(tenant, key)` in the caller's transaction. The first caller gets
+//! [`Claimed::New`] and holds the row (uncommitted) until it commits with its result
+//! ([`store`]); a concurrent caller's insert waits on the unique key and then reads the
+//! stored result. A key used for another operation is refused.
+
+use entities::idempotency_key;
+use sea_orm::prelude::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::db::{Tx, scoped};
+use crate::error::ApiError;
+use crate::util::{new_id, now};
+
+/// Longest key, in bytes.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// What [`claim`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed<T> {
+    /// The key is new: act, then [`store`] the result in the same transaction.
+    New,
+    /// The key was used before for this operation: its stored result.
+    Stored(T),
+    /// The key was used for another operation.
+    OtherOperation,
+}
+
+/// Whether `key` is acceptable (1–[`MAX_KEY_LEN`] bytes).
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN
+}
+
+/// Claims `key` for `operation` in `tx` (see the module documentation). Errors:
+/// database errors; `INTERNAL` when a stored result cannot be read back as `T`.
+pub async fn claim<T: DeserializeOwned>(
+    tx: &Tx,
+    key: &str,
+    operation: &str,
+) -> Result<Claimed<T>, ApiError> {
+    let row = idempotency_key::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tx.tenant_id()),
+        key: Set(key.to_string()),
+        operation: Set(operation.to_string()),
+        response: Set(String::new()),
+        created_at: Set(now()),
+    };
+    let inserted = idempotency_key::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            idempotency_key::Column::TenantId,
+            idempotency_key::Column::Key,
+        ])
+        .exec_without_returning(&**tx)
+        .await?;
+    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(Claimed::New);
+    }
+    let row = scoped::<idempotency_key::Entity>(tx.tenant_id())
+        .filter(idempotency_key::Column::Key.eq(key))
+        .one(&**tx)
+        .await?
+        .ok_or(ApiError::Internal("idempotency key vanished".into()))?;
+    if row.operation != operation {
+        return Ok(Claimed::OtherOperation);
+    }
+    let stored = serde_json::from_str(&row.response)
+        .map_err(|e| ApiError::Internal(format!("stored idempotent result: {e}")))?;
+    Ok(Claimed::Stored(stored))
+}
+
+/// Stores the result of the call that claimed `key`, in its transaction.
+pub async fn store<T: Serialize>(tx: &Tx, key: &str, result: &T) -> Result<(), ApiError> {
+    let json = serde_json::to_string(result).map_err(ApiError::internal)?;
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Response, Expr::value(json))
+        .filter(idempotency_key::Column::TenantId.eq(tx.tenant_id()))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(&**tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Inbound dedupe: each provider event (a Stripe event id, a Twilio MessageSid, …) is
+//! recorded once per tenant and provider, in the same transaction as its effect, so a
+//! redelivery is acknowledged and changes nothing. Infrastructure: imports no domain.
+
+use entities::webhook_event;
+use sea_orm::{EntityTrait, Set};
+
+use crate::db::Tx;
+use crate::error::ApiError;
+use crate::util::{new_id, now};
+
+/// A provider event to record.
+#[derive(Debug, Clone, Copy)]
+pub struct InboundEvent<'a> {
+    /// Dedupe namespace (`stripe`, `twilio`, …). Events of one provider that can arrive
+    /// through several endpoints share it, so they take effect once.
+    pub provider: &'a str,
+    /// The provider's event id.
+    pub event_id: &'a str,
+    /// The provider's event type, for audit.
+    pub event_type: &'a str,
+    /// When the provider created it (Unix seconds).
+    pub created: i64,
+}
+
+/// Records `e` in `tx`; `false` when it was already recorded (a repeat: do nothing). A
+/// concurrent repeat waits on the unique key until the first commits or rolls back.
+pub async fn record(tx: &Tx, e: InboundEvent<'_>) -> Result<bool, ApiError> {
+    let row = webhook_event::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tx.tenant_id()),
+        source: Set(e.provider.into()),
+        event_id: Set(e.event_id.into()),
+        event_type: Set(e.event_type.into()),
+        event_created_at: Set(e.created),
+        received_at: Set(now()),
+    };
+    let res = webhook_event::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            webhook_event::Column::TenantId,
+            webhook_event::Column::Source,
+            webhook_event::Column::EventId,
+        ])
+        .exec_without_returning(&**tx)
+        .await?;
+    Ok(matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// An inbound webhook request whose signature its plugin has already verified
+/// (`plugins::Plugin::inbound`): the raw body and the headers, names lower-cased.
+#[derive(Debug, Clone, Copy)]
+pub struct InboundRequest<'a> {
+    /// The raw request body.
+    pub body: &'a [u8],
+    /// Request headers, names lower-cased.
+    pub headers: &'a [(String, String)],
+}
+
+impl InboundRequest<'_> {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the HTTP edge answers a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundReply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// The body (never a secret, never the request payload).
+    pub body: String,
+}
+
+impl InboundReply {
+    /// A JSON reply.
+    pub fn json(status: u16, body: serde_json::Value) -> InboundReply {
+        InboundReply {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+        }
+    }
+}
+
+/// The domain side of a plugin's inbound webhook (`/webhooks/{tenant_slug}/{plugin}`):
+/// what a verified request does. Registered per plugin id at start-up.
+#[async_trait::async_trait]
+pub trait InboundHandler: Send + Sync {
+    /// The plugin whose webhooks this handles (`stripe`, `twilio`, …).
+    fn plugin_id(&self) -> &'static str;
+
+    /// Handles a verified request for `tenant_id`. Errors: database failures (the edge
+    /// answers 500 and the provider retries).
+    async fn handle(
+        &self,
+        st: &crate::state::GraphState,
+        tenant_id: uuid::Uuid,
+        req: &InboundRequest<'_>,
+    ) -> Result<InboundReply, ApiError>;
+}
+
+/// The registered inbound handlers, by plugin id.
+#[derive(Default, Clone)]
+pub struct InboundHandlers {
+    map: std::collections::BTreeMap<&'static str, std::sync::Arc<dyn InboundHandler>>,
+}
+
+impl InboundHandlers {
+    /// Registers the handler of its plugin (a second one replaces the first).
+    pub fn register(&mut self, h: std::sync::Arc<dyn InboundHandler>) {
+        self.map.insert(h.plugin_id(), h);
+    }
+
+    /// The handler of `plugin_id`.
+    pub fn get(&self, plugin_id: &str) -> Option<&std::sync::Arc<dyn InboundHandler>> {
+        self.map.get(plugin_id)
+    }
+}

@@ -1,0 +1,17 @@
+//! Every plugin this build knows about: one module per plugin, one line in [`ALL`].
+//! Built-ins (no configuration) are built for every tenant before its configured
+//! plugins, so a configured plugin of the same capability replaces the fallback.
+
+pub mod manual;
+pub mod routing;
+pub mod stripe;
+
+use crate::plugin::Plugin;
+
+/// The plugins, in catalog display order.
+pub static ALL: &[&dyn Plugin] = &[&stripe::Stripe, &manual::Manual, &routing::BuiltinRouting];
+
+/// The plugin with catalog id `id`.
+pub fn find(id: &str) -> Option<&'static dyn Plugin> {
+    ALL.iter().copied().find(|p| p.spec().id == id)
+}

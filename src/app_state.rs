@@ -1,0 +1,17 @@
+//! The state the HTTP edge shares between handlers.
+
+use graph::{AppSchema, GraphState};
+
+/// Shared state of the HTTP layer.
+#[derive(Clone)]
+pub struct AppState {
+    /// The GraphQL schema (with [`GraphState`] in its data).
+    pub schema: AppSchema,
+    /// Same state the schema holds, for the edge's own look-ups.
+    pub graph: GraphState,
+    /// Per-request execution timeout.
+    pub request_timeout: std::time::Duration,
+    /// `PUBLIC_BASE_URL` without a trailing slash: the origin providers call, used to
+    /// rebuild the URL they sign.
+    pub public_base_url: String,
+}
