@@ -7,9 +7,9 @@ use anyhow::Context;
 use graph::auth::tokens::JwtKeys;
 use graph::db::Db;
 use graph::events::{ControlSignal, EventBus};
-use graph::extensions::Extensions;
 use graph::jobs::JobsConfig;
 use graph::platform::PlatformConfig;
+use graph::state::AppExtensions;
 use graph::tenant_plugins::service::DbConfigSource;
 use graph::{GraphState, Limits, build_schema};
 use integrations::stripe::{StripeClient, StripeConfig};
@@ -41,7 +41,7 @@ pub async fn graph_state(settings: &Settings) -> anyhow::Result<GraphState> {
 /// handlers, periodic jobs or hooks to the standard ones).
 pub async fn graph_state_with(
     settings: &Settings,
-    extensions: Extensions,
+    extensions: AppExtensions,
 ) -> anyhow::Result<GraphState> {
     let db_settings = &settings.database;
     let conn = db_setup::connect(&db_settings.url, db_settings.max_connections).await?;
@@ -150,7 +150,7 @@ impl Application {
     /// handlers, periodic jobs or hooks).
     pub async fn build_with(
         settings: Settings,
-        extensions: Extensions,
+        extensions: AppExtensions,
     ) -> anyhow::Result<Application> {
         let state = graph_state_with(&settings, extensions).await?;
         if settings.seed_demo

@@ -71,8 +71,8 @@ pub async fn tenant_webhook(
     body: Bytes,
 ) -> Response {
     let graph = &app.graph;
-    let Some(handler) = plugins::builtin::find(&plugin_id)
-        .and_then(|p| graph.extensions.inbound.get(p.spec().id))
+    let Some(handler) =
+        plugins::builtin::find(&plugin_id).and_then(|p| graph.extensions.inbound.get(p.spec().id))
     else {
         return reply(StatusCode::NOT_FOUND, json!({"error": "unknown plugin"}));
     };
@@ -157,17 +157,18 @@ pub async fn platform_webhook(
         Err(_) => return reply(StatusCode::BAD_REQUEST, json!({"error": "malformed event"})),
     };
     match webhooks::platform_tenant(graph, &event).await {
-        Ok(Some(tenant_id)) => match webhooks::handle(graph, tenant_id, Source::Platform, &event).await
-        {
-            Ok(h) => send(webhooks::reply(h)),
-            Err(e) => {
-                tracing::error!(error = ?e, event_id = %event.id, "webhook processing failed");
-                reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "processing failed"}),
-                )
+        Ok(Some(tenant_id)) => {
+            match webhooks::handle(graph, tenant_id, Source::Platform, &event).await {
+                Ok(h) => send(webhooks::reply(h)),
+                Err(e) => {
+                    tracing::error!(error = ?e, event_id = %event.id, "webhook processing failed");
+                    reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({"error": "processing failed"}),
+                    )
+                }
             }
-        },
+        }
         Ok(None) => {
             tracing::info!(event_id = %event.id, kind = %event.event_type, "platform event for no tenant");
             reply(StatusCode::OK, json!({"received": true, "ignored": true}))

@@ -12,7 +12,17 @@ use serde::{Deserialize, Serialize};
 /// Lifecycle of a booking: `PENDING → CONFIRMED → IN_PROGRESS → COMPLETED`, or
 /// `CANCELED` (from `PENDING`/`CONFIRMED`) / `NO_SHOW` (from `CONFIRMED`).
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -70,7 +80,17 @@ impl BookingStatus {
 
 /// Where a booking came from.
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -99,7 +119,17 @@ impl BookingSource {
 
 /// What a payment is for.
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -120,7 +150,17 @@ pub enum PaymentKind {
 
 /// How a payment was made.
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -141,7 +181,17 @@ pub enum PaymentMethod {
 
 /// Where a payment or refund stands.
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -164,7 +214,17 @@ pub enum PaymentStatus {
 
 /// The tenant's subscription status with the platform.
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",
@@ -186,7 +246,17 @@ pub enum TenantStatus {
 
 /// Where a job (a queued call to the outside world) stands.
 #[derive(
-    Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+    Enum,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
 )]
 #[sea_orm(
     rs_type = "String",

@@ -32,7 +32,8 @@ pub mod webhook_event;
 pub mod working_hours;
 
 pub use kinds::{
-    BookingSource, BookingStatus, JobStatus, PaymentKind, PaymentMethod, PaymentStatus, TenantStatus,
+    BookingSource, BookingStatus, JobStatus, PaymentKind, PaymentMethod, PaymentStatus,
+    TenantStatus,
 };
 
 use sea_orm::EntityTrait;

@@ -63,7 +63,7 @@ fn tenant() -> tenant::Model {
         timezone: "America/New_York".into(),
         currency: "USD".into(),
         plan: "TEAMS".into(),
-        status: "ACTIVE".into(),
+        status: entities::TenantStatus::Active,
         slot_interval_minutes: 15,
         min_notice_minutes: 0,
         horizon_days: 365,

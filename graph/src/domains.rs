@@ -2,10 +2,11 @@
 //! domain (messaging, calendar, dispatch) is one `register` call here.
 
 use crate::extensions::Extensions;
+use crate::state::GraphState;
 
 /// The standard extensions: every domain's hooks, job handlers, periodic jobs and
 /// inbound handlers.
-pub fn extensions() -> Extensions {
+pub fn extensions() -> Extensions<GraphState> {
     let mut ext = Extensions::default();
     crate::payments::register(&mut ext);
     ext

@@ -374,7 +374,9 @@ mod tests {
         .unwrap();
         assert!(signal.contains("\"signal\":\"PluginsChanged\""), "{signal}");
         // An envelope is not a control signal and vice versa.
-        assert!(serde_json::from_str::<ControlSignal>(&serde_json::to_string(&env).unwrap()).is_err());
+        assert!(
+            serde_json::from_str::<ControlSignal>(&serde_json::to_string(&env).unwrap()).is_err()
+        );
         assert!(serde_json::from_str::<Envelope>(&signal).is_err());
     }
 

@@ -1,6 +1,12 @@
-//! Inbound dedupe: each provider event (a Stripe event id, a Twilio MessageSid, …) is
-//! recorded once per tenant and provider, in the same transaction as its effect, so a
-//! redelivery is acknowledged and changes nothing. Infrastructure: imports no domain.
+//! Inbound webhooks, the domain side: dedupe (each provider event — a Stripe event id, a
+//! Twilio MessageSid — is recorded once per tenant and provider, in the same transaction
+//! as its effect, so a redelivery is acknowledged and changes nothing) and the handlers
+//! domains register per plugin ([`InboundHandler`]). The plugin's verifier (its
+//! signature check) runs at the HTTP edge before any handler. Infrastructure: imports no
+//! domain.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use entities::webhook_event;
 use sea_orm::{EntityTrait, Set};
@@ -91,7 +97,7 @@ impl InboundReply {
 /// The domain side of a plugin's inbound webhook (`/webhooks/{tenant_slug}/{plugin}`):
 /// what a verified request does. Registered per plugin id at start-up.
 #[async_trait::async_trait]
-pub trait InboundHandler: Send + Sync {
+pub trait InboundHandler<S: Sync>: Send + Sync {
     /// The plugin whose webhooks this handles (`stripe`, `twilio`, …).
     fn plugin_id(&self) -> &'static str;
 
@@ -99,26 +105,41 @@ pub trait InboundHandler: Send + Sync {
     /// answers 500 and the provider retries).
     async fn handle(
         &self,
-        st: &crate::state::GraphState,
+        st: &S,
         tenant_id: uuid::Uuid,
         req: &InboundRequest<'_>,
     ) -> Result<InboundReply, ApiError>;
 }
 
 /// The registered inbound handlers, by plugin id.
-#[derive(Default, Clone)]
-pub struct InboundHandlers {
-    map: std::collections::BTreeMap<&'static str, std::sync::Arc<dyn InboundHandler>>,
+pub struct InboundHandlers<S> {
+    map: BTreeMap<&'static str, Arc<dyn InboundHandler<S>>>,
 }
 
-impl InboundHandlers {
+impl<S> Default for InboundHandlers<S> {
+    fn default() -> Self {
+        InboundHandlers {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<S> Clone for InboundHandlers<S> {
+    fn clone(&self) -> Self {
+        InboundHandlers {
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl<S: Sync> InboundHandlers<S> {
     /// Registers the handler of its plugin (a second one replaces the first).
-    pub fn register(&mut self, h: std::sync::Arc<dyn InboundHandler>) {
+    pub fn register(&mut self, h: Arc<dyn InboundHandler<S>>) {
         self.map.insert(h.plugin_id(), h);
     }
 
     /// The handler of `plugin_id`.
-    pub fn get(&self, plugin_id: &str) -> Option<&std::sync::Arc<dyn InboundHandler>> {
+    pub fn get(&self, plugin_id: &str) -> Option<&Arc<dyn InboundHandler<S>>> {
         self.map.get(plugin_id)
     }
 }

@@ -199,4 +199,3 @@ impl Refund {
         self.0.created_at
     }
 }
-

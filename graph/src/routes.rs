@@ -24,7 +24,9 @@ pub const MAX_EXTERNAL_ID_LEN: usize = 255;
 
 fn check(provider: &str, external_id: &str) -> Result<(), ApiError> {
     if provider.is_empty() || provider.len() > 32 {
-        return Err(ApiError::Internal(format!("bad route provider {provider:?}")));
+        return Err(ApiError::Internal(format!(
+            "bad route provider {provider:?}"
+        )));
     }
     if external_id.is_empty() || external_id.len() > MAX_EXTERNAL_ID_LEN {
         return Err(ApiError::BadUserInput(

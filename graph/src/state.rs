@@ -13,9 +13,11 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::extensions::Extensions;
-use crate::jobs::JobsConfig;
-use crate::jobs::periodic::LocalSchedule;
+use crate::jobs::config::{JobsConfig, LocalSchedule};
 use crate::platform::PlatformConfig;
+
+/// The extensions of this application's shared state.
+pub type AppExtensions = Extensions<GraphState>;
 
 /// Process-wide state the resolvers need; put into the schema with `Schema::data`.
 #[derive(Clone)]
@@ -38,7 +40,7 @@ pub struct GraphState {
     pub jobs_wake: Arc<Notify>,
     /// What domains registered: job handlers, periodic jobs, booking hooks, inbound
     /// handlers.
-    pub extensions: Arc<Extensions>,
+    pub extensions: Arc<Extensions<GraphState>>,
     /// This instance's view of when periodic jobs are next due.
     pub periodic_schedule: Arc<LocalSchedule>,
 }

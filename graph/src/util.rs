@@ -137,6 +137,14 @@ pub fn parse_input_id(
     })
 }
 
+/// Parses a list of ids. Errors: `BAD_USER_INPUT` naming `what`.
+pub fn parse_ids(
+    ids: &[async_graphql::ID],
+    what: &str,
+) -> Result<Vec<Uuid>, crate::error::ApiError> {
+    ids.iter().map(|i| parse_id(i, what)).collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 mod tests {
@@ -192,9 +200,4 @@ mod tests {
         assert_eq!(normalize_email("a@b"), None);
         assert_eq!(normalize_email("a b@c.d"), None);
     }
-}
-
-/// Parses a list of ids. Errors: `BAD_USER_INPUT` naming `what`.
-pub fn parse_ids(ids: &[async_graphql::ID], what: &str) -> Result<Vec<Uuid>, crate::error::ApiError> {
-    ids.iter().map(|i| parse_id(i, what)).collect()
 }

@@ -20,7 +20,8 @@ pub mod plugin;
 pub mod registry;
 pub mod secrets;
 
-pub use catalog::{FieldKind, FieldSpec, PluginSpec, find};
+pub use builtin::spec as find;
+pub use catalog::{FieldKind, FieldSpec, PluginSpec};
 pub use plugin::{InboundHttp, InboundVerifier, Plugin, TenantProviders, TestOutcome};
 
 /// Mean Earth radius in metres (IUGG mean radius R1 = 6 371 008.8 m).
@@ -110,7 +111,7 @@ mod tests {
         );
         assert!(find("builtin_routing").is_some_and(|p| p.built_in));
         assert!(find("nope").is_none());
-        assert_eq!(catalog::all().next().map(|p| p.id), Some("stripe"));
+        assert_eq!(builtin::specs().next().map(|p| p.id), Some("stripe"));
         assert!(GeoPoint::new(91.0, 0.0).is_none());
     }
 }

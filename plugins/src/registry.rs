@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use integrations::stripe::StripeClient;
 use uuid::Uuid;
 
-pub use crate::plugin::{LoadedPlugin, PlatformProviders, TenantPluginState, TenantProviders};
 use crate::plugin::BuildEnv;
+pub use crate::plugin::{LoadedPlugin, PlatformProviders, TenantPluginState, TenantProviders};
 
 /// Loads a tenant's plugin state (the graph crate implements it over the database).
 #[async_trait]

@@ -188,7 +188,7 @@ async fn deposit_balance_and_refund_end_to_end() {
     assert!(stripe::header(acct_req, "idempotency-key").is_some());
     assert_eq!(stripe::header(acct_req, "stripe-account"), None);
     assert_eq!(
-        stripe::header(acct_req, "authorization").as_deref(),
+        stripe::header(acct_req, "authorization"),
         Some(format!("Bearer {PLATFORM_KEY}").as_str())
     );
     let settings = app
@@ -221,12 +221,12 @@ async fn deposit_balance_and_refund_end_to_end() {
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(
-        stripe::header(r, "stripe-account").as_deref(),
+        stripe::header(r, "stripe-account"),
         Some(shop.account.as_str())
     );
     let idem = stripe::header(r, "idempotency-key").expect("idempotency key");
     assert!(
-        uuid::Uuid::try_parse(&idem).is_ok(),
+        uuid::Uuid::try_parse(idem).is_ok(),
         "outbox id as key: {idem}"
     );
     assert_eq!(field(r, "mode").as_deref(), Some("payment"));

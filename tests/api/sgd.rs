@@ -2,8 +2,9 @@
 //!
 //! The dialogues file is the first of:
 //! 1. `SGD_DATA_FILE` from the environment, when set (relative paths are taken from the
-//!    crate root); it must exist. E.g. `SGD_DATA_FILE=tests/data/sgd/sample_services_dialogues.json`
-//!    checks the sample on a machine that has the full file.
+//!    crate root); it must exist. Setting it to
+//!    `tests/data/sgd/sample_services_dialogues.json` checks the sample on a machine
+//!    that has the full file.
 //! 2. `../shared/data/sgd/train_services_dialogues.json` beside the repository: the
 //!    appointment-booking subset of the SGD train split, when it is there.
 //! 3. `tests/data/sgd/sample_services_dialogues.json`: a small excerpt shipped in the

@@ -7,10 +7,10 @@ pub mod service;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::geo::{GeoInput, geo_arg};
 use crate::loaders::{StaffKey, load_one};
 use crate::staff::types::StaffMember;
 use crate::state::{caller, state};
-use crate::geo::{GeoInput, geo_arg};
 use crate::util::{parse_id, parse_ids};
 
 /// A bookable start time and the staff members free then.

@@ -4,10 +4,10 @@ pub mod recurring;
 pub mod service;
 pub mod types;
 
+use crate::events::DomainEvent;
 use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use crate::events::DomainEvent;
 
 use crate::customers::service::clean;
 use crate::db::scoped;

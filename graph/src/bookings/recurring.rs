@@ -216,12 +216,7 @@ pub async fn create_recurring(
                 let change = BookingChange::Created {
                     collect_deposit: false,
                 };
-                after = after.merge(
-                    st.extensions
-                        .booking_hooks
-                        .run(st, &tx, &mut b, &change)
-                        .await?,
-                );
+                after = after.merge(crate::lifecycle::run_hooks(st, &tx, &mut b, &change).await?);
                 data.add_booking(staff_id, blocked);
                 results.push(OccurrenceResult {
                     starts_at: start,

@@ -10,14 +10,15 @@
 //!   auto-assigned, the next qualified staff member is tried.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::{TenantStatus, booking, booking_item, customer, slot_hold, tenant};
+use entities::{
+    BookingSource, BookingStatus, TenantStatus, booking, booking_item, customer, slot_hold, tenant,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{BookingSource, BookingStatus};
 use crate::auth::tokens::hash_token;
 use crate::availability::data::{
     Candidate, ItemLine, LoadRefusal, LoadRequest, ScheduleData, load,
@@ -538,11 +539,7 @@ async fn try_create(
             let change = BookingChange::Created {
                 collect_deposit: nb.collect_deposit,
             };
-            let after = st
-                .extensions
-                .booking_hooks
-                .run(st, &tx, &mut b, &change)
-                .await?;
+            let after = lifecycle::run_hooks(st, &tx, &mut b, &change).await?;
             let created = Box::new(Created {
                 booking: b,
                 cancellation_token: token,
@@ -704,11 +701,7 @@ pub async fn reschedule(
     let change = BookingChange::Rescheduled {
         previous: Box::new(current),
     };
-    let after = st
-        .extensions
-        .booking_hooks
-        .run(st, &tx, &mut updated, &change)
-        .await?;
+    let after = lifecycle::run_hooks(st, &tx, &mut updated, &change).await?;
     tx.commit().await?;
     after.run(st).await;
     publish(st, &updated, BookingEventKind::Updated).await;

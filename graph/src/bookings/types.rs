@@ -120,10 +120,7 @@ impl Booking {
     /// Payments toward this booking, oldest first (deposits, balance charges, manual
     /// payments, with their refunds). Owners and managers.
     #[graphql(guard = "crate::guards::RoleGuard::new(crate::guards::MANAGE)")]
-    async fn payments(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<Payment>> {
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         let key = crate::loaders::PaymentsKey(self.0.tenant_id, self.0.id);
         let rows = crate::loaders::load_children_of(ctx, key).await?;
         Ok(rows.into_iter().map(Payment).collect())

@@ -41,9 +41,11 @@ impl CustomerQuery {
             first,
             last,
         };
-        Ok(service::list(state(ctx)?, rc, search, include_archived, args)
-            .await?
-            .into_page(Customer))
+        Ok(
+            service::list(state(ctx)?, rc, search, include_archived, args)
+                .await?
+                .into_page(Customer),
+        )
     }
 
     /// One customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.

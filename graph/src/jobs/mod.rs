@@ -41,13 +41,13 @@
 //! (row-level security, `app.tenant_id`), which apalis' storages cannot join; the queue
 //! itself is one table and this module.
 
+pub mod config;
+pub mod handler;
+pub mod job;
 pub mod periodic;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entities::{JobStatus, outbox_message};
 use integrations::ProviderError;
@@ -55,10 +55,9 @@ use rand::Rng;
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::{Tx, scoped};
@@ -66,79 +65,9 @@ use crate::error::ApiError;
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
-pub use periodic::PeriodicJob;
-
-/// Longest job kind, in bytes (the column is `VARCHAR(64)`).
-pub const MAX_KIND_LEN: usize = 64;
-/// Longest dedupe key, in bytes (the column is `VARCHAR(255)`).
-pub const MAX_KEY_LEN: usize = 255;
-
-/// When a job becomes due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Due {
-    /// As soon as a worker sees it.
-    Now,
-    /// At this instant (UTC), e.g. a reminder the day before a booking.
-    At(DateTime<Utc>),
-    /// Claimed by the request that enqueues it, which delivers it right after committing
-    /// ([`deliver_inline`]) because it must show the answer (a checkout URL).
-    Inline,
-}
-
-/// A job to enqueue: its kind (the registered handler), JSON arguments, when it is due,
-/// and an optional dedupe key.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    /// Kind, e.g. `stripe.refund`; a [`JobHandler`] with this kind must be registered.
-    pub kind: &'static str,
-    /// Arguments of the call, read back by the handler.
-    pub payload: Value,
-    /// Replaces a pending job of the tenant with the same key (see [`cancel`]).
-    pub key: Option<String>,
-    /// When it is due.
-    pub due: Due,
-}
-
-impl Job {
-    /// A job of `kind` with `payload`, due now, without a key.
-    pub fn new(kind: &'static str, payload: Value) -> Job {
-        Job {
-            kind,
-            payload,
-            key: None,
-            due: Due::Now,
-        }
-    }
-
-    /// The same job with a dedupe key.
-    pub fn keyed(mut self, key: impl Into<String>) -> Job {
-        self.key = Some(key.into());
-        self
-    }
-
-    /// The same job, due at `at` (UTC).
-    pub fn at(mut self, at: DateTime<Utc>) -> Job {
-        self.due = Due::At(at);
-        self
-    }
-
-    /// The same job, claimed by the enqueuing request and delivered by it after commit.
-    pub fn inline(mut self) -> Job {
-        self.due = Due::Inline;
-        self
-    }
-}
-
-/// A job this process has claimed: deliver it with [`deliver_claimed`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claim {
-    /// Tenant of the job.
-    pub tenant_id: Uuid,
-    /// Job id (the idempotency key).
-    pub id: Uuid,
-    /// The attempt number the claim holds (fences late writers).
-    pub attempt: i32,
-}
+pub use config::{JobsConfig, LocalSchedule};
+pub use handler::{JobHandler, JobRegistry, PeriodicJob};
+pub use job::{Claim, Due, Job, MAX_KEY_LEN, MAX_KIND_LEN};
 
 /// What a delivery attempt ended in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,134 +82,8 @@ pub enum Delivery {
     NotClaimed,
 }
 
-/// How one kind of job is delivered: the provider call, how its answer is applied, and
-/// what happens when the job is given up. Registered once per kind at start-up
-/// ([`JobRegistry::register`]).
-#[async_trait]
-pub trait JobHandler: Send + Sync {
-    /// The kind this handler delivers (stored in `outbox_messages.kind`, at most
-    /// [`MAX_KIND_LEN`] bytes). Renaming a kind strands jobs already queued under the old
-    /// name: keep old names working.
-    fn kind(&self) -> &'static str;
-
-    /// Whether [`JobHandler::apply`] and [`JobHandler::dead`] change schedules or money,
-    /// and so must run under the tenant's write lock (`Db::lock_schedule`).
-    fn locks_schedule(&self) -> bool {
-        false
-    }
-
-    /// Makes the call, with `job.id` as the idempotency key. Returns a JSON summary of the
-    /// answer for [`JobHandler::apply`]. Errors: [`ProviderError`]; retryable ones are
-    /// retried with backoff, others dead-letter the job.
-    async fn call(
-        &self,
-        st: &GraphState,
-        job: &outbox_message::Model,
-    ) -> Result<Value, ProviderError>;
-
-    /// Applies a successful call's summary in `tx` (which also marks the job delivered).
-    /// Must be idempotent in effect: a job can be called twice after a crash.
-    async fn apply(
-        &self,
-        st: &GraphState,
-        tx: &Tx,
-        job: &outbox_message::Model,
-        result: &Value,
-    ) -> Result<(), ApiError>;
-
-    /// Runs in the transaction that dead-letters the job: mark its business effect
-    /// failed, notify the operator. Default: nothing.
-    async fn dead(
-        &self,
-        st: &GraphState,
-        tx: &Tx,
-        job: &outbox_message::Model,
-        err: &ProviderError,
-    ) -> Result<(), ApiError> {
-        let _ = (st, tx, job, err);
-        Ok(())
-    }
-}
-
-/// The registered job handlers (kind → handler) and periodic jobs.
-#[derive(Default, Clone)]
-pub struct JobRegistry {
-    handlers: BTreeMap<&'static str, Arc<dyn JobHandler>>,
-    periodic: Vec<Arc<dyn PeriodicJob>>,
-}
-
-impl JobRegistry {
-    /// Registers the handler of its kind. A second handler for the same kind replaces
-    /// the first (tests swap in their own).
-    pub fn register(&mut self, handler: Arc<dyn JobHandler>) {
-        self.handlers.insert(handler.kind(), handler);
-    }
-
-    /// Registers a periodic job. A second one with the same name replaces the first.
-    pub fn register_periodic(&mut self, job: Arc<dyn PeriodicJob>) {
-        self.periodic.retain(|p| p.name() != job.name());
-        self.periodic.push(job);
-    }
-
-    /// The handler of `kind`.
-    pub fn handler(&self, kind: &str) -> Option<&Arc<dyn JobHandler>> {
-        self.handlers.get(kind)
-    }
-
-    /// Every registered kind, sorted.
-    pub fn kinds(&self) -> Vec<&'static str> {
-        self.handlers.keys().copied().collect()
-    }
-
-    /// Every registered periodic job.
-    pub fn periodic(&self) -> &[Arc<dyn PeriodicJob>] {
-        &self.periodic
-    }
-}
-
-/// Timing of the job worker (see the README's `JOBS_*` / `OUTBOX_*` settings).
-#[derive(Debug, Clone)]
-pub struct JobsConfig {
-    /// Poll interval when idle.
-    pub poll: Duration,
-    /// Attempts before dead-lettering.
-    pub max_attempts: i32,
-    /// First retry delay (doubles per attempt, equal jitter).
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// How long a claim reserves a job (longer than any provider timeout).
-    pub lease: Duration,
-}
-
-impl Default for JobsConfig {
-    fn default() -> Self {
-        JobsConfig {
-            poll: Duration::from_millis(500),
-            max_attempts: 8,
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(600),
-            lease: Duration::from_secs(60),
-        }
-    }
-}
-
 fn lease(st: &GraphState) -> chrono::Duration {
     chrono::Duration::from_std(st.jobs.lease).unwrap_or(chrono::Duration::MAX)
-}
-
-fn check_job(job: &Job) -> Result<(), ApiError> {
-    if job.kind.is_empty() || job.kind.len() > MAX_KIND_LEN {
-        return Err(ApiError::Internal(format!("bad job kind {:?}", job.kind)));
-    }
-    if job
-        .key
-        .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN)
-    {
-        return Err(ApiError::Internal("bad job dedupe key".into()));
-    }
-    Ok(())
 }
 
 async fn insert(
@@ -289,7 +92,7 @@ async fn insert(
     attempts: i32,
     next_attempt_at: DateTime<Utc>,
 ) -> Result<Uuid, ApiError> {
-    check_job(&job)?;
+    job.check()?;
     if let Some(key) = &job.key {
         cancel(tx, key).await?;
     }
@@ -376,10 +179,7 @@ pub async fn cancel(tx: &Tx, key: &str) -> Result<u64, ApiError> {
 }
 
 /// The tenant's pending job with `key`, if any.
-pub async fn pending_by_key(
-    tx: &Tx,
-    key: &str,
-) -> Result<Option<outbox_message::Model>, ApiError> {
+pub async fn pending_by_key(tx: &Tx, key: &str) -> Result<Option<outbox_message::Model>, ApiError> {
     Ok(scoped::<outbox_message::Entity>(tx.tenant_id())
         .filter(outbox_message::Column::DedupeKey.eq(key))
         .filter(outbox_message::Column::Status.eq(JobStatus::Pending))
@@ -668,6 +468,7 @@ pub fn spawn_worker(st: GraphState) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn backoff_grows_and_is_capped() {
@@ -695,9 +496,19 @@ mod tests {
         assert_eq!(j.key.as_deref(), Some("k:1"));
         assert_eq!(j.due, Due::At(at));
         assert_eq!(Job::new("x", Value::Null).inline().due, Due::Inline);
-        assert!(check_job(&Job::new("", Value::Null)).is_err());
-        assert!(check_job(&Job::new("x", Value::Null).keyed("")).is_err());
-        assert!(check_job(&Job::new("x", Value::Null).keyed("k".repeat(256))).is_err());
-        assert!(check_job(&Job::new("x", Value::Null).keyed("k".repeat(255))).is_ok());
+        assert!(Job::new("", Value::Null).check().is_err());
+        assert!(Job::new("x", Value::Null).keyed("").check().is_err());
+        assert!(
+            Job::new("x", Value::Null)
+                .keyed("k".repeat(256))
+                .check()
+                .is_err()
+        );
+        assert!(
+            Job::new("x", Value::Null)
+                .keyed("k".repeat(255))
+                .check()
+                .is_ok()
+        );
     }
 }

@@ -15,59 +15,18 @@
 //! repeated before its next period, so a periodic job must be safe to run again (sweeps
 //! are: each tenant's change is its own transaction, checked again inside it).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
-
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entities::periodic_job;
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
+use super::handler::PeriodicJob;
 use crate::error::ApiError;
 use crate::state::GraphState;
 use crate::util::now;
 
-/// A periodic job: a name, how often, and what one run does.
-#[async_trait]
-pub trait PeriodicJob: Send + Sync {
-    /// Stable name (the `periodic_jobs` key, at most 64 bytes), e.g.
-    /// `payments.expire_deposits`.
-    fn name(&self) -> &'static str;
-
-    /// Time between runs.
-    fn interval(&self) -> Duration;
-
-    /// One run, across tenants (open each tenant's transaction for what it changes).
-    /// Returns how many items it handled, for the log.
-    async fn run(&self, st: &GraphState, scheduled_for: DateTime<Utc>) -> Result<usize, ApiError>;
-}
-
-/// This instance's view of when each periodic job is next due (saves a database read per
-/// worker pass; the database row decides).
-#[derive(Default)]
-pub struct LocalSchedule {
-    next: Mutex<HashMap<&'static str, DateTime<Utc>>>,
-}
-
-impl LocalSchedule {
-    fn due(&self, name: &'static str, at: DateTime<Utc>) -> bool {
-        self.next
-            .lock()
-            .map(|m| m.get(name).is_none_or(|n| *n <= at))
-            .unwrap_or(true)
-    }
-
-    fn set(&self, name: &'static str, next: DateTime<Utc>) {
-        if let Ok(mut m) = self.next.lock() {
-            m.insert(name, next);
-        }
-    }
-}
-
-fn interval(job: &dyn PeriodicJob) -> chrono::Duration {
+fn interval(job: &dyn PeriodicJob<GraphState>) -> chrono::Duration {
     chrono::Duration::from_std(job.interval()).unwrap_or(chrono::Duration::days(1))
 }
 
@@ -75,7 +34,7 @@ fn interval(job: &dyn PeriodicJob) -> chrono::Duration {
 /// instance won it, `None` when it is not due or another instance ran it.
 pub async fn claim(
     st: &GraphState,
-    job: &dyn PeriodicJob,
+    job: &dyn PeriodicJob<GraphState>,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     let tx = st.db.platform_write().await?;
     let conn = &tx;

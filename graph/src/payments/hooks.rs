@@ -25,7 +25,7 @@ use crate::state::GraphState;
 pub struct PaymentsHook;
 
 #[async_trait]
-impl BookingHook for PaymentsHook {
+impl BookingHook<GraphState> for PaymentsHook {
     fn name(&self) -> &'static str {
         "payments"
     }

@@ -22,20 +22,14 @@ use crate::db::{Tx, scoped};
 use crate::error::ApiError;
 use crate::jobs::{JobHandler, JobRegistry, PeriodicJob};
 use crate::notifications::{DELIVERY_FAILED, PAYMENT_FAILED, notify};
-use crate::payments::service::DEPOSIT_WINDOW_MINUTES;
+use crate::payments::service::{
+    DEPOSIT_WINDOW_MINUTES, KIND_BALANCE, KIND_CHECKOUT, KIND_REFUND, expire_deposits,
+};
 use crate::state::GraphState;
 use crate::util::now;
 
-/// Job kind: create a Checkout Session (deposit or payment link). The kind strings are
-/// stored with queued jobs: never rename them.
-pub const KIND_CHECKOUT: &str = "stripe.checkout_session";
-/// Job kind: charge the balance off-session.
-pub const KIND_BALANCE: &str = "stripe.balance_charge";
-/// Job kind: refund.
-pub const KIND_REFUND: &str = "stripe.refund";
-
 /// Registers payments' job handlers and periodic jobs.
-pub fn register(jobs: &mut JobRegistry) {
+pub fn register(jobs: &mut JobRegistry<GraphState>) {
     jobs.register(Arc::new(CheckoutJob));
     jobs.register(Arc::new(BalanceJob));
     jobs.register(Arc::new(RefundJob));
@@ -175,7 +169,7 @@ async fn fail_payment(
 pub struct CheckoutJob;
 
 #[async_trait]
-impl JobHandler for CheckoutJob {
+impl JobHandler<GraphState> for CheckoutJob {
     fn kind(&self) -> &'static str {
         KIND_CHECKOUT
     }
@@ -290,7 +284,7 @@ impl JobHandler for CheckoutJob {
 pub struct BalanceJob;
 
 #[async_trait]
-impl JobHandler for BalanceJob {
+impl JobHandler<GraphState> for BalanceJob {
     fn kind(&self) -> &'static str {
         KIND_BALANCE
     }
@@ -406,7 +400,7 @@ impl JobHandler for BalanceJob {
 pub struct RefundJob;
 
 #[async_trait]
-impl JobHandler for RefundJob {
+impl JobHandler<GraphState> for RefundJob {
     fn kind(&self) -> &'static str {
         KIND_REFUND
     }
@@ -504,7 +498,7 @@ pub struct ExpireDeposits;
 const SWEEP_LIMIT: u64 = 200;
 
 #[async_trait]
-impl PeriodicJob for ExpireDeposits {
+impl PeriodicJob<GraphState> for ExpireDeposits {
     fn name(&self) -> &'static str {
         "payments.expire_deposits"
     }
@@ -514,7 +508,7 @@ impl PeriodicJob for ExpireDeposits {
     }
 
     async fn run(&self, st: &GraphState, _scheduled_for: DateTime<Utc>) -> Result<usize, ApiError> {
-        crate::payments::service::expire_deposits(st, SWEEP_LIMIT).await
+        expire_deposits(st, SWEEP_LIMIT).await
     }
 }
 
@@ -550,4 +544,3 @@ pub async fn sync_refunded(tx: &Tx, payment_id: Uuid, provider_total: i64) -> Re
     }
     Ok(())
 }
-

@@ -25,17 +25,16 @@ use crate::extensions::Extensions;
 use crate::guards::{MANAGE, OWNER, RoleGuard};
 use crate::ledger::{Payment, Refund};
 use crate::platform::Plan;
-use crate::state::{caller, state};
+use crate::state::{GraphState, caller, state};
 use crate::util::{parse_id, parse_input_id};
 use service::{DepositPolicy, ManualMethod};
 
 /// Plugs payments into the platform: its booking hook, job handlers, periodic sweep
 /// and the `stripe` inbound-webhook handler.
-pub fn register(ext: &mut Extensions) {
+pub fn register(ext: &mut Extensions<GraphState>) {
     ext.booking_hooks.register(Arc::new(hooks::PaymentsHook));
     jobs::register(&mut ext.jobs);
-    ext.inbound
-        .register(Arc::new(webhooks::StripeInbound));
+    ext.inbound.register(Arc::new(webhooks::StripeInbound));
 }
 
 /// How the tenant takes payments and how the platform bills it.

@@ -15,14 +15,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::jobs::{KIND_BALANCE, KIND_CHECKOUT, KIND_REFUND};
 use crate::context::RequestCtx;
 use crate::db::{Tx, scoped};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
 use crate::events::{BookingEventKind, Envelope};
 use crate::jobs::{self, Job};
-use crate::lifecycle::{self, AfterCommit};
 use crate::ledger::{Totals, payments_of};
+use crate::lifecycle::{self, AfterCommit};
 use crate::notifications::{PAYMENT_FAILED, notify};
 use crate::platform::Plan;
 use crate::state::GraphState;
@@ -33,6 +32,15 @@ use crate::util::{new_id, now};
 /// (<https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at>);
 /// one minute of margin covers the delay between writing and sending.
 pub const DEPOSIT_WINDOW_MINUTES: i64 = 31;
+
+/// Job kind: create a Checkout Session (deposit or payment link), delivered by
+/// [`super::jobs::CheckoutJob`]. Kind strings are stored with queued jobs: never rename
+/// them.
+pub const KIND_CHECKOUT: &str = "stripe.checkout_session";
+/// Job kind: charge the balance off-session ([`super::jobs::BalanceJob`]).
+pub const KIND_BALANCE: &str = "stripe.balance_charge";
+/// Job kind: refund ([`super::jobs::RefundJob`]).
+pub const KIND_REFUND: &str = "stripe.refund";
 
 /// The deposit due on a booking of `service` at `price_cents`, in cents: the service's
 /// policy, else the tenant's. `FIXED` is capped at the price; `PERCENT` is basis points
@@ -163,7 +171,10 @@ pub async fn open_checkout(
     if kind == PaymentKind::Deposit && b.status == BookingStatus::Pending {
         let deadline = now() + Duration::minutes(DEPOSIT_WINDOW_MINUTES);
         booking::Entity::update_many()
-            .col_expr(booking::Column::DepositExpiresAt, Expr::value(Some(deadline)))
+            .col_expr(
+                booking::Column::DepositExpiresAt,
+                Expr::value(Some(deadline)),
+            )
             .filter(booking::Column::TenantId.eq(t.id))
             .filter(booking::Column::Id.eq(b.id))
             .exec(&**tx)
@@ -202,7 +213,6 @@ async fn checkout_now(
 fn user_error(field: Option<&str>, code: C, msg: &str) -> Vec<UserError> {
     vec![UserError::new(field, code, msg)]
 }
-
 
 async fn booking_for_payment(
     tx: &Tx,
@@ -264,9 +274,15 @@ pub async fn create_deposit_checkout(
             "nothing is due on this booking",
         )));
     }
-    Ok(Ok(
-        checkout_now(st, tx, &t, b, amount, PaymentKind::Deposit).await?,
-    ))
+    Ok(Ok(checkout_now(
+        st,
+        tx,
+        &t,
+        b,
+        amount,
+        PaymentKind::Deposit,
+    )
+    .await?))
 }
 
 /// `createPaymentLink`: a Stripe Checkout page for what is still due on a booking (or
@@ -304,7 +320,9 @@ pub async fn create_payment_link(
     }
     let pays = payments_of(&tx, b.id).await?;
     if let Some(open) = pays.iter().find(|p| {
-        p.status == PaymentStatus::Pending && p.checkout_session_id.is_some() && p.kind == PaymentKind::Link
+        p.status == PaymentStatus::Pending
+            && p.checkout_session_id.is_some()
+            && p.kind == PaymentKind::Link
     }) {
         return Ok(Ok(open.clone()));
     }
@@ -325,7 +343,7 @@ pub async fn create_payment_link(
         )));
     }
     Ok(Ok(
-        checkout_now(st, tx, &t, b, amount, PaymentKind::Link).await?,
+        checkout_now(st, tx, &t, b, amount, PaymentKind::Link).await?
     ))
 }
 
@@ -657,7 +675,7 @@ pub async fn release_unpaid(
     close_open_deposits(tx, booking_id, status_to).await?;
     clear_deadline(tx, booking_id).await?;
     b.deposit_expires_at = None;
-    Ok(lifecycle::transition(st, tx, b, BookingStatus::Canceled).await?)
+    lifecycle::transition(st, tx, b, BookingStatus::Canceled).await
 }
 
 /// Clears a booking's deposit deadline (paid, or released).

@@ -26,8 +26,8 @@ use crate::inbound::{self, InboundEvent};
 use crate::jobs::{self, Job};
 use crate::lifecycle::{self, AfterCommit};
 use crate::notifications::{PAYMENT_FAILED, PAYMENT_REFUNDED, notify};
-use crate::payments::jobs::{KIND_REFUND, sync_refunded};
-use crate::payments::service::{self, clear_deadline};
+use crate::payments::jobs::sync_refunded;
+use crate::payments::service::{self, KIND_REFUND, clear_deadline};
 use crate::platform::Plan;
 use crate::routes;
 use crate::state::GraphState;
@@ -187,7 +187,7 @@ pub async fn handle(
 pub struct StripeInbound;
 
 #[async_trait::async_trait]
-impl crate::inbound::InboundHandler for StripeInbound {
+impl crate::inbound::InboundHandler<GraphState> for StripeInbound {
     fn plugin_id(&self) -> &'static str {
         "stripe"
     }
@@ -299,7 +299,10 @@ async fn checkout_completed(
     };
     let at = now();
     payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Succeeded))
+        .col_expr(
+            payment::Column::Status,
+            Expr::value(PaymentStatus::Succeeded),
+        )
         .col_expr(
             payment::Column::CheckoutSessionId,
             Expr::value(s(o, "id").map(str::to_string)),
@@ -421,7 +424,10 @@ async fn payment_intent_succeeded(tx: &Tx, e: &Event) -> Result<(), ApiError> {
     // a balance charge by its PaymentIntent.
     if p.kind == PaymentKind::Balance {
         q = q
-            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Succeeded))
+            .col_expr(
+                payment::Column::Status,
+                Expr::value(PaymentStatus::Succeeded),
+            )
             .col_expr(
                 payment::Column::FailureCode,
                 Expr::value(Option::<String>::None),
@@ -508,7 +514,10 @@ async fn settle_pending_refunds(
         }
         room -= r.amount_cents;
         refund::Entity::update_many()
-            .col_expr(refund::Column::Status, Expr::value(PaymentStatus::Succeeded))
+            .col_expr(
+                refund::Column::Status,
+                Expr::value(PaymentStatus::Succeeded),
+            )
             .col_expr(refund::Column::UpdatedAt, Expr::value(now()))
             .filter(refund::Column::TenantId.eq(tx.tenant_id()))
             .filter(refund::Column::Id.eq(r.id))

@@ -218,7 +218,7 @@ pub struct TestPluginPayload {
 
 fn plugin_payload(o: crate::error::Outcome<plugin_config::Model>) -> PluginPayload {
     match o {
-        Ok(r) => match plugins::catalog::find(&r.plugin_id) {
+        Ok(r) => match plugins::builtin::spec(&r.plugin_id) {
             Some(spec) => PluginPayload {
                 plugin: Some(Plugin { spec, row: Some(r) }),
                 user_errors: vec![],
@@ -245,7 +245,7 @@ impl PluginQuery {
         let st = state(ctx)?;
         let rc = caller(ctx)?;
         let mut rows = service::rows(st, rc).await?;
-        Ok(plugins::catalog::all()
+        Ok(plugins::builtin::specs()
             .map(|spec| {
                 let row = rows
                     .iter()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use entities::{plugin_config, tenant};
-use plugins::catalog::{self, PluginSpec};
+use plugins::catalog::PluginSpec;
 use plugins::registry::{ConfigSource, LoadedPlugin, TenantPluginState};
 use plugins::secrets::{KeyRing, Sealed, hint};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -60,7 +60,7 @@ pub fn public(row: &plugin_config::Model) -> Map<String, Value> {
 }
 
 fn spec_for(plugin_id: &str) -> Result<&'static PluginSpec, Vec<UserError>> {
-    match catalog::find(plugin_id) {
+    match plugins::builtin::spec(plugin_id) {
         Some(s) if !s.built_in => Ok(s),
         Some(_) => Err(vec![UserError::new(
             Some("pluginId"),

@@ -6,6 +6,7 @@ pub mod manual;
 pub mod routing;
 pub mod stripe;
 
+use crate::catalog::PluginSpec;
 use crate::plugin::Plugin;
 
 /// The plugins, in catalog display order.
@@ -14,4 +15,14 @@ pub static ALL: &[&dyn Plugin] = &[&stripe::Stripe, &manual::Manual, &routing::B
 /// The plugin with catalog id `id`.
 pub fn find(id: &str) -> Option<&'static dyn Plugin> {
     ALL.iter().copied().find(|p| p.spec().id == id)
+}
+
+/// The catalog entry of every plugin, in display order.
+pub fn specs() -> impl Iterator<Item = &'static PluginSpec> {
+    ALL.iter().map(|p| p.spec())
+}
+
+/// The catalog entry of plugin `id`.
+pub fn spec(id: &str) -> Option<&'static PluginSpec> {
+    find(id).map(|p| p.spec())
 }

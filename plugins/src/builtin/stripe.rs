@@ -189,11 +189,21 @@ mod tests {
             tenant: &Default::default(),
         };
         Stripe
-            .build(&env, &loaded(json!({}), json!({"webhookSigningSecret": "whsec_t"})), &mut out)
+            .build(
+                &env,
+                &loaded(json!({}), json!({"webhookSigningSecret": "whsec_t"})),
+                &mut out,
+            )
             .unwrap();
         let v = out.inbound("stripe").unwrap();
-        let good = vec![("stripe-signature".to_string(), webhook::sign(body, "whsec_t", now))];
-        let bad = vec![("stripe-signature".to_string(), webhook::sign(body, "whsec_x", now))];
+        let good = vec![(
+            "stripe-signature".to_string(),
+            webhook::sign(body, "whsec_t", now),
+        )];
+        let bad = vec![(
+            "stripe-signature".to_string(),
+            webhook::sign(body, "whsec_x", now),
+        )];
         let req = |h| InboundHttp {
             url: "http://x/webhooks/t/stripe",
             headers: h,

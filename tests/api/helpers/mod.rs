@@ -42,7 +42,7 @@ pub use servicegraph::settings::TEST_ENCRYPTION_KEY;
 pub type AdjustSettings = std::sync::Arc<dyn Fn(&mut Settings) + Send + Sync>;
 
 /// Additions to the standard extensions (see [`Options::extend`]).
-pub type AdjustExtensions = std::sync::Arc<dyn Fn(&mut graph::extensions::Extensions) + Send + Sync>;
+pub type AdjustExtensions = std::sync::Arc<dyn Fn(&mut graph::state::AppExtensions) + Send + Sync>;
 
 /// Options of `spawn_app_with`.
 #[derive(Default, Clone)]

@@ -110,9 +110,8 @@ class Info:
                     if name is None or "appointment_date" not in p or "appointment_time" not in p:
                         continue
                     hours, minutes = p["appointment_time"].split(":")
-                    self.calls.append(
-                        (name, date.fromisoformat(p["appointment_date"]), int(hours) * 60 + int(minutes))
-                    )
+                    day = date.fromisoformat(p["appointment_date"])
+                    self.calls.append((name, day, int(hours) * 60 + int(minutes)))
         self.providers = self.found | {c[0] for c in self.calls}
 
     def single_service(self):
@@ -139,17 +138,30 @@ def needs():
     def one(s, pred):
         return lambda d: d.single_service() == s and bool(pred(d))
 
+    def overlapping(d):
+        return overlapping_pair(d.calls)
+
+    def outside(d):
+        return any(not in_hours(c) for c in d.calls)
+
+    def inside(d):
+        return any(in_hours(c) for c in d.calls)
+
     out = []
     for s in SERVICES:
         out += [
-            (f"{s}: two overlapping calls in one dialogue", 1, one(s, lambda d: overlapping_pair(d.calls))),
-            (f"{s}: call outside working hours", 1, one(s, lambda d: any(not in_hours(c) for c in d.calls))),
+            (f"{s}: two overlapping calls in one dialogue", 1, one(s, overlapping)),
+            (f"{s}: call outside working hours", 1, one(s, outside)),
             (f"{s}: FindProvider with several providers", 1, one(s, lambda d: len(d.found) >= 2)),
         ]
     out += [
         ("booked provider name with an apostrophe", 1, lambda d: any("'" in c[0] for c in d.calls)),
         ("booked provider name with an ampersand", 1, lambda d: any("&" in c[0] for c in d.calls)),
-        ("provider name with a non-ASCII character", 1, lambda d: any(not p.isascii() for p in d.providers)),
+        (
+            "provider name with a non-ASCII character",
+            1,
+            lambda d: any(not p.isascii() for p in d.providers),
+        ),
         (
             f"provider slug longer than {MAX_SLUG_LEN} bytes",
             1,
@@ -158,7 +170,7 @@ def needs():
         SAME_SLOT,
     ]
     for s in SERVICES:
-        out.append((f"{s}: calls inside working hours", 2, one(s, lambda d: any(in_hours(c) for c in d.calls))))
+        out.append((f"{s}: calls inside working hours", 2, one(s, inside)))
     return out
 
 
@@ -201,7 +213,8 @@ def select(dialogues, log=print):
                     add(d, label)
             continue
         have = sum(1 for d in chosen.values() if pred(d))
-        pool = sorted((d for d in candidates if d.id not in chosen and pred(d)), key=lambda d: (d.size, d.index))
+        pool = [d for d in candidates if d.id not in chosen and pred(d)]
+        pool.sort(key=lambda d: (d.size, d.index))
         if not have and not pool:
             log(f"  (none in source) {label}")
         for d in pool[: max(0, count - have)]:
@@ -221,6 +234,9 @@ def main():
     ap.add_argument("--check", action="store_true", help="fail if --out differs from a fresh cut")
     args = ap.parse_args()
 
+    if not args.source.is_file():
+        print(f"{args.source} not found; pass --source FULL.json", file=sys.stderr)
+        return 2
     with open(args.source, encoding="utf-8") as f:
         dialogues = json.load(f)
     print(f"source: {args.source} ({len(dialogues)} dialogues)")
@@ -231,8 +247,9 @@ def main():
     providers = set().union(*(d.providers for d in selected))
     inside = sum(in_hours(c) for d in selected for c in d.calls)
     print(
-        f"sample: {len(selected)} dialogues, {len(providers)} providers, {calls} BookAppointment calls "
-        f"({inside} inside working hours, {calls - inside} outside), {len(text.encode('utf-8'))} bytes"
+        f"sample: {len(selected)} dialogues, {len(providers)} providers, "
+        f"{calls} BookAppointment calls ({inside} inside working hours, "
+        f"{calls - inside} outside), {len(text.encode('utf-8'))} bytes"
     )
 
     if args.check:

@@ -16,87 +16,41 @@
 //! A hook error aborts the whole change (nothing is written). Model: Saleor's plugin
 //! manager hooks (`order_created`, …).
 
-use std::sync::Arc;
+pub mod hooks;
 
-use async_trait::async_trait;
 use entities::{BookingStatus, booking};
 use sea_orm::prelude::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+pub use hooks::{BookingChange, BookingHook, BookingHooks, HookOutput};
+
 use crate::db::Tx;
 use crate::error::ApiError;
-use crate::jobs::{self, Claim, Job};
+use crate::jobs::{self, Claim};
 use crate::state::GraphState;
 use crate::util::now;
 
-/// What happened to a booking.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BookingChange {
-    /// A booking was created.
-    Created {
-        /// The request asked to take the deposit the tenant's policy requires through
-        /// the tenant's card provider (public booking page): a hook may then keep the
-        /// booking `PENDING` until it is paid.
-        collect_deposit: bool,
-    },
-    /// A booking moved to another time and/or staff member.
-    Rescheduled {
-        /// The booking as it was before the move.
-        previous: Box<booking::Model>,
-    },
-    /// A booking changed status (other than to `CANCELED`).
-    StatusChanged {
-        /// The status before.
-        from: BookingStatus,
-    },
-    /// A booking was canceled (by staff, the customer, an agent, or a lapsed deposit).
-    Canceled {
-        /// The status before.
-        from: BookingStatus,
-    },
-}
-
-/// What a hook asks the lifecycle to do in the same transaction.
-#[derive(Debug, Default)]
-pub struct HookOutput {
-    /// Jobs to enqueue (inline ones are delivered by the request after the commit).
-    pub jobs: Vec<Job>,
-}
-
-impl HookOutput {
-    /// No follow-up.
-    pub fn none() -> HookOutput {
-        HookOutput::default()
+/// Runs every registered hook for `change` of `booking` in `tx` and enqueues the jobs
+/// they return in the same transaction. Returns what to run after the commit. Errors:
+/// the first hook error (the caller must not commit).
+pub async fn run_hooks(
+    st: &GraphState,
+    tx: &Tx,
+    booking: &mut booking::Model,
+    change: &BookingChange,
+) -> Result<AfterCommit, ApiError> {
+    let jobs = st
+        .extensions
+        .booking_hooks
+        .collect(st, tx, booking, change)
+        .await?;
+    if jobs.is_empty() {
+        return Ok(AfterCommit::default());
     }
-
-    /// These jobs.
-    pub fn jobs(jobs: Vec<Job>) -> HookOutput {
-        HookOutput { jobs }
-    }
-}
-
-/// A domain that reacts to booking changes. Implementations must be quick and must not
-/// call providers (enqueue a job for that).
-#[async_trait]
-pub trait BookingHook: Send + Sync {
-    /// Name for logs (`payments`, `messaging`, …).
-    fn name(&self) -> &'static str;
-
-    /// Reacts to `change` of `booking` inside the lifecycle's transaction `tx`. May write
-    /// the booking (and must then update `booking` to match). Errors abort the change.
-    async fn on_booking(
-        &self,
-        st: &GraphState,
-        tx: &Tx,
-        booking: &mut booking::Model,
-        change: &BookingChange,
-    ) -> Result<HookOutput, ApiError>;
-}
-
-/// The registered hooks, in registration order.
-#[derive(Default, Clone)]
-pub struct BookingHooks {
-    hooks: Vec<Arc<dyn BookingHook>>,
+    Ok(AfterCommit {
+        inline: jobs::enqueue_all(st, tx, jobs).await?,
+        enqueued: true,
+    })
 }
 
 /// What running the hooks left for after the commit.
@@ -124,39 +78,6 @@ impl AfterCommit {
         self.inline.extend(other.inline);
         self.enqueued |= other.enqueued;
         self
-    }
-}
-
-impl BookingHooks {
-    /// Adds a hook; hooks run in the order they were added.
-    pub fn register(&mut self, hook: Arc<dyn BookingHook>) {
-        self.hooks.push(hook);
-    }
-
-    /// Names of the registered hooks, in order.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.hooks.iter().map(|h| h.name()).collect()
-    }
-
-    /// Runs every hook for `change` in `tx` and enqueues the jobs they return. Returns
-    /// what to do after the commit.
-    pub async fn run(
-        &self,
-        st: &GraphState,
-        tx: &Tx,
-        booking: &mut booking::Model,
-        change: &BookingChange,
-    ) -> Result<AfterCommit, ApiError> {
-        let mut after = AfterCommit::default();
-        for h in &self.hooks {
-            let out = h.on_booking(st, tx, booking, change).await?;
-            if out.jobs.is_empty() {
-                continue;
-            }
-            after.enqueued = true;
-            after.inline.extend(jobs::enqueue_all(st, tx, out.jobs).await?);
-        }
-        Ok(after)
     }
 }
 
@@ -198,10 +119,6 @@ pub async fn transition(
     } else {
         BookingChange::StatusChanged { from }
     };
-    let after = st
-        .extensions
-        .booking_hooks
-        .run(st, tx, &mut updated, &change)
-        .await?;
+    let after = run_hooks(st, tx, &mut updated, &change).await?;
     Ok(Some((updated, after)))
 }
