@@ -210,37 +210,6 @@ impl Db {
             .collect()
     }
 
-    /// Due outbox messages across tenants, oldest first: `(tenant_id, id)` only. On
-    /// PostgreSQL through the `SECURITY DEFINER` function `app_due_outbox` (the worker
-    /// is not inside any tenant yet); each message is then handled in its tenant's
-    /// transaction.
-    pub async fn due_outbox(
-        &self,
-        at: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<(Uuid, Uuid)>, ApiError> {
-        if self.backend() == DatabaseBackend::Postgres {
-            return self
-                .pairs(
-                    "SELECT tenant_id, id FROM app_due_outbox($1, $2)",
-                    at,
-                    limit,
-                )
-                .await;
-        }
-        Ok(entities::outbox_message::Entity::find()
-            .select_only()
-            .column(entities::outbox_message::Column::TenantId)
-            .column(entities::outbox_message::Column::Id)
-            .filter(entities::outbox_message::Column::Status.eq("PENDING"))
-            .filter(entities::outbox_message::Column::NextAttemptAt.lte(at))
-            .order_by_asc(entities::outbox_message::Column::NextAttemptAt)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.conn)
-            .await?)
-    }
-
     /// `PENDING` bookings whose deposit deadline has passed, across tenants:
     /// `(tenant_id, id)` (PostgreSQL: `app_expired_deposits`).
     pub async fn expired_deposits(
@@ -287,32 +256,6 @@ impl Db {
         rows.iter()
             .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "id")?)))
             .collect()
-    }
-
-    /// The tenant whose Stripe Connect account is `account` (platform webhooks).
-    pub async fn tenant_id_by_stripe_account(
-        &self,
-        account: &str,
-    ) -> Result<Option<Uuid>, ApiError> {
-        self.tenant_lookup(
-            "app_tenant_id_by_stripe_account",
-            "stripe_account_id",
-            account,
-        )
-        .await
-    }
-
-    /// The tenant whose platform billing Customer is `customer` (platform webhooks).
-    pub async fn tenant_id_by_billing_customer(
-        &self,
-        customer: &str,
-    ) -> Result<Option<Uuid>, ApiError> {
-        self.tenant_lookup(
-            "app_tenant_id_by_billing_customer",
-            "billing_customer_id",
-            customer,
-        )
-        .await
     }
 
     async fn tenant_lookup(

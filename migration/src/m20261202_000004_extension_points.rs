@@ -14,7 +14,8 @@
 //!   Customer, later a Twilio number or a Google channel id) → tenant, with one
 //!   `SECURITY DEFINER` look-up on PostgreSQL (`app_tenant_by_route`) instead of one
 //!   function per provider. Backfilled from the tenants' Stripe account and billing
-//!   Customer ids.
+//!   Customer ids. The functions they replace (`app_due_outbox`,
+//!   `app_tenant_id_by_stripe_account`, `app_tenant_id_by_billing_customer`) are dropped.
 
 use sea_orm_migration::sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -84,6 +85,11 @@ CREATE POLICY tenant_isolation ON provider_routes
     USING (tenant_id = app_current_tenant())
     WITH CHECK (tenant_id = app_current_tenant());
 
+-- Replaced by app_due_jobs and app_tenant_by_route.
+DROP FUNCTION IF EXISTS app_due_outbox(timestamptz, integer);
+DROP FUNCTION IF EXISTS app_tenant_id_by_stripe_account(text);
+DROP FUNCTION IF EXISTS app_tenant_id_by_billing_customer(text);
+
 INSERT INTO provider_routes (id, tenant_id, provider, external_id, created_at)
     SELECT gen_random_uuid(), id, 'stripe_account', stripe_account_id, now()
     FROM tenants WHERE stripe_account_id IS NOT NULL;
@@ -92,13 +98,14 @@ INSERT INTO provider_routes (id, tenant_id, provider, external_id, created_at)
     FROM tenants WHERE billing_customer_id IS NOT NULL;
 "#;
 
-// SQLite stores UUIDs as 16-byte blobs (sqlx's encoding), which `randomblob(16)` is.
+// SQLite stores UUIDs as 16-byte blobs and instants as RFC 3339 text with `+00:00`
+// (sqlx's encodings); `randomblob(16)` is a random (v4-like) id.
 const SQLITE_BACKFILL: &str = r#"
 INSERT INTO provider_routes (id, tenant_id, provider, external_id, created_at)
-    SELECT randomblob(16), id, 'stripe_account', stripe_account_id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    SELECT randomblob(16), id, 'stripe_account', stripe_account_id, strftime('%Y-%m-%dT%H:%M:%f', 'now') || '+00:00'
     FROM tenants WHERE stripe_account_id IS NOT NULL;
 INSERT INTO provider_routes (id, tenant_id, provider, external_id, created_at)
-    SELECT randomblob(16), id, 'stripe_billing_customer', billing_customer_id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    SELECT randomblob(16), id, 'stripe_billing_customer', billing_customer_id, strftime('%Y-%m-%dT%H:%M:%f', 'now') || '+00:00'
     FROM tenants WHERE billing_customer_id IS NOT NULL;
 "#;
 

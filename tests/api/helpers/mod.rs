@@ -59,7 +59,8 @@ pub struct Options {
     pub extend: Option<AdjustExtensions>,
 }
 
-async fn fresh_postgres(admin_url: &str) -> (String, String) {
+/// A new PostgreSQL database: `(runtime role URL, owner URL)`.
+pub async fn fresh_postgres(admin_url: &str) -> (String, String) {
     let admin = Database::connect(admin_url)
         .await
         .expect("connect TEST_DATABASE_URL");
