@@ -69,7 +69,9 @@ fn with_echo(echo: &Echo, database: Option<(String, Option<String>)>) -> Options
     let echo = echo.clone();
     Options {
         database,
-        extend: Some(Arc::new(move |ext| ext.jobs.register(Arc::new(echo.clone())))),
+        extend: Some(Arc::new(move |ext| {
+            ext.jobs.register(Arc::new(echo.clone()))
+        })),
         ..Options::default()
     }
 }
@@ -299,7 +301,10 @@ async fn a_periodic_job_runs_once_per_period_across_instances() {
     let mut sorted: Vec<DateTime<Utc>> = periods.into_iter().collect();
     sorted.sort();
     for w in sorted.windows(2) {
-        assert!(w[1] - w[0] >= chrono::Duration::milliseconds(700), "{runs:?}");
+        assert!(
+            w[1] - w[0] >= chrono::Duration::milliseconds(700),
+            "{runs:?}"
+        );
     }
 }
 
@@ -363,7 +368,9 @@ async fn booking_hooks_hear_every_change_inside_the_transaction() {
     let owner = app.sign_up(&slug("hooks")).await;
     let t = &owner.token;
     let service = app.create_service(t, 60).await;
-    let staff = app.create_staff(t, "Kim", &every_day("08:00", "18:00")).await;
+    let staff = app
+        .create_staff(t, "Kim", &every_day("08:00", "18:00"))
+        .await;
     let customer = app.create_customer(t, "Ana", "+14155550142").await;
     let tz = chrono_tz::America::New_York;
     let day = next_weekday(Weekday::Wed, 3);
@@ -385,7 +392,11 @@ async fn booking_hooks_hear_every_change_inside_the_transaction() {
             json!({"id": id, "s": local(tz, day, "11:00")}),
         )
         .await;
-    assert_eq!(moved["rescheduleBooking"]["userErrors"], json!([]), "{moved}");
+    assert_eq!(
+        moved["rescheduleBooking"]["userErrors"],
+        json!([]),
+        "{moved}"
+    );
     for status in ["IN_PROGRESS", "COMPLETED"] {
         let p = app
             .gql(
@@ -430,8 +441,14 @@ async fn booking_hooks_hear_every_change_inside_the_transaction() {
                 ),
                 BookingStatus::Confirmed
             ),
-            ("status from CONFIRMED".to_string(), BookingStatus::InProgress),
-            ("status from IN_PROGRESS".to_string(), BookingStatus::Completed),
+            (
+                "status from CONFIRMED".to_string(),
+                BookingStatus::InProgress
+            ),
+            (
+                "status from IN_PROGRESS".to_string(),
+                BookingStatus::Completed
+            ),
         ]
     );
     let canceled: Vec<String> = rec
@@ -464,7 +481,10 @@ async fn booking_hooks_hear_every_change_inside_the_transaction() {
             json!({"id": fragile, "s": local(tz, day, "17:00")}),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{body}"
+    );
     let tx = app.state.db.read(tenant).await.unwrap();
     let row = scoped::<booking::Entity>(tenant)
         .filter(booking::Column::Id.eq(Uuid::parse_str(&fragile).unwrap()))

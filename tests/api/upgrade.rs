@@ -185,7 +185,11 @@ async fn jobs_queued_before_the_upgrade_still_deliver_and_routes_are_backfilled(
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply, json!({"received": true}));
     let tx = app.state.db.read(t).await.unwrap();
-    let row = tenant::Entity::find_by_id(t).one(&*tx).await.unwrap().unwrap();
+    let row = tenant::Entity::find_by_id(t)
+        .one(&*tx)
+        .await
+        .unwrap()
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(!row.stripe_charges_enabled);
 }
