@@ -234,10 +234,13 @@ async fn every_job_is_delivered_once_with_several_workers() {
     }
 }
 
+/// Which instance ran which scheduled period.
+type Runs = Arc<Mutex<Vec<(&'static str, DateTime<Utc>)>>>;
+
 /// A periodic job that records which instance ran which scheduled period.
 struct Tick {
     instance: &'static str,
-    runs: Arc<Mutex<Vec<(&'static str, DateTime<Utc>)>>>,
+    runs: Runs,
 }
 
 #[async_trait]
@@ -261,7 +264,7 @@ impl PeriodicJob<GraphState> for Tick {
 
 fn with_tick(
     instance: &'static str,
-    runs: &Arc<Mutex<Vec<(&'static str, DateTime<Utc>)>>>,
+    runs: &Runs,
     database: Option<(String, Option<String>)>,
 ) -> Options {
     let runs = runs.clone();
