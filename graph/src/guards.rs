@@ -12,6 +12,9 @@ use crate::state::caller;
 /// Owners and managers: the roles that run the business.
 pub const MANAGE: &[Role] = &[Role::Owner, Role::Manager];
 
+/// Every user role (not agents, not anonymous callers).
+pub const USERS: &[Role] = &[Role::Owner, Role::Manager, Role::Technician];
+
 /// Owners only: users, plugins and credentials, billing.
 pub const OWNER: &[Role] = &[Role::Owner];
 

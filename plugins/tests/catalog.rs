@@ -109,9 +109,8 @@ fn catalog_contents() {
     let w = s.field("webhookSigningSecret").unwrap();
     assert!(w.secret && w.required);
     assert_eq!(w.prefix, Some("whsec_"));
-    let a = s.field("accountId").unwrap();
-    assert!(!a.secret && !a.required);
-    assert_eq!(a.prefix, Some("acct_"));
+    // No account id: calls act only on the account onboarding verified.
+    assert!(s.field("accountId").is_none());
     let d = s.field("statementDescriptorSuffix").unwrap();
     assert!(!d.secret && !d.required);
     assert_eq!(d.max_chars(), 22);
@@ -128,15 +127,17 @@ fn stripe_schema_shape() {
     assert_eq!(schema["additionalProperties"], false);
     assert_eq!(schema["required"], json!(["webhookSigningSecret"]));
     let props = schema["properties"].as_object().unwrap();
-    assert_eq!(props.len(), 3);
+    assert_eq!(props.len(), 2);
     let w = &props["webhookSigningSecret"];
     assert_eq!(w["type"], "string");
     assert_eq!(w["writeOnly"], true);
     assert_eq!(w["pattern"], "^whsec_");
     assert_eq!(w["maxLength"], 500);
-    let a = &props["accountId"];
-    assert_eq!(a["pattern"], "^acct_");
-    assert!(a.get("writeOnly").is_none());
+    assert!(
+        props["statementDescriptorSuffix"]
+            .get("writeOnly")
+            .is_none()
+    );
     assert_eq!(props["statementDescriptorSuffix"]["maxLength"], 22);
     assert!(props["statementDescriptorSuffix"].get("pattern").is_none());
 }
@@ -167,16 +168,15 @@ fn valid_stripe_config_is_split_and_trimmed() {
     let cfg = stripe()
         .validate(
             &obj(json!({
-                "accountId": "  acct_123 ",
                 "webhookSigningSecret": "whsec_abc\n",
-                "statementDescriptorSuffix": "SPARKLE",
+                "statementDescriptorSuffix": "  SPARKLE ",
             })),
             &[],
         )
         .unwrap();
     assert_eq!(
         cfg.public,
-        obj(json!({"accountId": "acct_123", "statementDescriptorSuffix": "SPARKLE"}))
+        obj(json!({"statementDescriptorSuffix": "SPARKLE"}))
     );
     assert_eq!(
         cfg.secrets,
@@ -202,11 +202,14 @@ fn unknown_field_is_an_error() {
 fn wrong_type_is_an_error() {
     let errs = stripe()
         .validate(
-            &obj(json!({"webhookSigningSecret": 42, "accountId": ["acct_1"]})),
+            &obj(json!({"webhookSigningSecret": 42, "statementDescriptorSuffix": ["x"]})),
             &[],
         )
         .unwrap_err();
-    assert_eq!(fields(&errs), ["accountId", "webhookSigningSecret"]);
+    assert_eq!(
+        fields(&errs),
+        ["webhookSigningSecret", "statementDescriptorSuffix"]
+    );
     assert!(errs.iter().all(|e| e.message == "must be a string"));
 
     let errs = TEST_PLUGIN
@@ -229,17 +232,28 @@ fn wrong_type_is_an_error() {
 fn prefix_mismatch_does_not_echo_the_secret() {
     let errs = stripe()
         .validate(
-            &obj(json!({"webhookSigningSecret": "sk_live_TOPSECRET", "accountId": "123"})),
+            &obj(json!({"webhookSigningSecret": "sk_live_TOPSECRET"})),
             &[],
         )
         .unwrap_err();
     assert_eq!(
         errs,
-        [
-            FieldError::new("accountId", "must start with \"acct_\""),
-            FieldError::new("webhookSigningSecret", "must start with \"whsec_\""),
-        ]
+        [FieldError::new(
+            "webhookSigningSecret",
+            "must start with \"whsec_\""
+        )]
     );
+    let errs = TEST_PLUGIN
+        .validate(
+            &obj(json!({"retries": 1, "apiKey": "sk_live_OTHERSECRET"})),
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(
+        errs,
+        [FieldError::new("apiKey", "must start with \"sk.live_\"")]
+    );
+    assert!(!format!("{errs:?}").contains("OTHERSECRET"));
     for e in &errs {
         assert!(!e.to_string().contains("TOPSECRET"));
         assert!(!format!("{e:?}").contains("TOPSECRET"));
@@ -348,12 +362,15 @@ fn required_fields() {
     // is kept.
     let cfg = stripe()
         .validate(
-            &obj(json!({"accountId": "acct_1"})),
+            &obj(json!({"statementDescriptorSuffix": "SHINE"})),
             &["webhookSigningSecret"],
         )
         .unwrap();
     assert!(cfg.secrets.is_empty());
-    assert_eq!(cfg.public, obj(json!({"accountId": "acct_1"})));
+    assert_eq!(
+        cfg.public,
+        obj(json!({"statementDescriptorSuffix": "SHINE"}))
+    );
     // But not cleared.
     for clear in [json!(null), json!("  ")] {
         let errs = stripe()
@@ -381,16 +398,12 @@ fn null_clears_optional_fields() {
         .validate(
             &obj(json!({
                 "webhookSigningSecret": "whsec_1",
-                "accountId": null,
                 "statementDescriptorSuffix": "",
             })),
             &[],
         )
         .unwrap();
-    assert_eq!(
-        cfg.public,
-        obj(json!({"accountId": null, "statementDescriptorSuffix": null}))
-    );
+    assert_eq!(cfg.public, obj(json!({"statementDescriptorSuffix": null})));
     let cfg = TEST_PLUGIN
         .validate(
             &obj(json!({"retries": 0, "apiKey": null, "share": null})),
@@ -431,20 +444,22 @@ fn numbers() {
 fn all_errors_are_reported_together() {
     let errs = stripe()
         .validate(
-            &obj(json!({"zzz": 1, "accountId": "bad", "statementDescriptorSuffix": 7})),
+            &obj(json!({"zzz": 1, "accountId": "acct_1", "statementDescriptorSuffix": 7})),
             &[],
         )
         .unwrap_err();
     assert_eq!(
         fields(&errs),
         [
-            "zzz",
             "accountId",
+            "zzz",
             "webhookSigningSecret",
             "statementDescriptorSuffix"
         ]
     );
-    assert_eq!(errs[0].to_string(), "zzz: unknown field");
+    // `accountId` is not a field: the connected account comes from onboarding only.
+    assert_eq!(errs[0], FieldError::new("accountId", "unknown field"));
+    assert_eq!(errs[1].to_string(), "zzz: unknown field");
 }
 
 #[test]

@@ -145,14 +145,24 @@ async fn eventually(app: &TestApp, token: &str, id: &str, check: impl Fn(&Value)
     panic!("condition not reached; booking: {last}");
 }
 
+/// `checkout.session.completed` of a deposit on the shop's connected account (the
+/// `account` a connected account's events carry).
 fn checkout_completed(
+    shop: &Shop,
     id: &str,
     created: i64,
     session: &str,
     payment_id: &str,
     booking_id: &str,
 ) -> String {
-    checkout_completed_on(id, created, None, session, payment_id, booking_id)
+    checkout_completed_on(
+        id,
+        created,
+        Some(&shop.account),
+        session,
+        payment_id,
+        booking_id,
+    )
 }
 
 fn checkout_completed_on(
@@ -271,7 +281,7 @@ async fn deposit_balance_and_refund_end_to_end() {
     let (s, _) = tenant_event(
         &app,
         &shop.owner.slug,
-        &checkout_completed("evt_cs_1", now, &session, &payment_id, &booking_id),
+        &checkout_completed(&shop, "evt_cs_1", now, &session, &payment_id, &booking_id),
     )
     .await;
     assert_eq!(s, 200);
@@ -452,7 +462,7 @@ async fn webhook_signatures_are_checked_before_anything_else() {
         .unwrap()
         .to_string();
     let now = chrono::Utc::now().timestamp();
-    let body = checkout_completed("evt_sig_1", now, &session, &payment_id, &booking_id);
+    let body = checkout_completed(&shop, "evt_sig_1", now, &session, &payment_id, &booking_id);
     let route = format!("/webhooks/{}/stripe", shop.owner.slug);
 
     let mut tampered = body.clone().into_bytes();
@@ -760,7 +770,7 @@ async fn completed_with_saved_card(app: &TestApp, shop: &Shop, day: i64) -> Stri
     tenant_event(
         app,
         &shop.owner.slug,
-        &checkout_completed(&evt, now, &session, &payment_id, &booking_id),
+        &checkout_completed(shop, &evt, now, &session, &payment_id, &booking_id),
     )
     .await;
     let pi = event(
@@ -1012,7 +1022,7 @@ async fn a_declined_balance_charge_fails_clearly_and_notifies_the_operator() {
         "evt_link_exp",
         "checkout.session.expired",
         chrono::Utc::now().timestamp(),
-        None,
+        Some(&shop.account),
         json!({"id": session, "object": "checkout.session", "status": "expired", "payment_status": "unpaid", "metadata": {"payment_id": link_id}}),
     );
     assert_eq!(tenant_event(&app, &shop.owner.slug, &expired).await.0, 200);
@@ -1027,7 +1037,7 @@ async fn a_declined_balance_charge_fails_clearly_and_notifies_the_operator() {
         "evt_link_paid",
         "checkout.session.completed",
         chrono::Utc::now().timestamp(),
-        None,
+        Some(&shop.account),
         json!({"id": link2["checkoutSessionId"], "object": "checkout.session", "mode": "payment",
                "status": "complete", "payment_status": "paid", "customer": "cus_saved_1",
                "payment_intent": "pi_link_2", "metadata": {"payment_id": link2["id"], "booking_id": booking_id}}),
@@ -1064,7 +1074,7 @@ async fn an_unpaid_deposit_releases_the_slot_on_expiry() {
         "evt_exp_1",
         "checkout.session.expired",
         chrono::Utc::now().timestamp(),
-        None,
+        Some(&shop.account),
         json!({"id": session, "object": "checkout.session", "status": "expired", "payment_status": "unpaid", "metadata": {"payment_id": payment_id}}),
     );
     let (s, _) = tenant_event(&app, &shop.owner.slug, &expired).await;
@@ -1360,4 +1370,148 @@ async fn a_trial_that_ended_without_a_subscription_stops_new_bookings() {
     assert_eq!(platform_event(&app, &sub).await.0, 200);
     let p = public_book(&app, &shop, 12, "11:00").await;
     assert_eq!(p["userErrors"], json!([]), "{p}");
+}
+
+/// Issue 15, finding 1: the tenant's own endpoint is verified with a secret the owner
+/// types in, so it must not be believed for billing, account state, or another account's
+/// payments; events dated in the future are refused everywhere.
+#[tokio::test]
+async fn a_tenant_cannot_forge_billing_account_state_or_foreign_payments() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(settings_for(&mock)).await;
+    stripe::mount_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    let now = chrono::Utc::now().timestamp();
+    let settings = || async {
+        app.gql(
+            Some(&shop.owner.token),
+            "{ paymentSettings { plan billingStatus chargesEnabled payoutsEnabled } }",
+            json!({}),
+        )
+        .await["paymentSettings"]
+            .clone()
+    };
+    let before = settings().await;
+    assert_eq!(before["chargesEnabled"], true, "{before}");
+
+    // Billing, signed with the tenant's own secret: ignored, whatever `account` says.
+    let sub = |id: &str, account: Option<&str>| {
+        event(
+            id,
+            "customer.subscription.updated",
+            now,
+            account,
+            json!({"id": "sub_forged", "object": "subscription", "status": "active",
+                   "customer": "cus_forged", "metadata": {"plan": "TEAMS", "tenant_id": shop.owner.tenant_id}}),
+        )
+    };
+    for (i, account) in [None, Some(shop.account.as_str())].into_iter().enumerate() {
+        let (s, body) = tenant_event(
+            &app,
+            &shop.owner.slug,
+            &sub(&format!("evt_forge_{i}"), account),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body, json!({"received": true, "ignored": true}));
+    }
+    // A subscription on the tenant's own connected account reaches the platform endpoint
+    // too (Connect): it is the tenant's business, not the platform's billing.
+    let (s, body) = platform_event(&app, &sub("evt_forge_connect", Some(&shop.account))).await;
+    assert_eq!((s, body["ignored"].clone()), (200, json!(true)), "{body}");
+    // Account state and an invoice failure at the tenant endpoint: ignored.
+    let acct = event(
+        "evt_forge_acct",
+        "account.updated",
+        now,
+        Some(&shop.account),
+        json!({"id": shop.account, "object": "account", "charges_enabled": false, "payouts_enabled": false, "details_submitted": true}),
+    );
+    assert_eq!(
+        tenant_event(&app, &shop.owner.slug, &acct).await.1["ignored"],
+        true
+    );
+    let inv = event(
+        "evt_forge_inv",
+        "invoice.payment_failed",
+        now,
+        None,
+        json!({"id": "in_1", "object": "invoice", "customer": "cus_forged"}),
+    );
+    assert_eq!(
+        tenant_event(&app, &shop.owner.slug, &inv).await.1["ignored"],
+        true
+    );
+    assert_eq!(settings().await, before);
+
+    // A deposit "paid" by an event from another account (or none) does not confirm it.
+    let p = public_book(&app, &shop, 4, "10:00").await;
+    let booking_id = p["booking"]["id"].as_str().unwrap().to_string();
+    let view = booking(&app, &shop.owner.token, &booking_id).await;
+    assert_eq!(view["status"], "PENDING", "{view}");
+    let session = view["payments"][0]["checkoutSessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let payment_id = view["payments"][0]["id"].as_str().unwrap().to_string();
+    for (i, account) in [None, Some("acct_SomebodyElse")].into_iter().enumerate() {
+        let forged = checkout_completed_on(
+            &format!("evt_forge_cs_{i}"),
+            now,
+            account,
+            &session,
+            &payment_id,
+            &booking_id,
+        );
+        assert_eq!(
+            tenant_event(&app, &shop.owner.slug, &forged).await.1["ignored"],
+            true
+        );
+    }
+    let view = booking(&app, &shop.owner.token, &booking_id).await;
+    assert_eq!(view["status"], "PENDING", "{view}");
+    assert_eq!(view["payments"][0]["status"], "PENDING", "{view}");
+
+    // Dated an hour ahead (it would freeze state, older events being ignored): refused at
+    // both endpoints, nothing recorded — the same event id is applied once it is honest.
+    let future = event(
+        "evt_future",
+        "account.updated",
+        now + 3600,
+        Some(&shop.account),
+        json!({"id": shop.account, "object": "account", "charges_enabled": false, "payouts_enabled": true, "details_submitted": true}),
+    );
+    let (s, _) = platform_event(&app, &future).await;
+    assert_eq!(s, 400);
+    let future_paid = checkout_completed_on(
+        "evt_future_cs",
+        now + 3600,
+        Some(&shop.account),
+        &session,
+        &payment_id,
+        &booking_id,
+    );
+    assert_eq!(
+        tenant_event(&app, &shop.owner.slug, &future_paid).await.0,
+        400
+    );
+    assert_eq!(settings().await, before);
+    assert_eq!(
+        booking(&app, &shop.owner.token, &booking_id).await["status"],
+        "PENDING"
+    );
+    let honest = checkout_completed_on(
+        "evt_future_cs",
+        now,
+        Some(&shop.account),
+        &session,
+        &payment_id,
+        &booking_id,
+    );
+    let (s, body) = tenant_event(&app, &shop.owner.slug, &honest).await;
+    assert_eq!((s, body), (200, json!({"received": true})));
+    assert_eq!(
+        booking(&app, &shop.owner.token, &booking_id).await["status"],
+        "CONFIRMED"
+    );
 }

@@ -222,7 +222,6 @@ async fn catalog_lists_plugins_to_owners_only() {
     assert_eq!(
         stripe["fields"],
         json!([
-            {"name": "accountId", "secret": false, "required": false, "prefix": "acct_"},
             {"name": "webhookSigningSecret", "secret": true, "required": true, "prefix": "whsec_"},
             {"name": "statementDescriptorSuffix", "secret": false, "required": false, "prefix": null},
         ])
@@ -238,7 +237,6 @@ async fn catalog_lists_plugins_to_owners_only() {
     let props = &schema["properties"];
     assert_eq!(props["webhookSigningSecret"]["writeOnly"], true);
     assert_eq!(props["webhookSigningSecret"]["pattern"], "^whsec_");
-    assert!(props["accountId"].get("writeOnly").is_none(), "{schema}");
     assert!(
         props["statementDescriptorSuffix"]
             .get("writeOnly")
@@ -318,7 +316,13 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
         "UNKNOWN_PLUGIN"
     );
 
-    let missing = configure(&app, t, "stripe", json!({"accountId": ACCOUNT})).await;
+    let missing = configure(
+        &app,
+        t,
+        "stripe",
+        json!({"statementDescriptorSuffix": "SPARKLE"}),
+    )
+    .await;
     assert_eq!(missing["plugin"], Value::Null);
     assert_eq!(
         missing["userErrors"],
@@ -398,7 +402,7 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
         &app,
         t,
         "stripe",
-        json!({"webhookSigningSecret": WHSEC, "accountId": ACCOUNT}),
+        json!({"webhookSigningSecret": WHSEC, "statementDescriptorSuffix": "SPARKLE"}),
         None,
     )
     .await;
@@ -409,7 +413,7 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
         json!({
             "id": "stripe",
             "enabled": true,
-            "config": {"accountId": ACCOUNT},
+            "config": {"statementDescriptorSuffix": "SPARKLE"},
             "secrets": [{"name": "webhookSigningSecret", "isSet": true, "last4": last4(WHSEC)}],
         })
     );
@@ -425,7 +429,7 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
         .clone();
     assert_eq!(p["configured"], true);
     assert_eq!(p["enabled"], true);
-    assert_eq!(p["config"], json!({"accountId": ACCOUNT}));
+    assert_eq!(p["config"], json!({"statementDescriptorSuffix": "SPARKLE"}));
     assert_eq!(
         p["secrets"],
         json!([{"name": "webhookSigningSecret", "isSet": true, "last4": "9876"}])
@@ -438,7 +442,7 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
         &app,
         t,
         "stripe",
-        json!({"webhookSigningSecret": "nope_9999", "accountId": "acct_changed"}),
+        json!({"webhookSigningSecret": "nope_9999", "statementDescriptorSuffix": "CHANGED"}),
     )
     .await;
     assert_eq!(bad["userErrors"][0]["code"], "INVALID_INPUT");
@@ -450,7 +454,10 @@ async fn configure_stores_secrets_write_only_and_rejects_bad_input() {
         json!(["input", "config", "webhookSigningSecret"])
     );
     let after = plugin(&app, t, "stripe").await;
-    assert_eq!(after["config"], json!({"accountId": ACCOUNT}));
+    assert_eq!(
+        after["config"],
+        json!({"statementDescriptorSuffix": "SPARKLE"})
+    );
     assert_eq!(after["secrets"], p["secrets"]);
     assert_eq!(after["updatedAt"], p["updatedAt"]);
     let providers = app.state.registry.tenant(tenant_id(&owner)).await.unwrap();
@@ -488,24 +495,23 @@ async fn omitted_secret_is_kept_and_null_clears_optional_fields() {
         "stripe",
         json!({
             "webhookSigningSecret": WHSEC,
-            "accountId": ACCOUNT,
             "statementDescriptorSuffix": " SPARKLE ",
         }),
     )
     .await;
     assert_eq!(
         first["config"],
-        json!({"accountId": ACCOUNT, "statementDescriptorSuffix": "SPARKLE"})
+        json!({"statementDescriptorSuffix": "SPARKLE"})
     );
     let hint = json!([{"name": "webhookSigningSecret", "isSet": true, "last4": "9876"}]);
     assert_eq!(first["secrets"], hint);
 
     // Omitting the secret keeps it; omitted public fields are kept too.
-    let second = configure_ok(&app, t, "stripe", json!({"accountId": "acct_Second0001"})).await;
+    let second = configure_ok(&app, t, "stripe", json!({})).await;
     assert_eq!(second["secrets"], hint);
     assert_eq!(
         second["config"],
-        json!({"accountId": "acct_Second0001", "statementDescriptorSuffix": "SPARKLE"})
+        json!({"statementDescriptorSuffix": "SPARKLE"})
     );
     // The stored secret itself (not only its hint) is unchanged.
     let providers = app.state.registry.tenant(id).await.unwrap();
@@ -516,22 +522,40 @@ async fn omitted_secret_is_kept_and_null_clears_optional_fields() {
         &app,
         t,
         "stripe",
+        json!({"statementDescriptorSuffix": "SHINE"}),
+    )
+    .await;
+    assert_eq!(
+        third["config"],
+        json!({"statementDescriptorSuffix": "SHINE"})
+    );
+    let fourth = configure_ok(
+        &app,
+        t,
+        "stripe",
         json!({"statementDescriptorSuffix": null}),
     )
     .await;
-    assert_eq!(third["config"], json!({"accountId": "acct_Second0001"}));
-    assert_eq!(third["secrets"], hint);
-    let fourth = configure_ok(&app, t, "stripe", json!({"accountId": ""})).await;
     assert_eq!(fourth["config"], json!({}));
     assert_eq!(fourth["secrets"], hint);
+    configure_ok(
+        &app,
+        t,
+        "stripe",
+        json!({"statementDescriptorSuffix": "SHINE"}),
+    )
+    .await;
+    let fifth = configure_ok(&app, t, "stripe", json!({"statementDescriptorSuffix": ""})).await;
+    assert_eq!(fifth["config"], json!({}));
+    assert_eq!(fifth["secrets"], hint);
     let listed = plugin(&app, t, "stripe").await;
     assert_eq!(listed["config"], json!({}));
     assert_eq!(listed["secrets"], hint);
 
     // A new value replaces the secret.
-    let fifth = configure_ok(&app, t, "stripe", json!({"webhookSigningSecret": WHSEC_B})).await;
+    let sixth = configure_ok(&app, t, "stripe", json!({"webhookSigningSecret": WHSEC_B})).await;
     assert_eq!(
-        fifth["secrets"],
+        sixth["secrets"],
         json!([{"name": "webhookSigningSecret", "isSet": true, "last4": "4321"}])
     );
     let providers = app.state.registry.tenant(id).await.unwrap();
@@ -559,7 +583,7 @@ async fn secrets_are_sealed_at_rest_and_bound_to_their_row() {
         &app,
         &a.token,
         "stripe",
-        json!({"webhookSigningSecret": WHSEC, "accountId": ACCOUNT}),
+        json!({"webhookSigningSecret": WHSEC, "statementDescriptorSuffix": "SPARKLE"}),
     )
     .await;
     configure_ok(
@@ -593,7 +617,7 @@ async fn secrets_are_sealed_at_rest_and_bound_to_their_row() {
     }
     assert_eq!(
         serde_json::from_str::<Value>(&row_a.config).unwrap(),
-        json!({"accountId": ACCOUNT})
+        json!({"statementDescriptorSuffix": "SPARKLE"})
     );
 
     // The ciphertext opens only with its own row's associated data.
@@ -667,7 +691,7 @@ async fn rotate_keys_reseals_under_the_new_primary_key() {
         &app,
         &owner.token,
         "stripe",
-        json!({"webhookSigningSecret": WHSEC, "accountId": ACCOUNT}),
+        json!({"webhookSigningSecret": WHSEC, "statementDescriptorSuffix": "SPARKLE"}),
     )
     .await;
     let conn = admin_db(&app).await;
@@ -814,9 +838,10 @@ async fn secrets_stay_out_of_logs_debug_output_and_error_messages() {
     let app = spawn_with_stripe(&server).await;
     let owner = app.sign_up(&slug("plugleak")).await;
     let id = tenant_id(&owner);
+    set_tenant_stripe(&app, id, Some(ACCOUNT), false).await;
     // The secret inline in the query text as well as in variables.
     let inline = format!(
-        "mutation {{ configurePlugin(input: {{pluginId: \"stripe\", config: {{webhookSigningSecret: \"{WHSEC}\", accountId: \"{ACCOUNT}\"}}}}) {{ plugin {{ id }} userErrors {{ code }} }} }}"
+        "mutation {{ configurePlugin(input: {{pluginId: \"stripe\", config: {{webhookSigningSecret: \"{WHSEC}\", statementDescriptorSuffix: \"SPARKLE\"}}}}) {{ plugin {{ id }} userErrors {{ code }} }} }}"
     );
     let (status, body) = app.post(Some(&owner.token), &inline, json!({})).await;
     assert_eq!(status, 200, "{body}");
@@ -829,7 +854,7 @@ async fn secrets_stay_out_of_logs_debug_output_and_error_messages() {
         &app,
         &owner.token,
         "stripe",
-        json!({"webhookSigningSecret": WHSEC, "accountId": ACCOUNT}),
+        json!({"webhookSigningSecret": WHSEC, "statementDescriptorSuffix": "SPARKLE"}),
     )
     .await;
 
@@ -900,7 +925,7 @@ async fn secrets_stay_out_of_logs_debug_output_and_error_messages() {
         "{}",
         outputs[0]
     );
-    assert!(outputs[2].contains(ACCOUNT), "{}", outputs[2]);
+    assert!(outputs[3].contains(ACCOUNT), "{}", outputs[3]);
 
     // The logs saw the failing Stripe call, and no secret.
     let logged = logs.text();
@@ -946,7 +971,7 @@ async fn test_plugin_calls_stripe_on_the_connected_account() {
         &app,
         t,
         "stripe",
-        json!({"webhookSigningSecret": WHSEC, "accountId": ACCOUNT}),
+        json!({"webhookSigningSecret": WHSEC, "statementDescriptorSuffix": "SPARKLE"}),
         Some(false),
     )
     .await;
@@ -954,7 +979,7 @@ async fn test_plugin_calls_stripe_on_the_connected_account() {
     assert_eq!(test_code("stripe").await, "FEATURE_UNAVAILABLE");
 
     // Enabled without a connected account: nothing to call yet.
-    configure_ok(&app, t, "stripe", json!({"accountId": null})).await;
+    configure_ok(&app, t, "stripe", json!({})).await;
     let r = test_plugin(&app, t, "stripe").await;
     assert_eq!(r["ok"], false, "{r}");
     assert!(
@@ -963,8 +988,20 @@ async fn test_plugin_calls_stripe_on_the_connected_account() {
     );
     assert!(requests_to(&server, "/v1/balance").await.is_empty());
 
-    // With the account: GET /v1/balance on it, through the platform key.
-    configure_ok(&app, t, "stripe", json!({"accountId": ACCOUNT})).await;
+    // An account id typed into the configuration is refused and never used: an owner
+    // cannot point the platform key at another account.
+    let typed = configure(&app, t, "stripe", json!({"accountId": "acct_SomebodyElse"})).await;
+    assert_eq!(typed["userErrors"][0]["code"], "INVALID_INPUT", "{typed}");
+    assert_eq!(
+        typed["userErrors"][0]["field"],
+        json!(["input", "config", "accountId"])
+    );
+    let r = test_plugin(&app, t, "stripe").await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(requests_to(&server, "/v1/balance").await.is_empty());
+
+    // With the account onboarding verified: GET /v1/balance on it, through the platform key.
+    set_tenant_stripe(&app, id, Some(ACCOUNT), false).await;
     let r = test_plugin(&app, t, "stripe").await;
     assert_eq!(r["ok"], true, "{r}");
     let calls = requests_to(&server, "/v1/balance").await;
@@ -977,11 +1014,22 @@ async fn test_plugin_calls_stripe_on_the_connected_account() {
     );
     assert!(header(&calls[0], "stripe-version").is_some());
 
-    // The tenant's onboarded account is used unless the config names one.
+    // A configuration stored by an older release with an `accountId` does not choose
+    // the account either: the verified one is used.
+    let conn = admin_db(&app).await;
+    plugin_config::Entity::update_many()
+        .col_expr(
+            plugin_config::Column::Config,
+            Expr::value(r#"{"accountId":"acct_SomebodyElse"}"#),
+        )
+        .filter(plugin_config::Column::TenantId.eq(id))
+        .exec(&conn)
+        .await
+        .unwrap();
+    app.state.registry.invalidate(id);
+    assert_eq!(test_plugin(&app, t, "stripe").await["ok"], true);
     let onboarded = "acct_1OnboardedTenant";
     set_tenant_stripe(&app, id, Some(onboarded), false).await;
-    assert_eq!(test_plugin(&app, t, "stripe").await["ok"], true);
-    configure_ok(&app, t, "stripe", json!({"accountId": null})).await;
     assert_eq!(test_plugin(&app, t, "stripe").await["ok"], true);
     let calls = requests_to(&server, "/v1/balance").await;
     let accounts: Vec<_> = calls
@@ -1053,15 +1101,15 @@ async fn deposit_checkout_follows_the_stripe_plugin() {
 
     // No plugin, and no account able to take charges.
     assert_eq!(deposit_code().await, "FEATURE_UNAVAILABLE");
-    // Charges enabled on the account, but no plugin.
-    set_tenant_stripe(&app, id, None, true).await;
+    // Charges enabled on the onboarded account, but no plugin.
+    set_tenant_stripe(&app, id, Some(ACCOUNT), true).await;
     assert_eq!(deposit_code().await, "FEATURE_UNAVAILABLE");
 
     configure_ok(
         &app,
         t,
         "stripe",
-        json!({"webhookSigningSecret": WHSEC, "accountId": ACCOUNT}),
+        json!({"webhookSigningSecret": WHSEC, "statementDescriptorSuffix": "SPARKLE"}),
     )
     .await;
     let d = app.gql(Some(t), DEPOSIT, json!({"id": booking})).await;

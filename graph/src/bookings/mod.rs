@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use crate::customers::service::clean;
 use crate::db::scoped;
 use crate::error::UserError;
-use crate::guards::{MANAGE, RoleGuard};
+use crate::guards::{MANAGE, RoleGuard, USERS};
 use crate::pagination::{Page, PageArgs};
 use crate::state::{caller, state};
 use crate::util::{parse_id, parse_input_id};
@@ -431,9 +431,11 @@ impl BookingMutation {
         ))
     }
 
-    /// Moves a booking along its lifecycle. Technicians may do so for their own bookings
-    /// (not cancel). Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User error:
-    /// `INVALID_STATUS_TRANSITION`.
+    /// Moves a booking along its lifecycle. Users only: technicians may do so for their
+    /// own bookings (not cancel); agents may not (they cancel with `cancelBooking`, under
+    /// the customer rules). Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User
+    /// error: `INVALID_STATUS_TRANSITION`.
+    #[graphql(guard = "RoleGuard::new(USERS)")]
     async fn set_booking_status(
         &self,
         ctx: &Context<'_>,

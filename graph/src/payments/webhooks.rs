@@ -59,8 +59,69 @@ pub enum Handled {
     Applied,
     /// Seen before; nothing done.
     Duplicate,
-    /// Not for any tenant we know, or a type we do not use; acknowledged.
+    /// Not for any tenant we know, a type we do not use, or not acceptable from where it
+    /// came (see [`admissible`]); acknowledged, nothing changed.
     Ignored,
+    /// Refused (dated in the future); answered 400, nothing changed.
+    Refused,
+}
+
+/// How far an event's `created` may lie ahead of our clock (clock skew), in seconds:
+/// the signature tolerance (`DEFAULT_TOLERANCE_SECS`, 300 s). A later `created` could
+/// freeze account or billing state (older events are ignored), so it is refused.
+pub const MAX_FUTURE_SKEW_SECS: i64 = 300;
+
+/// Payment events of a connected account: the only ones a tenant's own endpoint may
+/// apply.
+pub const PAYMENT_EVENTS: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.expired",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "charge.refunded",
+];
+
+/// The platform's billing of tenants and Connect account state: accepted only at the
+/// platform endpoint, signed with the platform's secret.
+pub const PLATFORM_EVENTS: &[&str] = &[
+    "account.updated",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "invoice.payment_failed",
+];
+
+/// Whether event `e` may act on a tenant whose onboarded connected account is
+/// `account`, arriving from `source`:
+///
+/// - payment events only from that connected account (`event.account` must be it; the
+///   tenant endpoint's secret is typed in by the owner, so nothing else signed with it
+///   is believed);
+/// - billing events (subscriptions, invoices, subscription Checkout) only at the platform
+///   endpoint and only from the platform's own account (`event.account` absent: a
+///   tenant's connected account could otherwise mint its own "subscription");
+/// - `account.updated` only at the platform endpoint, for that connected account.
+pub fn admissible(e: &Event, source: Source, account: Option<&str>) -> bool {
+    let from_tenant_account = account.is_some() && e.account.as_deref() == account;
+    let t = e.event_type.as_str();
+    let subscription_checkout =
+        t.starts_with("checkout.session.") && s(obj(e), "mode") == Some("subscription");
+    if subscription_checkout {
+        return source == Source::Platform && e.account.is_none();
+    }
+    if PAYMENT_EVENTS.contains(&t) {
+        return from_tenant_account;
+    }
+    if t == "account.updated" {
+        return source == Source::Platform && from_tenant_account;
+    }
+    if PLATFORM_EVENTS.contains(&t) {
+        return source == Source::Platform && e.account.is_none();
+    }
+    false
 }
 
 fn obj(e: &Event) -> &Value {
@@ -90,8 +151,22 @@ pub async fn handle(
     source: Source,
     e: &Event,
 ) -> Result<Handled, ApiError> {
+    if e.created > now().timestamp() + MAX_FUTURE_SKEW_SECS {
+        tracing::debug!(event_id = %e.id, "stripe event dated in the future refused");
+        return Ok(Handled::Refused);
+    }
     let tx = st.db.write(tenant_id).await?;
     tracing::debug!(event_id = %e.id, kind = %e.event_type, ?source, "stripe event");
+    let account = tenant::Entity::find_by_id(tenant_id)
+        .one(&*tx)
+        .await?
+        .and_then(|t| t.stripe_account_id);
+    if !admissible(e, source, account.as_deref()) {
+        tracing::debug!(event_id = %e.id, kind = %e.event_type, ?source,
+            "stripe event not admissible here; ignored");
+        tx.commit().await?;
+        return Ok(Handled::Ignored);
+    }
     // Dedupe first: a repeat (a concurrent one waits on the first's unique key) is
     // answered without queueing behind the tenant's write lock.
     let seen = InboundEvent {
@@ -210,11 +285,19 @@ impl crate::inbound::InboundHandler<GraphState> for StripeInbound {
 
 /// The answer to Stripe for a handled event.
 pub fn reply(h: Handled) -> crate::inbound::InboundReply {
-    let body = match h {
-        Handled::Duplicate => serde_json::json!({"received": true, "duplicate": true}),
-        Handled::Applied | Handled::Ignored => serde_json::json!({"received": true}),
+    let (status, body) = match h {
+        Handled::Duplicate => (
+            200,
+            serde_json::json!({"received": true, "duplicate": true}),
+        ),
+        Handled::Applied => (200, serde_json::json!({"received": true})),
+        Handled::Ignored => (200, serde_json::json!({"received": true, "ignored": true})),
+        Handled::Refused => (
+            400,
+            serde_json::json!({"error": "event dated in the future"}),
+        ),
     };
-    crate::inbound::InboundReply::json(200, body)
+    crate::inbound::InboundReply::json(status, body)
 }
 
 /// Finds the tenant a platform event concerns: a Connect event's `account`, the

@@ -28,17 +28,6 @@ pub static SPEC: PluginSpec = PluginSpec {
     built_in: false,
     fields: &[
         FieldSpec {
-            name: "accountId",
-            label: "Connected account id",
-            description: "The tenant's Stripe account id (acct_...). Normally set by \
-                Stripe Connect onboarding rather than typed in.",
-            kind: FieldKind::Text,
-            required: false,
-            secret: false,
-            prefix: Some("acct_"),
-            max_len: None,
-        },
-        FieldSpec {
             name: "webhookSigningSecret",
             label: "Webhook signing secret",
             description: "The signing secret (whsec_...) of the webhook endpoint the \
@@ -65,12 +54,13 @@ pub static SPEC: PluginSpec = PluginSpec {
     docs_url: "https://docs.stripe.com/connect/standard-accounts",
 };
 
-/// The typed configuration (keys as in [`SPEC`]).
+/// The typed configuration (keys as in [`SPEC`]). There is deliberately no account id:
+/// calls act only on the connected account that Stripe Connect onboarding verified
+/// (`tenants.stripe_account_id`, set by the platform), never on one an owner types in.
+/// Configurations stored with the old `accountId` field still read (it is ignored).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StripeConfig {
-    /// Connected account override (`acct_…`).
-    pub account_id: Option<String>,
     /// Signing secret of the tenant's webhook endpoint (`whsec_…`).
     pub webhook_signing_secret: SecretString,
     /// Statement descriptor suffix (≤ 22 characters).
@@ -123,11 +113,10 @@ impl Plugin for Stripe {
                 secrets: vec![cfg.webhook_signing_secret],
             }),
         );
-        let account = cfg
-            .account_id
-            .or_else(|| env.tenant.stripe_account_id.clone());
-        if let (Some(platform), Some(account)) = (&env.platform.stripe, account) {
-            out.payments = Some(Arc::new(platform.for_account(&account)));
+        if let (Some(platform), Some(account)) =
+            (&env.platform.stripe, &env.tenant.stripe_account_id)
+        {
+            out.payments = Some(Arc::new(platform.for_account(account)));
         }
         Ok(())
     }
@@ -160,17 +149,17 @@ mod tests {
     #[test]
     fn typed_config_reads_every_catalog_field() {
         let cfg: StripeConfig = loaded(
-            json!({"accountId": "acct_1", "statementDescriptorSuffix": "SPARKLE"}),
+            json!({"statementDescriptorSuffix": "SPARKLE"}),
             json!({"webhookSigningSecret": "whsec_abc"}),
         )
         .config()
         .unwrap();
-        assert_eq!(cfg.account_id.as_deref(), Some("acct_1"));
+        assert_eq!(cfg.statement_descriptor_suffix.as_deref(), Some("SPARKLE"));
         assert_eq!(cfg.webhook_signing_secret.expose(), "whsec_abc");
         assert!(!format!("{cfg:?}").contains("whsec_abc"));
         // Every catalog field is a field of the typed config, and nothing else is.
         let full = loaded(
-            json!({"accountId": "acct_1", "statementDescriptorSuffix": "x"}),
+            json!({"statementDescriptorSuffix": "x"}),
             json!({"webhookSigningSecret": "whsec_abc"}),
         );
         assert!(Stripe.check(&full).is_ok());
@@ -215,5 +204,55 @@ mod tests {
         assert!(v.verify(&req(&[])).is_err());
         // Without a platform key there is no card provider, but the endpoint verifies.
         assert!(out.payments.is_none());
+    }
+
+    #[test]
+    fn only_the_onboarded_account_is_used() {
+        let platform = crate::plugin::PlatformProviders {
+            stripe: Some(
+                integrations::stripe::StripeClient::new(integrations::stripe::StripeConfig {
+                    base_url: "http://127.0.0.1:9".into(),
+                    secret_key: "sk_test_x".into(),
+                    timeout: std::time::Duration::from_secs(1),
+                    account: None,
+                })
+                .unwrap(),
+            ),
+        };
+        // A configuration stored with an account id (older releases) does not choose the
+        // account: without an onboarded account there is no card provider at all.
+        let legacy = loaded(
+            json!({"accountId": "acct_Typed"}),
+            json!({"webhookSigningSecret": "whsec_t"}),
+        );
+        let none = crate::plugin::TenantPluginState::default();
+        let mut out = TenantProviders::default();
+        Stripe
+            .build(
+                &BuildEnv {
+                    platform: &platform,
+                    tenant: &none,
+                },
+                &legacy,
+                &mut out,
+            )
+            .unwrap();
+        assert!(out.payments.is_none());
+        let onboarded = crate::plugin::TenantPluginState {
+            stripe_account_id: Some("acct_Verified".into()),
+            ..Default::default()
+        };
+        let mut out = TenantProviders::default();
+        Stripe
+            .build(
+                &BuildEnv {
+                    platform: &platform,
+                    tenant: &onboarded,
+                },
+                &legacy,
+                &mut out,
+            )
+            .unwrap();
+        assert!(out.payments.is_some());
     }
 }
