@@ -14,4 +14,6 @@ pub struct AppState {
     /// `PUBLIC_BASE_URL` without a trailing slash: the origin providers call, used to
     /// rebuild the URL they sign.
     pub public_base_url: String,
+    /// `TRUSTED_PROXY_HOPS`: proxies in front that append to `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
 }

@@ -10,13 +10,14 @@
 //! | `POST /webhooks/{tenant_slug}/{plugin}` | a tenant's provider webhooks (signed; routed through the plugin list) |
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -55,6 +56,29 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         Json(json!({"errors": [{"message": message, "extensions": {"code": code}}]})),
     )
         .into_response()
+}
+
+/// The client's address: the socket peer, or — behind `hops` trusted proxies that each
+/// append the address they saw to `X-Forwarded-For` — the entry `hops` from the right.
+/// A header shorter than that (forged or misrouted) falls back to the peer.
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, hops: usize) -> IpAddr {
+    if hops == 0 {
+        return peer.ip();
+    }
+    let chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    chain
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| chain.get(i))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(peer.ip())
 }
 
 fn request_id(headers: &HeaderMap) -> String {
@@ -156,6 +180,7 @@ fn is_query_only(req: &async_graphql::Request) -> bool {
 
 async fn graphql(
     State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
     req: GraphQLRequest,
@@ -186,6 +211,7 @@ async fn graphql(
         let session = Session {
             auth,
             request_id: rid.clone(),
+            client_ip: Some(client_ip(peer, &headers, app.trusted_proxy_hops)),
         };
         let req = req
             .data(session)
@@ -200,7 +226,13 @@ async fn graphql(
                 )])
             }
         };
+        let retry_after = rate_limited(&resp);
         let mut out = GraphQLResponse::from(resp).into_response();
+        if let Some(secs) = retry_after {
+            *out.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            out.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Ok(v) = HeaderValue::from_str(&rid) {
             out.headers_mut().insert("x-request-id", v);
         }
@@ -210,11 +242,29 @@ async fn graphql(
     .await
 }
 
+/// When the request was refused by a rate limit (it ran nothing): the seconds to wait.
+fn rate_limited(resp: &async_graphql::Response) -> Option<u64> {
+    resp.errors.iter().find_map(|e| {
+        let ext = e.extensions.as_ref()?;
+        match (ext.get("code"), ext.get("retryAfter")) {
+            (Some(async_graphql::Value::String(c)), Some(async_graphql::Value::Number(n)))
+                if c == "RATE_LIMITED" =>
+            {
+                n.as_u64()
+            }
+            _ => None,
+        }
+    })
+}
+
 async fn graphql_ws(
     State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let ip = client_ip(peer, &headers, app.trusted_proxy_hops);
     let schema = app.schema.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
@@ -240,6 +290,7 @@ async fn graphql_ws(
                     data.insert(Session {
                         auth,
                         request_id: rid,
+                        client_ip: Some(ip),
                     });
                     data.insert(graph::loaders::loaders(graph.db.clone()));
                     Ok(data)

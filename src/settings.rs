@@ -73,6 +73,27 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// The job worker.
     pub jobs: JobSettings,
+    /// Rate limits and who the client is.
+    pub limits: LimitSettings,
+}
+
+/// Rate limits (see the README's Security section) and client addresses.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// The limits; `RATE_LIMITS=off` turns them off (with `APP_ENV=production` only
+    /// together with `RATE_LIMITS_OFF_IN_PRODUCTION=yes`). Quotas per minute:
+    /// `RATE_LIMIT_AUTH_PER_IP`, `RATE_LIMIT_PUBLIC_PER_IP`,
+    /// `RATE_LIMIT_PUBLIC_PER_TENANT`, `RATE_LIMIT_TENANT_STARTER` / `_PRO` / `_TEAMS`,
+    /// `RATE_LIMIT_AGENT_KEY`; failed log-ins per account per 15 minutes:
+    /// `RATE_LIMIT_LOGIN_FAILURES`.
+    pub config: graph::limits::LimitsConfig,
+    /// `RATE_LIMIT_REDIS_URL`: where shared budgets live (default `REDIS_URL`; none =
+    /// in process).
+    pub redis_url: Option<String>,
+    /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the server append to
+    /// `X-Forwarded-For` (default 0: the socket peer is the client). With 1, the client is
+    /// the last address in the header.
+    pub trusted_proxy_hops: usize,
 }
 
 /// Database settings.
@@ -202,6 +223,11 @@ impl Settings {
                 trial_days: 14,
                 platform_fee_bps: [200, 100, 50],
             },
+            limits: LimitSettings {
+                config: graph::limits::LimitsConfig::default(),
+                redis_url: None,
+                trusted_proxy_hops: 0,
+            },
             jobs: JobSettings {
                 poll: Duration::from_millis(100),
                 max_attempts: 8,
@@ -285,6 +311,51 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
 }
 
+fn per_minute(name: &str, default: graph::limits::Quota) -> anyhow::Result<graph::limits::Quota> {
+    let count: u32 = parse_env(name, default.count)?;
+    if count == 0 {
+        bail!("{name} must be at least 1");
+    }
+    Ok(graph::limits::Quota { count, ..default })
+}
+
+fn limit_settings(app_env: AppEnv) -> anyhow::Result<LimitSettings> {
+    let d = graph::limits::LimitsConfig::default();
+    let enabled = match env("RATE_LIMITS")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("on") | Some("true") | Some("1") => true,
+        Some("off") | Some("false") | Some("0") => false,
+        Some(other) => bail!("RATE_LIMITS={other:?}: use on or off"),
+    };
+    if !enabled {
+        if app_env == AppEnv::Production && !parse_bool("RATE_LIMITS_OFF_IN_PRODUCTION", false)? {
+            bail!(
+                "RATE_LIMITS=off with APP_ENV=production also needs RATE_LIMITS_OFF_IN_PRODUCTION=yes"
+            );
+        }
+        tracing::warn!("RATE_LIMITS=off: no rate limits apply (load tests and bulk replays only)");
+    }
+    Ok(LimitSettings {
+        config: graph::limits::LimitsConfig {
+            enabled,
+            auth_per_ip: per_minute("RATE_LIMIT_AUTH_PER_IP", d.auth_per_ip)?,
+            login_failures: per_minute("RATE_LIMIT_LOGIN_FAILURES", d.login_failures)?,
+            public_per_ip: per_minute("RATE_LIMIT_PUBLIC_PER_IP", d.public_per_ip)?,
+            public_per_tenant: per_minute("RATE_LIMIT_PUBLIC_PER_TENANT", d.public_per_tenant)?,
+            tenant_by_plan: [
+                per_minute("RATE_LIMIT_TENANT_STARTER", d.tenant_by_plan[0])?,
+                per_minute("RATE_LIMIT_TENANT_PRO", d.tenant_by_plan[1])?,
+                per_minute("RATE_LIMIT_TENANT_TEAMS", d.tenant_by_plan[2])?,
+            ],
+            agent_key: per_minute("RATE_LIMIT_AGENT_KEY", d.agent_key)?,
+        },
+        redis_url: env("RATE_LIMIT_REDIS_URL").or_else(|| env("REDIS_URL")),
+        trusted_proxy_hops: parse_env("TRUSTED_PROXY_HOPS", 0)?,
+    })
+}
+
 impl Settings {
     /// Reads settings from the environment. Errors name the offending variable.
     pub fn from_env() -> anyhow::Result<Settings> {
@@ -350,6 +421,7 @@ impl Settings {
                 backoff_max: Duration::from_secs(parse_env("OUTBOX_BACKOFF_MAX_SECS", 600)?),
                 lease: outbox_lease,
             },
+            limits: limit_settings(app_env)?,
             database: DatabaseSettings {
                 url: database_url,
                 migration_url: env("MIGRATION_DATABASE_URL"),

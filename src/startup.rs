@@ -8,6 +8,7 @@ use graph::auth::tokens::JwtKeys;
 use graph::db::Db;
 use graph::events::{ControlSignal, EventBus};
 use graph::jobs::JobsConfig;
+use graph::limits::RateLimiter;
 use graph::platform::PlatformConfig;
 use graph::state::AppExtensions;
 use graph::tenant_plugins::service::DbConfigSource;
@@ -108,6 +109,14 @@ pub async fn graph_state_with(
         jobs_wake: Arc::new(Notify::new()),
         extensions: Arc::new(extensions),
         periodic_schedule: Arc::default(),
+        limiter: Arc::new(
+            RateLimiter::new(
+                settings.limits.config.clone(),
+                &format!("rl:{}:", settings.redis.events_channel),
+                settings.limits.redis_url.as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("RATE_LIMIT_REDIS_URL / REDIS_URL: {e}"))?,
+        ),
     })
 }
 
@@ -174,6 +183,7 @@ impl Application {
                 graph: state.clone(),
                 request_timeout: settings.graphql.request_timeout,
                 public_base_url: settings.public_base_url.clone(),
+                trusted_proxy_hops: settings.limits.trusted_proxy_hops,
             },
             settings.graphql.max_body_bytes,
         );
@@ -207,9 +217,13 @@ impl Application {
     /// Serves until the process receives Ctrl-C / SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let _background = AbortOnDrop(self.background);
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
         Ok(())
     }
 
@@ -219,9 +233,13 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let _background = AbortOnDrop(self.background);
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await?;
         Ok(())
     }
 }

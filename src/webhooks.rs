@@ -76,6 +76,9 @@ pub async fn tenant_webhook(
     else {
         return reply(StatusCode::NOT_FOUND, json!({"error": "unknown plugin"}));
     };
+    if !graph::util::valid_slug(&slug) {
+        return reply(StatusCode::NOT_FOUND, json!({"error": "unknown tenant"}));
+    }
     let tenant_id = match graph.db.tenant_id_by_slug(&slug).await {
         Ok(Some(t)) => t,
         Ok(None) => return reply(StatusCode::NOT_FOUND, json!({"error": "unknown tenant"})),

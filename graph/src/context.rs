@@ -132,6 +132,9 @@ pub struct Session {
     pub auth: Option<RequestCtx>,
     /// Request id (from `X-Request-Id` or generated).
     pub request_id: String,
+    /// The client's address (the socket peer, or the forwarded client when the server
+    /// trusts its proxy), for per-client limits.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl Session {

@@ -21,8 +21,12 @@ pub enum ApiError {
     BadUserInput(String),
     /// `CONFLICT`: the operation conflicts with the current state.
     Conflict(String),
-    /// `RATE_LIMITED`: too many requests; retry later.
-    RateLimited,
+    /// `RATE_LIMITED`: too many requests; retry after `retry_after_secs` seconds (also in
+    /// `extensions.retryAfter`, and the HTTP `Retry-After` header).
+    RateLimited {
+        /// Seconds until a retry can succeed (≥ 1).
+        retry_after_secs: u64,
+    },
     /// `FEATURE_UNAVAILABLE`: the tenant has not configured the named capability.
     FeatureUnavailable(String),
     /// `UPSTREAM_FAILED`: a provider (Stripe, Twilio, …) failed.
@@ -40,7 +44,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::RateLimited => "RATE_LIMITED",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::FeatureUnavailable(_) => "FEATURE_UNAVAILABLE",
             ApiError::UpstreamFailed(_) => "UPSTREAM_FAILED",
             ApiError::Internal(_) => "INTERNAL",
@@ -53,7 +57,9 @@ impl ApiError {
             ApiError::Unauthenticated => "authentication required".into(),
             ApiError::Forbidden(m) | ApiError::BadUserInput(m) | ApiError::Conflict(m) => m.clone(),
             ApiError::NotFound(what) => format!("{what} not found"),
-            ApiError::RateLimited => "too many requests; retry later".into(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("too many requests; retry in {retry_after_secs} s")
+            }
             ApiError::FeatureUnavailable(cap) => {
                 format!("{cap} is not configured for this tenant")
             }
@@ -79,7 +85,12 @@ impl ErrorExtensions for ApiError {
         if let ApiError::Internal(detail) = self {
             tracing::error!(error = %detail, "internal error");
         }
-        async_graphql::Error::new(self.message()).extend_with(|_, e| e.set("code", self.code()))
+        async_graphql::Error::new(self.message()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let ApiError::RateLimited { retry_after_secs } = self {
+                e.set("retryAfter", *retry_after_secs);
+            }
+        })
     }
 }
 
@@ -217,7 +228,20 @@ mod tests {
             "BAD_USER_INPUT"
         );
         assert_eq!(code_of(ApiError::Conflict("x".into())), "CONFLICT");
-        assert_eq!(code_of(ApiError::RateLimited), "RATE_LIMITED");
+        assert_eq!(
+            code_of(ApiError::RateLimited {
+                retry_after_secs: 3
+            }),
+            "RATE_LIMITED"
+        );
+        let gql = ApiError::RateLimited {
+            retry_after_secs: 3,
+        }
+        .extend();
+        assert_eq!(
+            gql.extensions.and_then(|e| e.get("retryAfter").cloned()),
+            Some(async_graphql::Value::from(3u64))
+        );
         assert_eq!(
             code_of(ApiError::FeatureUnavailable("payments".into())),
             "FEATURE_UNAVAILABLE"

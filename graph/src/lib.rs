@@ -12,6 +12,7 @@
 //! routing table), [`ledger`] (payment read model), [`extensions`]. Domains that react
 //! to others plug in through them; [`domains`] lists who registers what.
 
+pub mod admission;
 pub mod agents;
 pub mod auth;
 pub mod availability;
@@ -31,6 +32,7 @@ pub mod inbound;
 pub mod jobs;
 pub mod ledger;
 pub mod lifecycle;
+pub mod limits;
 pub mod loaders;
 pub mod notifications;
 pub mod pagination;

@@ -87,7 +87,8 @@ pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
-    .limit_recursive_depth(limits.max_recursive_depth);
+    .limit_recursive_depth(limits.max_recursive_depth)
+    .extension(crate::admission::Admission);
     if let Some(st) = state {
         b = b.data(st);
     }

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::extensions::Extensions;
 use crate::jobs::config::{JobsConfig, LocalSchedule};
+use crate::limits::RateLimiter;
 use crate::platform::PlatformConfig;
 
 /// The extensions of this application's shared state.
@@ -43,6 +44,8 @@ pub struct GraphState {
     pub extensions: Arc<Extensions<GraphState>>,
     /// This instance's view of when periodic jobs are next due.
     pub periodic_schedule: Arc<LocalSchedule>,
+    /// Rate limits (shared through Redis when configured).
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// The shared state.

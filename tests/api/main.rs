@@ -9,6 +9,7 @@ mod edge;
 mod helpers;
 mod isolation;
 mod jobs;
+mod limits;
 mod payments;
 mod playground;
 mod plugins;

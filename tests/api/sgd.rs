@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app_with, without_rate_limits};
 
 /// The full shared file, relative to the crate root.
 const SHARED_SGD_FILE: &str = "../shared/data/sgd/train_services_dialogues.json";
@@ -54,7 +54,9 @@ fn sgd_data_file() -> (PathBuf, &'static str) {
 async fn sgd_booking_dialogues_replay_without_server_errors() {
     let (file, source) = sgd_data_file();
     println!("SGD data: {} ({source})", file.display());
-    let app = spawn_app().await;
+    // A bulk replay (hundreds of tenants from one client): RATE_LIMITS=off, as the
+    // README says for replays.
+    let app = spawn_app_with(without_rate_limits()).await;
     let summary = servicegraph::replay_sgd::run(&file, &app.address)
         .await
         .expect("replay");

@@ -1,6 +1,8 @@
 //! Password hashing with argon2id (RFC 9106) at the `argon2` crate's defaults
 //! (m = 19 MiB, t = 2, p = 1: OWASP Password Storage Cheat Sheet's first option).
-//! Hashing runs on the blocking pool so it never stalls the async runtime.
+//! Hashing runs on the blocking pool so it never stalls the async runtime, at most
+//! [`MAX_CONCURRENT_HASHES`] at a time (each holds 19 MiB), so a flood of log-ins queues
+//! instead of exhausting memory.
 
 use std::sync::OnceLock;
 
@@ -15,8 +17,14 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longest accepted password, to bound hashing work.
 pub const MAX_PASSWORD_LEN: usize = 128;
 
+/// Most argon2 computations at once, process-wide (4 × 19 MiB).
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
 /// Hashes `password` to a PHC string (`$argon2id$v=19$...`).
 pub async fn hash(password: String) -> Result<String, ApiError> {
+    let _permit = PERMITS.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -29,6 +37,7 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 
 /// Checks `password` against a PHC string. A malformed stored hash counts as a mismatch.
 pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
+    let _permit = PERMITS.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)

@@ -219,10 +219,38 @@ fn invalid_credentials() -> Vec<UserError> {
     )]
 }
 
+/// Most tenants one email's password is tried against when no `tenantSlug` is given.
+pub const MAX_LOGIN_CANDIDATES: usize = 5;
+
 /// Logs a user in. User errors: `INVALID_CREDENTIALS` (unknown email, wrong password or
-/// wrong tenant, indistinguishably), `TENANT_REQUIRED` (the email belongs to several
-/// tenants and no `tenantSlug` was given).
+/// wrong tenant, indistinguishably), `TENANT_REQUIRED` (the password is right for
+/// several businesses of this email and no `tenantSlug` was given). Whether an email has
+/// accounts is never revealed to a caller without the password, and an account created
+/// by someone else with the same email never changes how the real owner logs in.
+/// Errors: `RATE_LIMITED` after too many failed log-ins for the email (5 per 15 minutes
+/// by default, then one more every 3 minutes), counted whether or not it exists.
 pub async fn log_in(st: &GraphState, input: LogInInput) -> Result<Outcome<Session>, ApiError> {
+    let quota = st.limiter.config().login_failures;
+    let key = format!(
+        "login-fail:{}",
+        input
+            .email
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(320)
+            .collect::<String>()
+    );
+    st.limiter.peek(&key, quota).await?;
+    let outcome = try_log_in(st, input).await?;
+    if outcome.is_err() {
+        // Counted after the fact; the next attempt is refused once the budget is spent.
+        let _ = st.limiter.charge(&key, quota, 1).await;
+    }
+    Ok(outcome)
+}
+
+async fn try_log_in(st: &GraphState, input: LogInInput) -> Result<Outcome<Session>, ApiError> {
     let Some(email) = normalize_email(&input.email) else {
         password::verify_dummy(input.password).await?;
         return Ok(Err(invalid_credentials()));
@@ -231,35 +259,41 @@ pub async fn log_in(st: &GraphState, input: LogInInput) -> Result<Outcome<Sessio
     if let Some(slug) = &input.tenant_slug {
         candidates.retain(|(_, s)| s == slug.trim());
     }
-    let tenant_id = match candidates.as_slice() {
-        [] => {
-            password::verify_dummy(input.password).await?;
-            return Ok(Err(invalid_credentials()));
+    if candidates.is_empty() {
+        password::verify_dummy(input.password).await?;
+        return Ok(Err(invalid_credentials()));
+    }
+    candidates.truncate(MAX_LOGIN_CANDIDATES);
+    // Read, verify (slow, ~20 ms of argon2 each) outside any write transaction, then
+    // write: only the accounts whose password matches count.
+    let mut matching = Vec::new();
+    for (tenant_id, _) in candidates {
+        let tx = st.db.read(tenant_id).await?;
+        let found = scoped::<user::Entity>(tenant_id)
+            .filter(user::Column::Email.eq(email.clone()))
+            .one(&*tx)
+            .await?;
+        let tenant = tenant::Entity::find_by_id(tenant_id).one(&*tx).await?;
+        tx.commit().await?;
+        let (Some(found), Some(tenant)) = (found, tenant) else {
+            password::verify_dummy(input.password.clone()).await?;
+            continue;
+        };
+        if password::verify(input.password.clone(), found.password_hash.clone()).await? {
+            matching.push((tenant_id, found, tenant));
         }
-        [(t, _)] => *t,
+    }
+    let (tenant_id, found, tenant) = match matching.len() {
+        0 => return Ok(Err(invalid_credentials())),
+        1 => matching.remove(0),
         _ => {
             return Ok(Err(vec![UserError::new(
                 Some("tenantSlug"),
                 C::TenantRequired,
-                "this email belongs to several businesses; pass tenantSlug",
+                "this email and password open several businesses; pass tenantSlug",
             )]));
         }
     };
-    // Read, verify (slow, ~20 ms of argon2) outside any write transaction, then write.
-    let tx = st.db.read(tenant_id).await?;
-    let found = scoped::<user::Entity>(tenant_id)
-        .filter(user::Column::Email.eq(email))
-        .one(&*tx)
-        .await?;
-    let tenant = tenant::Entity::find_by_id(tenant_id).one(&*tx).await?;
-    tx.commit().await?;
-    let (Some(found), Some(tenant)) = (found, tenant) else {
-        password::verify_dummy(input.password).await?;
-        return Ok(Err(invalid_credentials()));
-    };
-    if !password::verify(input.password, found.password_hash.clone()).await? {
-        return Ok(Err(invalid_credentials()));
-    }
     let tx = st.db.write(tenant_id).await?;
     let session = issue(st, &tx, found, tenant, new_id()).await?;
     tx.commit().await?;

@@ -184,11 +184,23 @@ async fn resolve(
     ctx: &Context<'_>,
     slug: &str,
 ) -> Result<Option<RequestCtx>, ApiError> {
-    Ok(st
-        .db
-        .tenant_id_by_slug(slug.trim())
-        .await?
-        .map(|id| session(ctx).public_for(id)))
+    let slug = slug.trim();
+    if !crate::util::valid_slug(slug) {
+        return Ok(None);
+    }
+    let Some(id) = st.db.tenant_id_by_slug(slug).await? else {
+        return Ok(None);
+    };
+    // Every anonymous call on a tenant's pages counts against the tenant's public budget,
+    // whoever makes it.
+    st.limiter
+        .charge(
+            &format!("public-tenant:{id}"),
+            st.limiter.config().public_per_tenant,
+            1,
+        )
+        .await?;
+    Ok(Some(session(ctx).public_for(id)))
 }
 
 /// Public queries.

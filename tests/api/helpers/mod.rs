@@ -90,6 +90,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// Options of a server without rate limits (`RATE_LIMITS=off`), for load-like tests
+/// (bulk replays, randomized concurrency) that are about something else.
+pub fn without_rate_limits() -> Options {
+    Options {
+        settings: Some(std::sync::Arc::new(|s: &mut Settings| {
+            s.limits.config.enabled = false;
+        })),
+        ..Options::default()
+    }
+}
+
 /// Starts a server.
 pub async fn spawn_app_with(opts: Options) -> TestApp {
     servicegraph::install_crypto_provider();
@@ -119,6 +130,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     settings.database.url = database_url.clone();
     settings.database.migration_url = owner_url.clone();
     settings.seed_demo = opts.seed_demo;
+    settings.limits.redis_url = redis_url.clone();
     settings.redis.url = redis_url;
     settings.redis.events_channel = opts
         .redis_channel

@@ -1,0 +1,298 @@
+//! Admission: what every operation must pass before it runs, over HTTP and WebSocket
+//! alike (an async-graphql extension, `prepare_request`):
+//!
+//! - no string may contain U+0000 (PostgreSQL text cannot hold it; refused on both
+//!   backends, in the query text and in variables) → `BAD_USER_INPUT`;
+//! - at most one `logIn`, `signUp` or `refreshToken` per operation, so aliases cannot
+//!   multiply password guesses → `BAD_USER_INPUT`;
+//! - rate limits ([`crate::limits`]), charged per root field (aliases count): anonymous
+//!   callers per client IP, users per tenant by plan, agents per key; plus `logIn`/
+//!   `signUp`/`refreshToken` per client IP → `RATE_LIMITED` with `retryAfter`.
+
+use std::any::TypeId;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+use async_graphql::{ErrorExtensions, Pos, Request, ServerError, ServerResult};
+use entities::tenant;
+use sea_orm::EntityTrait;
+
+use crate::context::{Principal, Session};
+use crate::error::ApiError;
+use crate::platform::Plan;
+use crate::state::GraphState;
+
+/// Root fields that check a password or mint credentials: one per operation.
+pub const CREDENTIAL_FIELDS: &[&str] = &["logIn", "signUp", "refreshToken"];
+
+/// How deep fragments at the root are followed when counting root fields.
+const MAX_FRAGMENT_DEPTH: usize = 8;
+
+/// The extension factory (`Schema::build(..).extension(Admission)`).
+pub struct Admission;
+
+impl ExtensionFactory for Admission {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AdmissionExtension)
+    }
+}
+
+struct AdmissionExtension;
+
+/// The request-level error (no location: it concerns the whole operation).
+fn refuse(e: ApiError) -> ServerError {
+    let mut se = e.extend().into_server_error(Pos::default());
+    se.locations.clear();
+    se
+}
+
+#[async_trait::async_trait]
+impl Extension for AdmissionExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let session = request
+            .data
+            .get(&TypeId::of::<Session>())
+            .and_then(|d| d.downcast_ref::<Session>())
+            .or_else(|| ctx.data_opt::<Session>())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(st) = ctx.data_opt::<GraphState>() {
+            admit(st, &session, &request).await.map_err(refuse)?;
+        }
+        next.run(ctx, request).await
+    }
+}
+
+/// Whether `s` holds U+0000, literally or as a GraphQL `\u0000` escape.
+fn has_nul_text(s: &str) -> bool {
+    s.contains('\0') || s.to_ascii_lowercase().contains("\\u0000")
+}
+
+fn has_nul_value(v: &async_graphql::Value) -> bool {
+    use async_graphql::Value as V;
+    match v {
+        V::String(s) => s.contains('\0'),
+        V::List(l) => l.iter().any(has_nul_value),
+        V::Object(o) => o
+            .iter()
+            .any(|(k, v)| k.as_str().contains('\0') || has_nul_value(v)),
+        _ => false,
+    }
+}
+
+/// The operation `request` runs (by name, or the only one).
+fn operation<'d>(
+    doc: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Names of the root fields of `set` (each alias counts), following fragments at the
+/// root.
+fn root_fields<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    depth: usize,
+    out: &mut Vec<&'d str>,
+) {
+    if depth > MAX_FRAGMENT_DEPTH {
+        return;
+    }
+    for sel in &set.items {
+        match &sel.node {
+            Selection::Field(f) => out.push(f.node.name.node.as_str()),
+            Selection::InlineFragment(f) => {
+                root_fields(doc, &f.node.selection_set.node, depth + 1, out)
+            }
+            Selection::FragmentSpread(s) => {
+                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
+                    root_fields(doc, &frag.node.selection_set.node, depth + 1, out);
+                }
+            }
+        }
+    }
+}
+
+async fn plan_of(st: &GraphState, tenant_id: uuid::Uuid) -> Option<Plan> {
+    st.limiter
+        .plan_of(tenant_id, || async move {
+            let tx = st.db.read(tenant_id).await.ok()?;
+            let t = tenant::Entity::find_by_id(tenant_id)
+                .one(&*tx)
+                .await
+                .ok()??;
+            let _ = tx.commit().await;
+            Plan::parse(&t.plan)
+        })
+        .await
+}
+
+/// The checks of the module documentation, for one request. Errors: `BAD_USER_INPUT`,
+/// `RATE_LIMITED`.
+pub async fn admit(st: &GraphState, session: &Session, request: &Request) -> Result<(), ApiError> {
+    if has_nul_text(&request.query)
+        || has_nul_value(&request.variables.clone().into_value())
+        || request
+            .operation_name
+            .as_deref()
+            .is_some_and(|n| n.contains('\0'))
+    {
+        return Err(ApiError::BadUserInput(
+            "strings may not contain the NUL character (U+0000)".into(),
+        ));
+    }
+    // A query that does not parse is reported by the executor as usual.
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return Ok(());
+    };
+    let Some(op) = operation(&doc, request.operation_name.as_deref()) else {
+        return Ok(());
+    };
+    let mut roots = Vec::new();
+    root_fields(&doc, &op.selection_set.node, 0, &mut roots);
+    let credential_calls = roots
+        .iter()
+        .filter(|n| CREDENTIAL_FIELDS.contains(n))
+        .count();
+    if credential_calls > 1 {
+        return Err(ApiError::BadUserInput(
+            "at most one logIn, signUp or refreshToken per operation".into(),
+        ));
+    }
+    let limits = st.limiter.config();
+    if !limits.enabled {
+        return Ok(());
+    }
+    let cost = roots.len().max(1).min(u32::MAX as usize) as u32;
+    let ip = session.client_ip;
+    if credential_calls > 0
+        && let Some(ip) = ip
+    {
+        st.limiter
+            .charge(&format!("auth-ip:{}", ip_key(ip)), limits.auth_per_ip, 1)
+            .await?;
+    }
+    match session
+        .auth
+        .as_ref()
+        .map(|rc| (&rc.principal, rc.tenant_id))
+    {
+        Some((Principal::Agent { key_id }, _)) => {
+            st.limiter
+                .charge(&format!("agent:{key_id}"), limits.agent_key, cost)
+                .await
+        }
+        Some((_, tenant_id)) => {
+            let quota = limits.for_plan(plan_of(st, tenant_id).await);
+            st.limiter
+                .charge(&format!("tenant:{tenant_id}"), quota, cost)
+                .await
+        }
+        None => match ip {
+            Some(ip) => {
+                st.limiter
+                    .charge(&format!("ip:{}", ip_key(ip)), limits.public_per_ip, cost)
+                    .await
+            }
+            None => Ok(()),
+        },
+    }
+}
+
+/// The key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber's
+/// allocation, RFC 6177), so rotating addresses inside it does not buy more budget.
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn roots(q: &str, name: Option<&str>) -> Vec<String> {
+        let doc = async_graphql::parser::parse_query(q).unwrap();
+        let op = operation(&doc, name).unwrap();
+        let mut out = Vec::new();
+        root_fields(&doc, &op.selection_set.node, 0, &mut out);
+        out.into_iter().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn root_fields_count_aliases_and_fragments() {
+        assert_eq!(
+            roots(
+                "mutation { a: logIn(x: 1) { t } b: logIn(x: 2) { t } }",
+                None
+            ),
+            ["logIn", "logIn"]
+        );
+        assert_eq!(
+            roots(
+                "query { ...F ... on Query { me { id } } } fragment F on Query { publicTenant(slug: \"x\") { name } }",
+                None
+            ),
+            ["publicTenant", "me"]
+        );
+        assert_eq!(
+            roots("query A { a } query B { b c }", Some("B")),
+            ["b", "c"]
+        );
+        // A fragment that spreads itself stops at the depth limit.
+        let r = roots("query { ...F } fragment F on Query { x ...F }", None);
+        assert_eq!(r.len(), MAX_FRAGMENT_DEPTH);
+    }
+
+    #[test]
+    fn nul_is_found_in_text_and_variables() {
+        assert!(has_nul_text(
+            "{ publicTenant(slug: \"demo\\u0000\") { name } }"
+        ));
+        assert!(!has_nul_text("{ publicTenant(slug: \"demo\") { name } }"));
+        let v = async_graphql::Value::from_json(
+            serde_json::json!({"input": {"names": ["ok", "bad\u{0}"]}}),
+        )
+        .unwrap();
+        assert!(has_nul_value(&v));
+        let v = async_graphql::Value::from_json(serde_json::json!({"input": {"name": "fine"}}))
+            .unwrap();
+        assert!(!has_nul_value(&v));
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_eq!(ip_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1");
+        assert_eq!(ip_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+}
