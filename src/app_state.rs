@@ -16,4 +16,6 @@ pub struct AppState {
     pub public_base_url: String,
     /// `TRUSTED_PROXY_HOPS`: proxies in front that append to `X-Forwarded-For`.
     pub trusted_proxy_hops: usize,
+    /// `MAX_RESPONSE_BYTES`: largest JSON answer.
+    pub max_response_bytes: usize,
 }

@@ -227,6 +227,7 @@ async fn graphql(
             }
         };
         let retry_after = rate_limited(&resp);
+        let resp = within_size(resp, app.max_response_bytes);
         let mut out = GraphQLResponse::from(resp).into_response();
         if let Some(secs) = retry_after {
             *out.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -240,6 +241,26 @@ async fn graphql(
     }
     .instrument(span)
     .await
+}
+
+/// `resp`, or — when its JSON is larger than `max` bytes — an error asking for less (the
+/// work is done, but the memory and bandwidth of sending it are not spent).
+fn within_size(resp: async_graphql::Response, max: usize) -> async_graphql::Response {
+    let size = serde_json::to_vec(&resp)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size <= max {
+        return resp;
+    }
+    tracing::warn!(bytes = size, max, "response too large; refused");
+    let mut err = ServerError::new(
+        format!("the answer is larger than {max} bytes: ask for fewer fields, items or days"),
+        None,
+    );
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "BAD_USER_INPUT");
+    err.extensions = Some(ext);
+    async_graphql::Response::from_errors(vec![err])
 }
 
 /// When the request was refused by a rate limit (it ran nothing): the seconds to wait.

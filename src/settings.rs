@@ -133,6 +133,12 @@ pub struct GraphqlSettings {
     pub request_timeout: Duration,
     /// `MAX_BODY_BYTES` (default 1 MiB).
     pub max_body_bytes: usize,
+    /// `GRAPHQL_MAX_ROOT_FIELDS`: most root fields, aliases included, per operation
+    /// (default 20).
+    pub max_root_fields: usize,
+    /// `MAX_RESPONSE_BYTES`: largest JSON answer (default 8 MiB); a larger one is replaced
+    /// by a `BAD_USER_INPUT` error asking for less.
+    pub max_response_bytes: usize,
 }
 
 /// The platform's Stripe settings.
@@ -211,6 +217,8 @@ impl Settings {
                 max_complexity: 500,
                 request_timeout: Duration::from_secs(30),
                 max_body_bytes: 1024 * 1024,
+                max_root_fields: 20,
+                max_response_bytes: 8 * 1024 * 1024,
             },
             stripe: StripeSettings {
                 secret_key: None,
@@ -442,6 +450,8 @@ impl Settings {
                 max_complexity: parse_env("GRAPHQL_MAX_COMPLEXITY", 500)?,
                 request_timeout: Duration::from_secs(parse_env("REQUEST_TIMEOUT_SECS", 30)?),
                 max_body_bytes: parse_env("MAX_BODY_BYTES", 1024 * 1024)?,
+                max_root_fields: parse_env("GRAPHQL_MAX_ROOT_FIELDS", 20)?,
+                max_response_bytes: parse_env("MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
             },
             data_dir,
         })

@@ -174,6 +174,8 @@ impl Application {
             Limits {
                 max_depth: settings.graphql.max_depth,
                 max_complexity: settings.graphql.max_complexity,
+                max_root_fields: settings.graphql.max_root_fields,
+                request_timeout: settings.graphql.request_timeout,
                 ..Limits::default()
             },
         );
@@ -184,6 +186,7 @@ impl Application {
                 request_timeout: settings.graphql.request_timeout,
                 public_base_url: settings.public_base_url.clone(),
                 trusted_proxy_hops: settings.limits.trusted_proxy_hops,
+                max_response_bytes: settings.graphql.max_response_bytes,
             },
             settings.graphql.max_body_bytes,
         );

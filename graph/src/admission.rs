@@ -5,6 +5,11 @@
 //!   backends, in the query text and in variables) → `BAD_USER_INPUT`;
 //! - at most one `logIn`, `signUp` or `refreshToken` per operation, so aliases cannot
 //!   multiply password guesses → `BAD_USER_INPUT`;
+//! - at most `GRAPHQL_MAX_ROOT_FIELDS` root fields (default 20): one request cannot fan
+//!   out into more parallel work (and database connections) than that →
+//!   `BAD_USER_INPUT`;
+//! - every query and mutation runs under the request timeout (`REQUEST_TIMEOUT_SECS`),
+//!   over WebSocket as over HTTP;
 //! - rate limits ([`crate::limits`]), charged per root field (aliases count): anonymous
 //!   callers per client IP, users per tenant by plan, agents per key; plus `logIn`/
 //!   `signUp`/`refreshToken` per client IP → `RATE_LIMITED` with `retryAfter`.
@@ -34,16 +39,22 @@ pub const CREDENTIAL_FIELDS: &[&str] = &["logIn", "signUp", "refreshToken"];
 /// How deep fragments at the root are followed when counting root fields.
 const MAX_FRAGMENT_DEPTH: usize = 8;
 
-/// The extension factory (`Schema::build(..).extension(Admission)`).
-pub struct Admission;
+/// The extension factory (`Schema::build(..).extension(Admission { .. })`).
+#[derive(Debug, Clone, Copy)]
+pub struct Admission {
+    /// Most root fields per operation.
+    pub max_root_fields: usize,
+    /// Longest execution of a query or mutation.
+    pub timeout: std::time::Duration,
+}
 
 impl ExtensionFactory for Admission {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AdmissionExtension)
+        Arc::new(AdmissionExtension(*self))
     }
 }
 
-struct AdmissionExtension;
+struct AdmissionExtension(Admission);
 
 /// The request-level error (no location: it concerns the whole operation).
 fn refuse(e: ApiError) -> ServerError {
@@ -68,9 +79,29 @@ impl Extension for AdmissionExtension {
             .cloned()
             .unwrap_or_default();
         if let Some(st) = ctx.data_opt::<GraphState>() {
-            admit(st, &session, &request).await.map_err(refuse)?;
+            admit(st, &session, &request, self.0.max_root_fields)
+                .await
+                .map_err(refuse)?;
         }
         next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        match tokio::time::timeout(self.0.timeout, next.run(ctx, operation_name)).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::warn!("operation timed out");
+                async_graphql::Response::from_errors(vec![ServerError::new(
+                    "request timed out",
+                    None,
+                )])
+            }
+        }
     }
 }
 
@@ -148,7 +179,12 @@ async fn plan_of(st: &GraphState, tenant_id: uuid::Uuid) -> Option<Plan> {
 
 /// The checks of the module documentation, for one request. Errors: `BAD_USER_INPUT`,
 /// `RATE_LIMITED`.
-pub async fn admit(st: &GraphState, session: &Session, request: &Request) -> Result<(), ApiError> {
+pub async fn admit(
+    st: &GraphState,
+    session: &Session,
+    request: &Request,
+    max_root_fields: usize,
+) -> Result<(), ApiError> {
     if has_nul_text(&request.query)
         || has_nul_value(&request.variables.clone().into_value())
         || request
@@ -169,6 +205,11 @@ pub async fn admit(st: &GraphState, session: &Session, request: &Request) -> Res
     };
     let mut roots = Vec::new();
     root_fields(&doc, &op.selection_set.node, 0, &mut roots);
+    if roots.len() > max_root_fields {
+        return Err(ApiError::BadUserInput(format!(
+            "at most {max_root_fields} root fields (aliases included) per operation"
+        )));
+    }
     let credential_calls = roots
         .iter()
         .filter(|n| CREDENTIAL_FIELDS.contains(n))

@@ -19,6 +19,7 @@ pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod context;
+pub mod cost;
 pub mod customers;
 pub mod db;
 pub mod domains;

@@ -57,7 +57,7 @@ pub struct Subscription(BookingSubscription);
 /// The Servicegraph schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Query limits (DESIGN.md §6).
+/// Query limits (DESIGN.md §8).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Deepest selection nesting.
@@ -66,6 +66,10 @@ pub struct Limits {
     pub max_complexity: usize,
     /// Deepest recursion while parsing.
     pub max_recursive_depth: usize,
+    /// Most root fields (aliases included) in one operation.
+    pub max_root_fields: usize,
+    /// Longest execution of one query or mutation (HTTP and WebSocket alike).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -74,6 +78,8 @@ impl Default for Limits {
             max_depth: 12,
             max_complexity: 500,
             max_recursive_depth: 32,
+            max_root_fields: 20,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -88,7 +94,10 @@ pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_recursive_depth)
-    .extension(crate::admission::Admission);
+    .extension(crate::admission::Admission {
+        max_root_fields: limits.max_root_fields,
+        timeout: limits.request_timeout,
+    });
     if let Some(st) = state {
         b = b.data(st);
     }

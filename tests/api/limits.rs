@@ -416,3 +416,100 @@ async fn agents_cannot_set_booking_statuses() {
         .await;
     assert_eq!(b["booking"]["status"], "CONFIRMED");
 }
+
+/// Issue 15, finding 5: a tenant with 40 staff members around the clock and a 5-minute
+/// service; one anonymous request asking for many two-month slot searches is refused
+/// before it runs, and every answer stays bounded.
+#[tokio::test]
+async fn costly_slot_searches_are_refused_before_they_run() {
+    let app = spawn_app_with(crate::helpers::without_rate_limits()).await;
+    let owner = app.sign_up(&slug("costly")).await;
+    let t = &owner.token;
+    let service = app
+        .gql(
+            Some(t),
+            "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } } }",
+            json!({"input": {"name": "Quick look", "durationMinutes": 5, "priceCents": 500}}),
+        )
+        .await["createService"]["service"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.gql(
+        Some(t),
+        "mutation { updateBookingPolicy(input: {slotIntervalMinutes: 5}) { userErrors { code } } }",
+        json!({}),
+    )
+    .await;
+    for i in 0..40 {
+        app.create_staff(t, &format!("Staff {i}"), &every_day("00:00", "23:59"))
+            .await;
+    }
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    let (from, to) = (
+        day.to_string(),
+        (day + chrono::Duration::days(61)).to_string(),
+    );
+    let field = |alias: usize| {
+        format!(
+            "s{alias}: publicAvailableSlots(tenantSlug: $slug, serviceId: $svc, from: \"{from}\", to: \"{to}\") {{ startsAt endsAt }}"
+        )
+    };
+    let vars = json!({"slug": owner.slug, "svc": service});
+    let run = |n: usize, extra: &str| {
+        let fields: Vec<String> = (0..n).map(field).collect();
+        format!(
+            "query($slug: String!, $svc: ID!) {{ {} {extra} }}",
+            fields.join(" ")
+        )
+    };
+    // A hundred aliases: refused outright (root-field cap), nothing ran.
+    let (_, body) = app.post(None, &run(100, ""), vars.clone()).await;
+    assert_eq!(
+        code(&body),
+        "BAD_USER_INPUT",
+        "{}",
+        &body.to_string()[..300.min(body.to_string().len())]
+    );
+    assert_eq!(body["data"], Value::Null);
+    // Twenty two-month searches with a heavier selection: over the complexity budget.
+    let heavy = run(20, "").replace(
+        "{ startsAt endsAt }",
+        "{ startsAt endsAt staffMembers { name weeklyHours { weekday startTime endTime } } }",
+    );
+    let (_, body) = app.post(None, &heavy, vars.clone()).await;
+    assert_eq!(
+        body["data"],
+        Value::Null,
+        "{}",
+        &body.to_string()[..300.min(body.to_string().len())]
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("complex"),
+        "{}",
+        body["errors"][0]
+    );
+    // One two-month search that passes the budget: the answer would be 17 856 slots ×
+    // 40 staff members; refused with a hint instead of sent.
+    let (_, body) = app.post(None, &run(1, ""), vars.clone()).await;
+    assert_eq!(
+        code(&body),
+        "BAD_USER_INPUT",
+        "{}",
+        &body.to_string()[..300.min(body.to_string().len())]
+    );
+    assert!(body.to_string().len() < 2_000);
+    // A narrow question is answered.
+    let one_day = format!(
+        "query($slug: String!, $svc: ID!) {{ publicAvailableSlots(tenantSlug: $slug, serviceId: $svc, from: \"{from}\", to: \"{from}\") {{ startsAt }} }}"
+    );
+    let (status, body) = app.post(None, &one_day, vars).await;
+    assert_eq!(status, 200);
+    let n = body["data"]["publicAvailableSlots"]
+        .as_array()
+        .map(Vec::len);
+    assert!(n.is_some_and(|n| n > 200), "{:?}", body["errors"]);
+}

@@ -12,6 +12,12 @@ use crate::error::ApiError;
 use crate::state::GraphState;
 use crate::util::now;
 
+/// Most slots one answer may hold; a wider question must be narrowed (dates, staff
+/// member). A month of one staff member on a 15-minute grid is about 1 000.
+pub const MAX_SLOTS_PER_RESPONSE: usize = 5_000;
+/// Most (slot, staff member) pairs one answer may hold.
+pub const MAX_SLOT_STAFF_PER_RESPONSE: usize = 50_000;
+
 /// Longest range one `availableSlots` query may cover, in days.
 pub const MAX_RANGE_DAYS: i64 = 62;
 /// Longest range one `availabilityCalendar` query may cover, in days.
@@ -133,7 +139,14 @@ pub async fn available_slots(
     let Some(data) = load_for(st, rc, &q).await? else {
         return Ok(vec![]);
     };
-    Ok(compute_slots(&data, now(), q.from, q.to))
+    let slots = compute_slots(&data, now(), q.from, q.to);
+    let pairs: usize = slots.iter().map(|s| s.staff_member_ids.len()).sum();
+    if slots.len() > MAX_SLOTS_PER_RESPONSE || pairs > MAX_SLOT_STAFF_PER_RESPONSE {
+        return Err(ApiError::BadUserInput(format!(
+            "more than {MAX_SLOTS_PER_RESPONSE} slots: ask for fewer days or one staff member"
+        )));
+    }
+    Ok(slots)
 }
 
 /// The pure part of [`available_slots`]: every candidate's slots merged by

@@ -125,6 +125,7 @@ impl BookingQuery {
     /// Bookings by start time. Technicians see only their own. Errors:
     /// `UNAUTHENTICATED`, `BAD_USER_INPUT`.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::page(first, last, child_complexity)")]
     async fn bookings(
         &self,
         ctx: &Context<'_>,

@@ -22,6 +22,7 @@ impl CatalogQuery {
     /// `includeArchived`. Any logged-in user. Errors: `UNAUTHENTICATED`, `BAD_USER_INPUT`
     /// (page size above 100, bad cursor).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::page(first, last, child_complexity)")]
     async fn services(
         &self,
         ctx: &Context<'_>,

@@ -21,7 +21,10 @@ impl CustomerQuery {
     /// Customers by name. `search` matches name, email or phone, case-insensitively.
     /// Errors: `UNAUTHENTICATED`, `FORBIDDEN` (technicians), `BAD_USER_INPUT`.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
+    #[graphql(
+        guard = "RoleGuard::or_agent(MANAGE)",
+        complexity = "crate::cost::page(first, last, child_complexity)"
+    )]
     async fn customers(
         &self,
         ctx: &Context<'_>,

@@ -20,6 +20,7 @@ pub struct StaffQuery;
 impl StaffQuery {
     /// The tenant's staff members by name; archived ones only with `includeArchived`.
     /// Any logged-in user. Errors: `UNAUTHENTICATED`, `BAD_USER_INPUT`.
+    #[graphql(complexity = "crate::cost::page(first, last, child_complexity)")]
     async fn staff_members(
         &self,
         ctx: &Context<'_>,
