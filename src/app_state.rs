@@ -18,4 +18,10 @@ pub struct AppState {
     pub trusted_proxy_hops: usize,
     /// `MAX_RESPONSE_BYTES`: largest JSON answer.
     pub max_response_bytes: usize,
+    /// `MAX_BODY_BYTES`: largest request body, and largest WebSocket message.
+    pub max_body_bytes: usize,
+    /// Caps on WebSocket connections.
+    pub socket_limits: crate::sockets::SocketLimits,
+    /// Open WebSocket connections by client and tenant.
+    pub socket_counter: std::sync::Arc<crate::sockets::SocketCounter>,
 }

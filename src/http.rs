@@ -13,10 +13,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use async_graphql::ServerError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -92,7 +92,7 @@ fn request_id(headers: &HeaderMap) -> String {
 
 /// Why credentials were refused.
 #[derive(Debug)]
-pub struct AuthFailure(&'static str);
+pub struct AuthFailure(pub &'static str);
 
 /// Authenticates a bearer token: an agent key (`sgk_…`), or an HS256 JWT and then (for
 /// technicians) the linked staff member. A present but invalid credential is an error,
@@ -101,14 +101,17 @@ pub async fn authenticate(
     graph: &GraphState,
     token: &str,
     request_id: &str,
-) -> Result<RequestCtx, AuthFailure> {
+) -> Result<(RequestCtx, Option<i64>), AuthFailure> {
     if token.starts_with("sgk_") {
         return match graph::agents::authenticate(&graph.db, token).await {
-            Ok(Some((tenant_id, key_id))) => Ok(RequestCtx {
-                tenant_id,
-                principal: Principal::Agent { key_id },
-                request_id: request_id.to_string(),
-            }),
+            Ok(Some((tenant_id, key_id))) => Ok((
+                RequestCtx {
+                    tenant_id,
+                    principal: Principal::Agent { key_id },
+                    request_id: request_id.to_string(),
+                },
+                None,
+            )),
             Ok(None) => Err(AuthFailure("invalid or revoked agent key")),
             Err(_) => Err(AuthFailure("could not check the agent key")),
         };
@@ -125,15 +128,18 @@ pub async fn authenticate(
     } else {
         None
     };
-    Ok(RequestCtx {
-        tenant_id: claims.tid,
-        principal: Principal::User {
-            user_id: claims.sub,
-            role,
-            staff_member_id,
+    Ok((
+        RequestCtx {
+            tenant_id: claims.tid,
+            principal: Principal::User {
+                user_id: claims.sub,
+                role,
+                staff_member_id,
+            },
+            request_id: request_id.to_string(),
         },
-        request_id: request_id.to_string(),
-    })
+        Some(claims.exp),
+    ))
 }
 
 async fn staff_member_of(
@@ -198,7 +204,7 @@ async fn graphql(
         }
         let auth = match bearer(&headers) {
             Ok(Some(token)) => match authenticate(&app.graph, token, &rid).await {
-                Ok(rc) => Some(rc),
+                Ok((rc, _)) => Some(rc),
                 Err(AuthFailure(msg)) => {
                     return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg);
                 }
@@ -282,42 +288,39 @@ async fn graphql_ws(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let protocol = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',').find_map(|p| {
+                p.trim()
+                    .parse::<async_graphql::http::WebSocketProtocols>()
+                    .ok()
+            })
+        });
+    let Some(protocol) = protocol else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+        );
+    };
     let ip = client_ip(peer, &headers, app.trusted_proxy_hops);
-    let schema = app.schema.clone();
+    let Some(slot) = crate::sockets::client_slot(&app, ip) else {
+        return error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many open connections from this address",
+        );
+    };
     upgrade
+        .max_message_size(app.max_body_bytes)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let graph = app.graph.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let rid = Uuid::new_v4().to_string();
-                    let token = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
-                    let auth = match token {
-                        Some(t) => Some(
-                            authenticate(&graph, &t, &rid)
-                                .await
-                                .map_err(|AuthFailure(m)| async_graphql::Error::new(m))?,
-                        ),
-                        None => None,
-                    };
-                    let mut data = Data::default();
-                    data.insert(Session {
-                        auth,
-                        request_id: rid,
-                        client_ip: Some(ip),
-                    });
-                    data.insert(graph::loaders::loaders(graph.db.clone()));
-                    Ok(data)
-                })
-                .serve()
-                .await
+            let _slot = slot;
+            crate::sockets::serve(app, socket, protocol, ip).await;
         })
 }
 

@@ -10,6 +10,7 @@ pub mod http;
 pub mod replay_sgd;
 pub mod rotate_keys;
 pub mod settings;
+pub mod sockets;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

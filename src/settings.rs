@@ -94,6 +94,9 @@ pub struct LimitSettings {
     /// `X-Forwarded-For` (default 0: the socket peer is the client). With 1, the client is
     /// the last address in the header.
     pub trusted_proxy_hops: usize,
+    /// Caps on WebSocket connections: `WS_MAX_PER_CLIENT`, `WS_MAX_PER_TENANT`,
+    /// `WS_MAX_STREAMS`, `WS_INIT_TIMEOUT_SECS`.
+    pub sockets: crate::sockets::SocketLimits,
 }
 
 /// Database settings.
@@ -235,6 +238,7 @@ impl Settings {
                 config: graph::limits::LimitsConfig::default(),
                 redis_url: None,
                 trusted_proxy_hops: 0,
+                sockets: crate::sockets::SocketLimits::default(),
             },
             jobs: JobSettings {
                 poll: Duration::from_millis(100),
@@ -361,6 +365,12 @@ fn limit_settings(app_env: AppEnv) -> anyhow::Result<LimitSettings> {
         },
         redis_url: env("RATE_LIMIT_REDIS_URL").or_else(|| env("REDIS_URL")),
         trusted_proxy_hops: parse_env("TRUSTED_PROXY_HOPS", 0)?,
+        sockets: crate::sockets::SocketLimits {
+            per_client: parse_env("WS_MAX_PER_CLIENT", 20)?,
+            per_tenant: parse_env("WS_MAX_PER_TENANT", 500)?,
+            streams: parse_env("WS_MAX_STREAMS", 20)?,
+            init_timeout: Duration::from_secs(parse_env("WS_INIT_TIMEOUT_SECS", 10)?),
+        },
     })
 }
 

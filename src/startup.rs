@@ -136,6 +136,7 @@ pub fn spawn_background(state: &GraphState) -> Vec<tokio::task::JoinHandle<()>> 
                 Ok(ControlSignal::PluginsChanged { tenant_id }) => {
                     st.registry.invalidate(tenant_id)
                 }
+                Ok(ControlSignal::CredentialsRevoked { .. }) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed some: drop everything rather than keep stale providers.
                     st.registry.invalidate_all();
@@ -187,6 +188,9 @@ impl Application {
                 public_base_url: settings.public_base_url.clone(),
                 trusted_proxy_hops: settings.limits.trusted_proxy_hops,
                 max_response_bytes: settings.graphql.max_response_bytes,
+                max_body_bytes: settings.graphql.max_body_bytes,
+                socket_limits: settings.limits.sockets,
+                socket_counter: Arc::default(),
             },
             settings.graphql.max_body_bytes,
         );

@@ -181,6 +181,13 @@ impl AgentMutation {
         am.revoked_at = Set(Some(now()));
         let row = am.update(&*tx).await.map_err(ApiError::from)?;
         tx.commit().await?;
+        // Open sockets using this key close on every instance.
+        st.events
+            .signal(crate::events::ControlSignal::CredentialsRevoked {
+                tenant_id: rc.tenant_id,
+                revoked: crate::events::Revoked::AgentKey { key_id: row.id },
+            })
+            .await;
         Ok(row.into())
     }
 }

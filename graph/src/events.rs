@@ -117,6 +117,22 @@ impl Envelope {
     }
 }
 
+/// Credentials that stopped being valid before their expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Revoked {
+    /// Every session of a user (log-out, removal, role change).
+    User {
+        /// The user.
+        user_id: Uuid,
+    },
+    /// An agent key.
+    AgentKey {
+        /// The key.
+        key_id: Uuid,
+    },
+}
+
 /// Infrastructure signals between instances, on their own channel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "signal")]
@@ -126,6 +142,13 @@ pub enum ControlSignal {
     PluginsChanged {
         /// The tenant.
         tenant_id: Uuid,
+    },
+    /// Credentials were revoked: open WebSocket connections using them close (4403).
+    CredentialsRevoked {
+        /// The tenant.
+        tenant_id: Uuid,
+        /// Whose.
+        revoked: Revoked,
     },
 }
 

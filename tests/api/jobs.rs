@@ -139,7 +139,15 @@ async fn a_job_due_later_waits_and_a_key_replaces_or_cancels_it() {
     until("the replacement is delivered", || echo.calls().len() == 1).await;
     assert_eq!(echo.calls(), [(second, json!({"n": 2}))]);
     assert_eq!(job_row(&app, t, first).await.status, JobStatus::Canceled);
-    let delivered = job_row(&app, t, second).await;
+    // The call is recorded before the answer is applied: wait for the commit.
+    let mut delivered = job_row(&app, t, second).await;
+    for _ in 0..100 {
+        if delivered.status == JobStatus::Delivered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        delivered = job_row(&app, t, second).await;
+    }
     assert_eq!(delivered.status, JobStatus::Delivered);
     assert_eq!(delivered.result.as_deref(), Some(r#"{"echo":{"n":2}}"#));
 
@@ -230,7 +238,15 @@ async fn every_job_is_delivered_once_with_several_workers() {
     assert_eq!(called.len(), 40, "some job was called twice: {called:?}");
     assert_eq!(unique, ids);
     for id in ids {
-        assert_eq!(job_row(&app, t, id).await.status, JobStatus::Delivered);
+        let mut status = job_row(&app, t, id).await.status;
+        for _ in 0..100 {
+            if status == JobStatus::Delivered {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            status = job_row(&app, t, id).await.status;
+        }
+        assert_eq!(status, JobStatus::Delivered);
     }
 }
 

@@ -17,4 +17,5 @@ mod roles;
 mod scheduling;
 mod schema_snapshot;
 mod sgd;
+mod sockets;
 mod upgrade;

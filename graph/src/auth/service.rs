@@ -389,6 +389,15 @@ pub async fn log_out(st: &GraphState, token: &str) -> Result<Outcome<()>, ApiErr
     };
     revoke_family(&tx, row.family_id).await?;
     tx.commit().await?;
+    // Open sockets of this user close on every instance.
+    st.events
+        .signal(crate::events::ControlSignal::CredentialsRevoked {
+            tenant_id,
+            revoked: crate::events::Revoked::User {
+                user_id: row.user_id,
+            },
+        })
+        .await;
     Ok(Ok(()))
 }
 
