@@ -24,4 +24,6 @@ pub struct AppState {
     pub socket_limits: crate::sockets::SocketLimits,
     /// Open WebSocket connections by client and tenant.
     pub socket_counter: std::sync::Arc<crate::sockets::SocketCounter>,
+    /// `PLAYGROUND`: whether `/playground` is served.
+    pub playground: bool,
 }

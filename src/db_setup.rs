@@ -51,6 +51,24 @@ fn pg_user(url: &str) -> Option<String> {
     (!user.is_empty()).then(|| user.to_string())
 }
 
+/// Whether the role `conn` is connected as bypasses row-level security (a superuser or
+/// `BYPASSRLS`): then the third tenant wall is silently off. `false` on SQLite.
+pub async fn bypasses_rls(conn: &DatabaseConnection) -> anyhow::Result<bool> {
+    if conn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(false);
+    }
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT (rolsuper OR rolbypassrls) AS bypass FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<bool>("", "bypass")?,
+        None => false,
+    })
+}
+
 /// Applies pending migrations (as the owner when `MIGRATION_DATABASE_URL` is set) and,
 /// on PostgreSQL with a distinct runtime role, grants it DML on the tables and use of
 /// the look-up functions. The runtime role owns nothing, so row-level security applies

@@ -32,10 +32,12 @@ use uuid::Uuid;
 
 /// Builds the router.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/graphql", get(graphql).post(graphql))
+    let mut r = Router::new();
+    if state.playground {
+        r = r.route("/playground", get(playground));
+    }
+    r.route("/graphql", get(graphql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
-        .route("/playground", get(playground))
         .route("/health", get(health))
         .route(
             "/webhooks/platform/stripe",
@@ -46,7 +48,29 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             axum::routing::post(crate::webhooks::tenant_webhook),
         )
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(Arc::new(state))
+}
+
+/// Gives edge refusals that are not JSON (the body-size limit's 413, axum's own
+/// 404/405/415 text) a JSON body in the GraphQL error shape.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("BAD_REQUEST", "the request body is too large"),
+        StatusCode::METHOD_NOT_ALLOWED => ("BAD_REQUEST", "method not allowed"),
+        StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route"),
+        _ => ("BAD_REQUEST", "the request was refused"),
+    };
+    error_response(status, code, message)
 }
 
 /// A GraphQL-shaped error response with `extensions.code`.
@@ -184,17 +208,73 @@ fn is_query_only(req: &async_graphql::Request) -> bool {
     }
 }
 
+/// Whether the client accepts `application/graphql-response+json` (the GraphQL over
+/// HTTP media type); otherwise answers are `application/json`.
+fn wants_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/graphql-response+json"))
+}
+
+/// Whether a POST carries JSON (`application/json`, any parameters).
+fn is_json_post(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A request error (the operation did not run: parse, validation, admission): no data,
+/// and no error with a `path`.
+fn is_request_error(resp: &async_graphql::Response) -> bool {
+    !resp.errors.is_empty()
+        && resp.data == async_graphql::Value::Null
+        && resp.errors.iter().all(|e| e.path.is_empty())
+}
+
 async fn graphql(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    req: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
 ) -> Response {
     let rid = request_id(&headers);
     let span = tracing::info_span!("graphql", request_id = %rid);
     async move {
-        let req = req.into_inner();
+        // GraphQL over HTTP: a POST must be JSON (also closes the `text/plain` "simple
+        // request" CSRF path to public mutations).
+        if method == Method::POST && !is_json_post(&headers) {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "BAD_REQUEST",
+                "POST /graphql takes Content-Type: application/json",
+            );
+        }
+        let req = match req {
+            Ok(r) => r.into_inner(),
+            Err(rejection) => {
+                let (status, message) = match rejection.0 {
+                    async_graphql::ParseRequestError::PayloadTooLarge => (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is too large".to_string(),
+                    ),
+                    async_graphql::ParseRequestError::UnsupportedBatch => (
+                        StatusCode::BAD_REQUEST,
+                        "batched requests are not supported".to_string(),
+                    ),
+                    _ => (
+                        StatusCode::BAD_REQUEST,
+                        "the request is not a valid GraphQL request (JSON with `query`)"
+                            .to_string(),
+                    ),
+                };
+                return error_response(status, "BAD_REQUEST", &message);
+            }
+        };
         if method == Method::GET && !is_query_only(&req) {
             return error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -234,7 +314,20 @@ async fn graphql(
         };
         let retry_after = rate_limited(&resp);
         let resp = within_size(resp, app.max_response_bytes);
+        let graphql_media = wants_graphql_response(&headers);
+        let request_error = is_request_error(&resp);
         let mut out = GraphQLResponse::from(resp).into_response();
+        if graphql_media {
+            // application/graphql-response+json: a request that did not run is a 400.
+            if request_error {
+                *out.status_mut() = StatusCode::BAD_REQUEST;
+            }
+        } else {
+            out.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
         if let Some(secs) = retry_after {
             *out.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             out.headers_mut()

@@ -142,6 +142,14 @@ pub struct GraphqlSettings {
     /// `MAX_RESPONSE_BYTES`: largest JSON answer (default 8 MiB); a larger one is replaced
     /// by a `BAD_USER_INPUT` error asking for less.
     pub max_response_bytes: usize,
+    /// `GRAPHQL_INTROSPECTION`: answer `__schema`/`__type` (default on; the public schema
+    /// is published as SDL anyway).
+    pub introspection: bool,
+    /// `GRAPHQL_SUGGESTIONS`: "did you mean" in validation errors (default on in
+    /// development, off in production).
+    pub suggestions: bool,
+    /// `PLAYGROUND`: serve `/playground` (default on in development, off in production).
+    pub playground: bool,
 }
 
 /// The platform's Stripe settings.
@@ -189,6 +197,10 @@ pub struct JobSettings {
     pub lease: Duration,
 }
 
+/// Shortest accepted `JWT_SECRET`, in bytes: HS256 keys must have at least 256 bits
+/// (RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// The test servers' `ENCRYPTION_KEY` (32 bytes of base64; a test value, not a secret).
 pub const TEST_ENCRYPTION_KEY: &str = "c2VydmljZWdyYXBoLXRlc3QtZW5jcnlwdGlvbi1rZXk=";
 
@@ -222,6 +234,9 @@ impl Settings {
                 max_body_bytes: 1024 * 1024,
                 max_root_fields: 20,
                 max_response_bytes: 8 * 1024 * 1024,
+                introspection: true,
+                suggestions: true,
+                playground: true,
             },
             stripe: StripeSettings {
                 secret_key: None,
@@ -362,6 +377,14 @@ fn limit_settings(app_env: AppEnv) -> anyhow::Result<LimitSettings> {
                 per_minute("RATE_LIMIT_TENANT_TEAMS", d.tenant_by_plan[2])?,
             ],
             agent_key: per_minute("RATE_LIMIT_AGENT_KEY", d.agent_key)?,
+            public_holds_per_tenant: parse_env(
+                "PUBLIC_HOLDS_PER_TENANT",
+                d.public_holds_per_tenant,
+            )?,
+            public_holds_per_client: parse_env(
+                "PUBLIC_HOLDS_PER_CLIENT",
+                d.public_holds_per_client,
+            )?,
         },
         redis_url: env("RATE_LIMIT_REDIS_URL").or_else(|| env("REDIS_URL")),
         trusted_proxy_hops: parse_env("TRUSTED_PROXY_HOPS", 0)?,
@@ -447,14 +470,31 @@ impl Settings {
                 auto_migrate: parse_bool("AUTO_MIGRATE", true)?,
             },
             bind_addr,
-            jwt_secret: secret("JWT_SECRET", "jwt_secret", app_env, &data_dir)?,
+            jwt_secret: {
+                let s = secret("JWT_SECRET", "jwt_secret", app_env, &data_dir)?;
+                // RFC 7518 §3.2: an HS256 key must be at least 256 bits.
+                if s.expose().len() < MIN_JWT_SECRET_BYTES {
+                    bail!(
+                        "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2)"
+                    );
+                }
+                s
+            },
             encryption_key: secret("ENCRYPTION_KEY", "encryption_key", app_env, &data_dir)?,
             redis: RedisSettings {
                 url: env("REDIS_URL"),
                 events_channel: env("REDIS_EVENTS_CHANNEL")
                     .unwrap_or_else(|| "servicegraph:events".into()),
             },
-            seed_demo: parse_bool("SEED_DEMO", app_env == AppEnv::Development)?,
+            seed_demo: {
+                let seed = parse_bool("SEED_DEMO", app_env == AppEnv::Development)?;
+                if seed && app_env == AppEnv::Production {
+                    bail!(
+                        "SEED_DEMO=true is refused with APP_ENV=production (the demo logins are public)"
+                    );
+                }
+                seed
+            },
             graphql: GraphqlSettings {
                 max_depth: parse_env("GRAPHQL_MAX_DEPTH", 12)?,
                 max_complexity: parse_env("GRAPHQL_MAX_COMPLEXITY", 500)?,
@@ -462,6 +502,9 @@ impl Settings {
                 max_body_bytes: parse_env("MAX_BODY_BYTES", 1024 * 1024)?,
                 max_root_fields: parse_env("GRAPHQL_MAX_ROOT_FIELDS", 20)?,
                 max_response_bytes: parse_env("MAX_RESPONSE_BYTES", 8 * 1024 * 1024)?,
+                introspection: parse_bool("GRAPHQL_INTROSPECTION", true)?,
+                suggestions: parse_bool("GRAPHQL_SUGGESTIONS", app_env == AppEnv::Development)?,
+                playground: parse_bool("PLAYGROUND", app_env == AppEnv::Development)?,
             },
             data_dir,
         })

@@ -46,6 +46,15 @@ pub async fn graph_state_with(
 ) -> anyhow::Result<GraphState> {
     let db_settings = &settings.database;
     let conn = db_setup::connect(&db_settings.url, db_settings.max_connections).await?;
+    if db_setup::bypasses_rls(&conn).await? {
+        let msg = "the database role in DATABASE_URL is a superuser or BYPASSRLS: row-level \
+                   security does not apply to it. Connect as a role that owns no tables \
+                   (see the README: MIGRATION_DATABASE_URL for the owner)";
+        if settings.app_env == crate::settings::AppEnv::Production {
+            anyhow::bail!("{msg}");
+        }
+        tracing::warn!("{msg}");
+    }
     if db_settings.auto_migrate {
         db_setup::migrate(settings, &conn).await?;
     }
@@ -177,6 +186,8 @@ impl Application {
                 max_complexity: settings.graphql.max_complexity,
                 max_root_fields: settings.graphql.max_root_fields,
                 request_timeout: settings.graphql.request_timeout,
+                introspection: settings.graphql.introspection,
+                suggestions: settings.graphql.suggestions,
                 ..Limits::default()
             },
         );
@@ -191,6 +202,7 @@ impl Application {
                 max_body_bytes: settings.graphql.max_body_bytes,
                 socket_limits: settings.limits.sockets,
                 socket_counter: Arc::default(),
+                playground: settings.graphql.playground,
             },
             settings.graphql.max_body_bytes,
         );

@@ -32,6 +32,9 @@ pub struct Model {
     pub token_hash: String,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
+    /// For holds made anonymously (public booking page): the client's address key, for
+    /// the caps on public holds. `None` for staff and agents.
+    pub client_key: Option<String>,
 }
 
 /// No SeaORM relations are declared.

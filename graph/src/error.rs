@@ -149,6 +149,9 @@ pub enum UserErrorCode {
     CancellationWindowPassed,
     /// The slot hold has expired, was released or never existed.
     HoldExpired,
+    /// Too many slots are being held anonymously (for this business, or by this client);
+    /// book or release a held slot first, or wait for holds to lapse.
+    HoldLimitReached,
     /// All-or-nothing recurring booking: some occurrence cannot be booked.
     SeriesIncomplete,
     /// The location is outside the staff member's (or every staff member's) service

@@ -3,6 +3,11 @@
 //! concurrently with the first call. Infrastructure: stores any serialisable result and
 //! imports no domain.
 //!
+//! Keys belong to whoever sent them ([`scoped_key`]: the user, the agent key, or
+//! anonymous callers), so one caller's key never returns another's result, and a key
+//! stands for one request ([`fingerprint`]): the same key with a different request is
+//! refused, as Stripe does.
+//!
 //! [`claim`] inserts `(tenant, key)` in the caller's transaction. The first caller gets
 //! [`Claimed::New`] and holds the row (uncommitted) until it commits with its result
 //! ([`store`]); a concurrent caller's insert waits on the unique key and then reads the
@@ -14,6 +19,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use sha2::{Digest, Sha256};
+
+use crate::context::{Principal, RequestCtx};
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
 use crate::util::{new_id, now};
@@ -30,6 +38,29 @@ pub enum Claimed<T> {
     Stored(T),
     /// The key was used for another operation.
     OtherOperation,
+}
+
+/// The stored form of a client's `key`: SHA-256 (hex) of the caller's scope (`user:{id}`,
+/// `agent:{key id}`, or `public` for anonymous callers) and the key.
+pub fn scoped_key(rc: &RequestCtx, key: &str) -> String {
+    let scope = match &rc.principal {
+        Principal::User { user_id, .. } => format!("user:{user_id}"),
+        Principal::Agent { key_id } => format!("agent:{key_id}"),
+        Principal::Public => "public".to_string(),
+    };
+    hex(&Sha256::digest(format!("{scope}\n{key}").as_bytes()))
+}
+
+/// `operation` with a fingerprint of `request` (the first 128 bits of its SHA-256), the
+/// form [`claim`] compares: a different request under the same key is "another
+/// operation".
+pub fn fingerprint(operation: &str, request: &serde_json::Value) -> String {
+    let digest = Sha256::digest(request.to_string().as_bytes());
+    format!("{operation}:{}", hex(&digest[..16]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `key` is acceptable (1–[`MAX_KEY_LEN`] bytes).

@@ -68,6 +68,11 @@ pub struct LimitsConfig {
     pub tenant_by_plan: [Quota; 3],
     /// Root fields per agent key (default 600/min).
     pub agent_key: Quota,
+    /// Active anonymous holds per tenant (default 10): anonymous callers cannot hold a
+    /// tenant's calendar hostage.
+    pub public_holds_per_tenant: u32,
+    /// Active anonymous holds per client address (default 2).
+    pub public_holds_per_client: u32,
 }
 
 impl Default for LimitsConfig {
@@ -87,6 +92,8 @@ impl Default for LimitsConfig {
                 Quota::per_minute(6_000),
             ],
             agent_key: Quota::per_minute(600),
+            public_holds_per_tenant: 10,
+            public_holds_per_client: 2,
         }
     }
 }

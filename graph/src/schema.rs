@@ -70,6 +70,12 @@ pub struct Limits {
     pub max_root_fields: usize,
     /// Longest execution of one query or mutation (HTTP and WebSocket alike).
     pub request_timeout: std::time::Duration,
+    /// Most directives on one field.
+    pub max_directives: usize,
+    /// Whether introspection (`__schema`, `__type`) is answered.
+    pub introspection: bool,
+    /// Whether validation errors suggest field names ("did you mean …").
+    pub suggestions: bool,
 }
 
 impl Default for Limits {
@@ -80,6 +86,9 @@ impl Default for Limits {
             max_recursive_depth: 32,
             max_root_fields: 20,
             request_timeout: std::time::Duration::from_secs(30),
+            max_directives: 10,
+            introspection: true,
+            suggestions: true,
         }
     }
 }
@@ -94,10 +103,17 @@ pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_recursive_depth)
+    .limit_directives(limits.max_directives)
     .extension(crate::admission::Admission {
         max_root_fields: limits.max_root_fields,
         timeout: limits.request_timeout,
     });
+    if !limits.introspection {
+        b = b.disable_introspection();
+    }
+    if !limits.suggestions {
+        b = b.disable_suggestions();
+    }
     if let Some(st) = state {
         b = b.data(st);
     }

@@ -137,6 +137,33 @@ pub fn parse_input_id(
     })
 }
 
+/// Most further services in one visit (`additionalServiceIds`).
+pub const MAX_EXTRA_SERVICES: usize = 10;
+/// Most add-ons in one visit (`addonIds`).
+pub const MAX_ADDONS: usize = 20;
+
+/// Parses a list of ids of at most `max` distinct entries. Errors: `BAD_USER_INPUT`
+/// naming `what` (malformed, repeated, or too many).
+pub fn parse_id_list(
+    ids: &[async_graphql::ID],
+    what: &str,
+    max: usize,
+) -> Result<Vec<Uuid>, crate::error::ApiError> {
+    if ids.len() > max {
+        return Err(crate::error::ApiError::BadUserInput(format!(
+            "`{what}` takes at most {max} ids"
+        )));
+    }
+    let parsed = parse_ids(ids, what)?;
+    let mut seen = std::collections::HashSet::new();
+    if !parsed.iter().all(|id| seen.insert(*id)) {
+        return Err(crate::error::ApiError::BadUserInput(format!(
+            "`{what}` repeats an id"
+        )));
+    }
+    Ok(parsed)
+}
+
 /// Parses a list of ids. Errors: `BAD_USER_INPUT` naming `what`.
 pub fn parse_ids(
     ids: &[async_graphql::ID],

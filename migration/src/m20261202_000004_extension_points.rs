@@ -7,6 +7,8 @@
 //! - `app_due_jobs` (PostgreSQL): due jobs across tenants, only of the kinds the asking
 //!   instance has handlers for (a comma-separated list), so an instance never claims a kind it cannot deliver
 //!   (during a rolling upgrade that adds a kind).
+//! - `slot_holds.client_key`: the client address of an anonymous hold, so the holds one
+//!   client and all anonymous clients may keep on a tenant's calendar are capped.
 //! - `periodic_jobs`: the schedule of platform-wide periodic work (sweeps, syncs); not a
 //!   tenant table. Each scheduled run is claimed by one instance with a compare-and-set
 //!   on `next_run_at`.
@@ -34,6 +36,12 @@ impl MigrationName for Migration {
 enum OutboxMessages {
     Table,
     DedupeKey,
+}
+
+#[derive(DeriveIden)]
+enum SlotHolds {
+    Table,
+    ClientKey,
 }
 
 #[derive(DeriveIden)]
@@ -126,6 +134,15 @@ impl MigrationTrait for Migration {
             .await?;
 
         manager
+            .alter_table(
+                Table::alter()
+                    .table(SlotHolds::Table)
+                    .add_column(string_len_null(SlotHolds::ClientKey, 64))
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
             .create_table(
                 Table::create()
                     .table(PeriodicJobs::Table)
@@ -212,6 +229,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(OutboxMessages::Table)
                     .drop_column(OutboxMessages::DedupeKey)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SlotHolds::Table)
+                    .drop_column(SlotHolds::ClientKey)
                     .to_owned(),
             )
             .await?;

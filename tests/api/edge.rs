@@ -91,6 +91,89 @@ async fn depth_limit_and_body_limit_hold() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await.expect("413 has a JSON body");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+}
+
+/// GraphQL over HTTP (issue 15): media types, status codes, and edge errors in the
+/// GraphQL error shape.
+#[tokio::test]
+async fn graphql_over_http_media_types_and_statuses() {
+    let app = spawn_app().await;
+    let url = format!("{}/graphql", app.address);
+    // A client that accepts only application/json gets application/json.
+    let resp = app
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(json!({"query": "{ __typename }"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    // Asking for application/graphql-response+json: a syntax error is a 400 without data.
+    let resp = app
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .body(json!({"query": "{ __typename "}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/graphql-response+json")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    // A POST that is not JSON (the `text/plain` simple request a page on another origin
+    // can send without a preflight) is refused before anything runs.
+    let resp = app
+        .http
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body(json!({"query": "mutation { logOut(refreshToken: \"x\") { success } }"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    // Malformed JSON: a 400 in the GraphQL error shape, not debug text.
+    let resp = app
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+    assert!(!body.to_string().contains("ParseRequestError"), "{body}");
+    // A batch is refused the same way.
+    let resp = app
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
 }
 
 #[tokio::test]

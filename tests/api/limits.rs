@@ -26,11 +26,13 @@ fn tight(adjust: impl Fn(&mut Settings) + Send + Sync + 'static) -> Options {
         settings: Some(Arc::new(move |s: &mut Settings| {
             s.limits.trusted_proxy_hops = 1;
             let c = &mut s.limits.config;
-            c.public_per_ip = quota(3, 3);
-            c.auth_per_ip = quota(4, 4);
+            // Long periods where a test counts a burst (a slow machine must not refill
+            // the budget mid-burst); short ones where a test waits for recovery.
+            c.public_per_ip = quota(3, 6);
+            c.auth_per_ip = quota(4, 60);
             c.login_failures = quota(2, 4);
-            c.tenant_by_plan = [quota(6, 3); 3];
-            c.agent_key = quota(3, 3);
+            c.tenant_by_plan = [quota(6, 60); 3];
+            c.agent_key = quota(3, 60);
             adjust(s);
         })),
         ..Options::default()

@@ -16,6 +16,7 @@ mod plugins;
 mod roles;
 mod scheduling;
 mod schema_snapshot;
+mod security;
 mod sgd;
 mod sockets;
 mod upgrade;

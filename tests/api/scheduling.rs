@@ -455,7 +455,7 @@ async fn idempotency_keys_return_the_first_result() {
         .gql(Some(&owner.token), "{ bookings { totalCount } }", json!({}))
         .await;
     assert_eq!(count["bookings"]["totalCount"], 1);
-    // A refusal is remembered too: the same key with another time returns the first answer.
+    // A refusal is remembered too: the same request again returns the first answer.
     let first = app
         .gql(
             None,
@@ -471,13 +471,64 @@ async fn idempotency_keys_return_the_first_result() {
         .gql(
             None,
             PUBLIC_BOOK_KEY,
-            input("11:00", "call-456", "+14155550331"),
+            input("20:00", "call-456", "+14155550331"),
         )
         .await;
     assert_eq!(
         again["publicCreateBooking"]["userErrors"][0]["code"],
         "OUTSIDE_WORKING_HOURS"
     );
+    // The same key with another request is refused (as Stripe does) and books nothing.
+    let other = app
+        .gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            input("11:00", "call-456", "+14155550331"),
+        )
+        .await;
+    assert_eq!(
+        other["publicCreateBooking"]["userErrors"][0]["code"],
+        "IDEMPOTENCY_KEY_REUSED"
+    );
+    assert_eq!(other["publicCreateBooking"]["booking"], Value::Null);
+    // Keys belong to their caller: an operator's key does not hand its booking to an
+    // anonymous caller who sends the same key.
+    let customer = app
+        .create_customer(&owner.token, "Op Customer", "+14155550332")
+        .await;
+    let staff_id = app
+        .gql(
+            Some(&owner.token),
+            "{ staffMembers { edges { node { id } } } }",
+            json!({}),
+        )
+        .await["staffMembers"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let op = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: CreateBookingInput!) { createBooking(input: $input) { booking { id } userErrors { code } } }",
+            json!({"input": {"serviceId": service, "staffMemberId": staff_id, "customerId": customer,
+                "startsAt": local(NY, day, "13:00"), "idempotencyKey": "shared-key-1"}}),
+        )
+        .await;
+    let op_id = op["createBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let anon = app
+        .gql(
+            None,
+            PUBLIC_BOOK_KEY,
+            input("14:00", "shared-key-1", "+14155550333"),
+        )
+        .await;
+    let anon_id = anon["publicCreateBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap_or("none");
+    assert_ne!(anon_id, op_id, "{anon}");
     // A new key books normally.
     let fresh = app
         .gql(

@@ -11,7 +11,7 @@ use crate::geo::{GeoInput, geo_arg};
 use crate::loaders::{StaffKey, load_one};
 use crate::staff::types::StaffMember;
 use crate::state::{caller, state};
-use crate::util::{parse_id, parse_ids};
+use crate::util::parse_id;
 
 /// A bookable start time and the staff members free then.
 pub struct AvailableSlot {

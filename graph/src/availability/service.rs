@@ -62,8 +62,12 @@ impl SlotQuery {
             from,
             to,
             location: super::geo_arg(location)?,
-            extra_service_ids: super::parse_ids(additional_service_ids, "additionalServiceIds")?,
-            addon_ids: super::parse_ids(addon_ids, "addonIds")?,
+            extra_service_ids: crate::util::parse_id_list(
+                additional_service_ids,
+                "additionalServiceIds",
+                crate::util::MAX_EXTRA_SERVICES,
+            )?,
+            addon_ids: crate::util::parse_id_list(addon_ids, "addonIds", crate::util::MAX_ADDONS)?,
         })
     }
 }

@@ -48,6 +48,7 @@ pub async fn hold_payload(
     st: &crate::state::GraphState,
     rc: &crate::context::RequestCtx,
     input: HoldSlotInput,
+    client_key: Option<String>,
 ) -> async_graphql::Result<SlotHoldPayload> {
     let service_id = match parse_input_id(&input.service_id, "serviceId", "service") {
         Ok(id) => id,
@@ -80,6 +81,7 @@ pub async fn hold_payload(
             staff,
             input.starts_at,
             input.ttl_minutes,
+            client_key,
         )
         .await?
         {
@@ -261,11 +263,16 @@ impl BookingMutation {
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
             location: crate::geo::geo_arg(input.location)?,
-            extra_service_ids: crate::util::parse_ids(
+            extra_service_ids: crate::util::parse_id_list(
                 &input.additional_service_ids,
                 "additionalServiceIds",
+                crate::util::MAX_EXTRA_SERVICES,
             )?,
-            addon_ids: crate::util::parse_ids(&input.addon_ids, "addonIds")?,
+            addon_ids: crate::util::parse_id_list(
+                &input.addon_ids,
+                "addonIds",
+                crate::util::MAX_ADDONS,
+            )?,
         };
         Ok(payload(
             service::create(state(ctx)?, rc, nb)
@@ -372,7 +379,7 @@ impl BookingMutation {
         input: HoldSlotInput,
     ) -> async_graphql::Result<SlotHoldPayload> {
         let rc = caller(ctx)?;
-        hold_payload(state(ctx)?, rc, input).await
+        hold_payload(state(ctx)?, rc, input, None).await
     }
 
     /// Releases a hold before it lapses. Errors: `UNAUTHENTICATED`, `FORBIDDEN`. User

@@ -293,19 +293,47 @@ struct StoredResult {
     user_errors: Vec<(Option<Vec<String>>, String, String)>,
 }
 
-/// The operation name idempotency keys of booking creation are stored under.
+/// The operation name idempotency keys of booking creation are stored under (with the
+/// request's fingerprint).
 const CREATE_OPERATION: &str = "createBooking";
 
-/// Claims `key` in this transaction: `Ok(None)` when it is new, `Ok(Some(outcome))` with
-/// the first call's outcome when it was used before.
-async fn claim_key(tx: &Tx, key: &str) -> Result<Option<Outcome<Box<Created>>>, ApiError> {
-    let stored: StoredResult = match idempotency::claim(tx, key, CREATE_OPERATION).await? {
+/// The request a `createBooking` idempotency key stands for.
+fn request_fingerprint(nb: &NewBooking) -> String {
+    let customer = match &nb.customer {
+        CustomerChoice::Existing(id) => serde_json::json!({"id": id}),
+        CustomerChoice::Details(c) => serde_json::json!({
+            "name": c.name, "phone": c.phone, "email": c.email, "address": c.address,
+        }),
+    };
+    idempotency::fingerprint(
+        CREATE_OPERATION,
+        &serde_json::json!({
+            "service": nb.service_id, "staff": nb.staff_member_id, "start": nb.starts_at,
+            "customer": customer, "address": nb.address, "notes": nb.notes,
+            "status": nb.status, "source": nb.source, "hold": nb.hold_token,
+            "location": nb.location.map(|g| (g.lat_e6, g.lng_e6)),
+            "extra": nb.extra_service_ids, "addons": nb.addon_ids,
+        }),
+    )
+}
+
+/// Claims `key` (already scoped to the caller) for the request `nb` in this
+/// transaction: `Ok(None)` when it is new, `Ok(Some(outcome))` with the first call's
+/// outcome when it was used before for the same request, `IDEMPOTENCY_KEY_REUSED` for
+/// another request.
+async fn claim_key(
+    tx: &Tx,
+    key: &str,
+    nb: &NewBooking,
+) -> Result<Option<Outcome<Box<Created>>>, ApiError> {
+    let operation = request_fingerprint(nb);
+    let stored: StoredResult = match idempotency::claim(tx, key, &operation).await? {
         Claimed::New => return Ok(None),
         Claimed::OtherOperation => {
             return Ok(Some(Err(vec![UserError::new(
                 Some("idempotencyKey"),
                 C::IdempotencyKeyReused,
-                "this idempotency key was used for another operation",
+                "this idempotency key was used for another request",
             )])));
         }
         Claimed::Stored(s) => s,
@@ -374,14 +402,19 @@ async fn try_create(
     excluded: &[Uuid],
 ) -> Result<Attempt, ApiError> {
     let tx = st.db.write(rc.tenant_id).await?;
-    if let Some(key) = &nb.idempotency_key
-        && let Some(outcome) = claim_key(&tx, key).await?
+    let scoped_key = nb
+        .idempotency_key
+        .as_deref()
+        .map(|k| idempotency::scoped_key(rc, k));
+    if let Some(key) = &scoped_key
+        && let Some(outcome) = claim_key(&tx, key, nb).await?
     {
         tx.commit().await?;
         return Ok(Attempt::Replayed(outcome));
     }
+    let key_for_refusal = scoped_key.as_deref();
     let refuse = |tx: Tx, errors: Vec<UserError>| async move {
-        if let Some(key) = &nb.idempotency_key {
+        if let Some(key) = key_for_refusal {
             store_result(&tx, key, &Err(errors.clone())).await?;
             tx.commit().await?;
         }
@@ -492,6 +525,25 @@ async fn try_create(
         }
         CustomerChoice::Details(c) => find_or_create_by_phone(&tx, c.clone()).await?,
     };
+    // A customer-facing booking (public page, agent) never borrows what is stored about an
+    // existing customer matched by phone: the address is only the one given now, and a
+    // different name given now is kept on the booking for the operator.
+    let customer_facing = nb.source.is_customer_facing();
+    let address = if customer_facing {
+        nb.address.clone()
+    } else {
+        nb.address.clone().or(cust.address.clone())
+    };
+    let notes = match (&nb.customer, customer_facing) {
+        (CustomerChoice::Details(c), true) if c.name.trim() != cust.name.trim() => {
+            let given = format!("Name given when booking: {}", c.name.trim());
+            Some(match &nb.notes {
+                Some(n) => format!("{given}\n{n}"),
+                None => given,
+            })
+        }
+        _ => nb.notes.clone(),
+    };
     let rules = data.rules(chosen, now());
     let blocked = rules::blocked_interval(&rules, nb.starts_at);
     let token = nb
@@ -510,11 +562,11 @@ async fn try_create(
         blocked_from: Set(blocked.start),
         blocked_until: Set(blocked.end),
         status: Set(nb.status),
-        address: Set(nb.address.clone().or(cust.address.clone())),
+        address: Set(address),
         price_cents: Set(chosen.price_cents),
         currency: Set(data.tenant.currency.clone()),
         source: Set(nb.source),
-        notes: Set(nb.notes.clone()),
+        notes: Set(notes),
         assignment_reason: Set(reason),
         cancellation_token_hash: Set(token.as_deref().map(hash_token)),
         series_id: Set(None),
@@ -544,7 +596,7 @@ async fn try_create(
                 booking: b,
                 cancellation_token: token,
             });
-            if let Some(key) = &nb.idempotency_key {
+            if let Some(key) = &scoped_key {
                 store_result(&tx, key, &Ok(created.clone())).await?;
             }
             tx.commit().await?;
@@ -733,7 +785,10 @@ pub struct NewHold {
 
 /// Holds a slot for `ttl_minutes` (default 5, 1–30): it blocks the time for everyone
 /// else until it expires, is released, or becomes a booking. Checked with the same
-/// rules as a booking (grid required). User errors: as [`create`] (no customer ones).
+/// rules as a booking (grid required). An anonymous hold carries its client's address
+/// key (`client_key`): a client may keep `PUBLIC_HOLDS_PER_CLIENT` and all anonymous
+/// clients together `PUBLIC_HOLDS_PER_TENANT` active holds on a tenant. User errors: as
+/// [`create`] (no customer ones), `HOLD_LIMIT_REACHED`.
 pub async fn hold(
     st: &GraphState,
     rc: &RequestCtx,
@@ -741,6 +796,7 @@ pub async fn hold(
     staff_member_id: Option<Uuid>,
     starts_at: DateTime<Utc>,
     ttl_minutes: Option<i32>,
+    client_key: Option<String>,
 ) -> Result<Outcome<NewHold>, ApiError> {
     let ttl = i64::from(ttl_minutes.unwrap_or(DEFAULT_HOLD_MINUTES as i32));
     if !(1..=MAX_HOLD_MINUTES).contains(&ttl) {
@@ -758,6 +814,28 @@ pub async fn hold(
         .filter(slot_hold::Column::ExpiresAt.lte(now()))
         .exec(&*tx)
         .await?;
+    let limits = st.limiter.config();
+    if let Some(client) = &client_key
+        && limits.enabled
+    {
+        use sea_orm::PaginatorTrait;
+        let public = scoped::<slot_hold::Entity>(rc.tenant_id)
+            .filter(slot_hold::Column::ClientKey.is_not_null());
+        let tenant_holds = public.clone().count(&*tx).await?;
+        let client_holds = public
+            .filter(slot_hold::Column::ClientKey.eq(client.as_str()))
+            .count(&*tx)
+            .await?;
+        if tenant_holds >= u64::from(limits.public_holds_per_tenant)
+            || client_holds >= u64::from(limits.public_holds_per_client)
+        {
+            return Ok(Err(vec![UserError::new(
+                None,
+                C::HoldLimitReached,
+                "too many slots are being held; book or release one, or try again in a few minutes",
+            )]));
+        }
+    }
     let data = match load(
         &tx,
         LoadRequest::around(service_id, staff_member_id, starts_at),
@@ -794,6 +872,7 @@ pub async fn hold(
         expires_at: Set(at + Duration::minutes(ttl)),
         token_hash: Set(hash_token(&token)),
         created_at: Set(at),
+        client_key: Set(client_key),
     }
     .insert(&*tx)
     .await?;

@@ -73,16 +73,22 @@ fn validate(name: Option<&str>, duration: Option<i32>, price: Option<i64>) -> Ve
         ));
     }
     if let Some(p) = price
-        && p < 0
+        && !(0..=MAX_PRICE_CENTS).contains(&p)
     {
         errors.push(UserError::new(
             Some("priceCents"),
             C::InvalidInput,
-            "price cannot be negative",
+            format!("price must be 0–{MAX_PRICE_CENTS} cents"),
         ));
     }
     errors
 }
+
+/// Highest price of one service, add-on or staff override, in cents (100 000.00 in the
+/// tenant's currency). With at most [`crate::util::MAX_EXTRA_SERVICES`] extra services
+/// and [`crate::util::MAX_ADDONS`] add-ons, a booking's total stays below 2³¹ − 1, the
+/// largest GraphQL `Int`.
+pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
 /// Lists services (active only unless `include_archived`).
 pub async fn list(

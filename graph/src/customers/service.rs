@@ -74,13 +74,24 @@ pub fn clean(input: CustomerInput, prefix: &str) -> Result<CleanCustomer, Vec<Us
         },
         None => None,
     };
+    let address = blank_to_none(input.address);
+    let notes = blank_to_none(input.notes);
+    for (value, field, max) in [(&address, "address", 500), (&notes, "notes", 2000)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            errors.push(UserError::new(
+                Some(&format!("{prefix}{field}")),
+                C::InvalidInput,
+                format!("{field} is longer than {max} characters"),
+            ));
+        }
+    }
     if errors.is_empty() {
         Ok(CleanCustomer {
             name,
             phone,
             email,
-            address: blank_to_none(input.address),
-            notes: blank_to_none(input.notes),
+            address,
+            notes,
         })
     } else {
         Err(errors)

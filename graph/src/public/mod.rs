@@ -349,11 +349,16 @@ impl PublicMutation {
             idempotency_key: input.idempotency_key,
             hold_token: input.hold_token,
             location: crate::geo::geo_arg(input.location)?,
-            extra_service_ids: crate::util::parse_ids(
+            extra_service_ids: crate::util::parse_id_list(
                 &input.additional_service_ids,
                 "additionalServiceIds",
+                crate::util::MAX_EXTRA_SERVICES,
             )?,
-            addon_ids: crate::util::parse_ids(&input.addon_ids, "addonIds")?,
+            addon_ids: crate::util::parse_id_list(
+                &input.addon_ids,
+                "addonIds",
+                crate::util::MAX_ADDONS,
+            )?,
         };
         let created = match bookings::create(st, &rc, nb).await? {
             Ok(c) => c,
@@ -387,7 +392,12 @@ impl PublicMutation {
                 )],
             });
         };
-        crate::bookings::hold_payload(st, &rc, input).await
+        // Anonymous holds are counted per client address (unknown address: one bucket).
+        let client = session(ctx)
+            .client_ip
+            .map(crate::admission::ip_key)
+            .unwrap_or_else(|| "unknown".into());
+        crate::bookings::hold_payload(st, &rc, input, Some(client)).await
     }
 
     /// Releases a hold before it lapses. User error: `HOLD_EXPIRED`.

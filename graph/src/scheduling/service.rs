@@ -389,11 +389,17 @@ pub async fn set_staff_services(
             Ok(id) => parsed.push((id, it.price_cents, it.duration_minutes)),
             Err(e) => errors.push(e),
         }
-        if it.price_cents.is_some_and(|p| p < 0) {
+        if it
+            .price_cents
+            .is_some_and(|p| !(0..=crate::catalog::service::MAX_PRICE_CENTS).contains(&p))
+        {
             errors.push(UserError::new(
                 Some(&field),
                 C::InvalidInput,
-                "price cannot be negative",
+                format!(
+                    "price must be 0–{} cents",
+                    crate::catalog::service::MAX_PRICE_CENTS
+                ),
             ));
         }
         if it

@@ -114,8 +114,20 @@ impl StaffMember {
     async fn user_id(&self) -> Option<ID> {
         self.0.user_id.map(|u| ID(u.to_string()))
     }
-    /// Where the working day starts (mobile work).
-    async fn home_base(&self) -> Option<GeoPoint> {
+    /// Where the working day starts (mobile work) — often a home address: shown to
+    /// owners, managers and the staff member's own user only (null for others).
+    async fn home_base(&self, ctx: &Context<'_>) -> Option<GeoPoint> {
+        let rc = crate::state::caller(ctx).ok()?;
+        let allowed = match rc.role() {
+            Some(crate::context::Role::Owner | crate::context::Role::Manager) => true,
+            Some(crate::context::Role::Technician) => {
+                rc.technician_scope() == Some(Some(self.0.id))
+            }
+            None => false,
+        };
+        if !allowed {
+            return None;
+        }
         Some(GeoPoint {
             latitude: self.0.home_latitude?,
             longitude: self.0.home_longitude?,
