@@ -9,6 +9,7 @@ pub mod db_setup;
 pub mod http;
 pub mod replay_sgd;
 pub mod rotate_keys;
+pub mod serve;
 pub mod settings;
 pub mod sockets;
 pub mod startup;

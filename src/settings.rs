@@ -150,6 +150,9 @@ pub struct GraphqlSettings {
     pub suggestions: bool,
     /// `PLAYGROUND`: serve `/playground` (default on in development, off in production).
     pub playground: bool,
+    /// `HEADER_READ_TIMEOUT_SECS` (default 10), `BODY_READ_TIMEOUT_SECS` (default 15):
+    /// slow clients are dropped.
+    pub read_timeouts: crate::serve::ReadTimeouts,
 }
 
 /// The platform's Stripe settings.
@@ -237,6 +240,7 @@ impl Settings {
                 introspection: true,
                 suggestions: true,
                 playground: true,
+                read_timeouts: crate::serve::ReadTimeouts::default(),
             },
             stripe: StripeSettings {
                 secret_key: None,
@@ -505,6 +509,10 @@ impl Settings {
                 introspection: parse_bool("GRAPHQL_INTROSPECTION", true)?,
                 suggestions: parse_bool("GRAPHQL_SUGGESTIONS", app_env == AppEnv::Development)?,
                 playground: parse_bool("PLAYGROUND", app_env == AppEnv::Development)?,
+                read_timeouts: crate::serve::ReadTimeouts {
+                    headers: Duration::from_secs(parse_env("HEADER_READ_TIMEOUT_SECS", 10)?),
+                    body: Duration::from_secs(parse_env("BODY_READ_TIMEOUT_SECS", 15)?),
+                },
             },
             data_dir,
         })

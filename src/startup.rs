@@ -27,6 +27,7 @@ use crate::settings::Settings;
 /// A built, bound, not yet serving server.
 pub struct Application {
     listener: TcpListener,
+    timeouts: crate::serve::ReadTimeouts,
     router: axum::Router,
     state: GraphState,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -212,6 +213,7 @@ impl Application {
         let background = spawn_background(&state);
         Ok(Application {
             listener,
+            timeouts: settings.graphql.read_timeouts,
             router,
             state,
             background,
@@ -236,13 +238,7 @@ impl Application {
     /// Serves until the process receives Ctrl-C / SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let _background = AbortOnDrop(self.background);
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        crate::serve::serve(self.listener, self.router, self.timeouts, shutdown_signal()).await?;
         Ok(())
     }
 
@@ -252,13 +248,7 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let _background = AbortOnDrop(self.background);
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await?;
+        crate::serve::serve(self.listener, self.router, self.timeouts, stop).await?;
         Ok(())
     }
 }

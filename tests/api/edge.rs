@@ -406,3 +406,40 @@ async fn technicians_receive_only_their_own_booking_events() {
         "{ev}"
     );
 }
+
+/// Issue 15: a client that never finishes its headers, or stalls its body, is dropped.
+#[tokio::test]
+async fn slow_clients_are_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        settings: Some(std::sync::Arc::new(|s: &mut servicegraph::Settings| {
+            s.graphql.read_timeouts = servicegraph::serve::ReadTimeouts {
+                headers: Duration::from_secs(1),
+                body: Duration::from_secs(1),
+            };
+        })),
+        ..Default::default()
+    })
+    .await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    // Unfinished headers.
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    // A body that stops after a few bytes.
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\"",
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+}
