@@ -9,27 +9,28 @@ use async_graphql::Enum;
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Defines a stored enum: the GraphQL enum, the SeaORM active enum stored as its
+/// `SCREAMING_SNAKE_CASE` name in a text column, and the same spelling in serde.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
+        #[derive(
+            Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum,
+            Serialize, Deserialize,
+        )]
+        #[sea_orm(
+            rs_type = "String",
+            db_type = "String(StringLen::None)",
+            rename_all = "SCREAMING_SNAKE_CASE"
+        )]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        $(#[$meta])*
+        pub enum $name { $($body)* }
+    };
+}
+
+stored_enum! {
 /// Lifecycle of a booking: `PENDING → CONFIRMED → IN_PROGRESS → COMPLETED`, or
 /// `CANCELED` (from `PENDING`/`CONFIRMED`) / `NO_SHOW` (from `CONFIRMED`).
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BookingStatus {
     /// Requested, not yet confirmed.
     Pending,
@@ -43,6 +44,7 @@ pub enum BookingStatus {
     Canceled,
     /// The customer did not show up.
     NoShow,
+}
 }
 
 impl BookingStatus {
@@ -78,26 +80,8 @@ impl BookingStatus {
     }
 }
 
+stored_enum! {
 /// Where a booking came from.
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BookingSource {
     /// Created by a user in the operator app.
     Platform,
@@ -108,6 +92,7 @@ pub enum BookingSource {
     /// Entered by hand on a customer's behalf (e.g. taken over the phone).
     Manual,
 }
+}
 
 impl BookingSource {
     /// Whether the customer (or an agent for them) made it: the slot grid applies and a
@@ -117,26 +102,8 @@ impl BookingSource {
     }
 }
 
+stored_enum! {
 /// What a payment is for.
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentKind {
     /// Taken through Stripe Checkout when booking (or from a payment link).
     Deposit,
@@ -147,27 +114,10 @@ pub enum PaymentKind {
     /// Paid through a payment link (`createPaymentLink`).
     Link,
 }
+}
 
+stored_enum! {
 /// How a payment was made.
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentMethod {
     /// Card, through Stripe.
     Card,
@@ -178,27 +128,10 @@ pub enum PaymentMethod {
     /// Anything else.
     Other,
 }
+}
 
+stored_enum! {
 /// Where a payment or refund stands.
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentStatus {
     /// Waiting for the customer or the provider.
     Pending,
@@ -211,27 +144,10 @@ pub enum PaymentStatus {
     /// Abandoned (the booking was canceled before payment).
     Canceled,
 }
+}
 
+stored_enum! {
 /// The tenant's subscription status with the platform.
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[graphql(name = "BillingStatus")]
 pub enum TenantStatus {
     /// Free trial.
@@ -243,27 +159,10 @@ pub enum TenantStatus {
     /// Subscription ended: read access only, no new bookings.
     Canceled,
 }
+}
 
+stored_enum! {
 /// Where a job (a queued call to the outside world) stands.
-#[derive(
-    Enum,
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "String(StringLen::None)",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     /// Due at `next_attempt_at` (a claimed job is pending with its lease in the future).
     Pending,
@@ -273,6 +172,7 @@ pub enum JobStatus {
     Dead,
     /// Canceled or replaced by its dedupe key before it ran.
     Canceled,
+}
 }
 
 #[cfg(test)]

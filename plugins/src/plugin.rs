@@ -215,8 +215,11 @@ pub trait Plugin: Send + Sync {
 
     /// Checks a complete configuration (fields already validated against
     /// [`Plugin::spec`]) by reading it as the plugin's typed config. Errors: per field,
-    /// never echoing a value.
-    fn check(&self, config: &LoadedPlugin) -> Result<(), Vec<FieldError>>;
+    /// never echoing a value. Default (plugins without a configuration): nothing to check.
+    fn check(&self, config: &LoadedPlugin) -> Result<(), Vec<FieldError>> {
+        let _ = config;
+        Ok(())
+    }
 
     /// Adds what this plugin provides for a tenant to `out` (a configured plugin: its
     /// stored configuration; a built-in: an empty one). Errors: why it could not (logged;
@@ -229,7 +232,11 @@ pub trait Plugin: Send + Sync {
     ) -> Result<(), String>;
 
     /// The `testPlugin` check: the provider's cheapest read with the tenant's providers.
-    async fn test(&self, providers: &TenantProviders) -> TestOutcome;
+    /// Default (built-ins, which call nobody): passes.
+    async fn test(&self, providers: &TenantProviders) -> TestOutcome {
+        let _ = providers;
+        TestOutcome::ok("built in; nothing to check")
+    }
 }
 
 /// Reads `config` as `T` for [`Plugin::check`], turning a failure into one field error

@@ -124,6 +124,36 @@ fn failure_code(err: &ProviderError) -> String {
     }
 }
 
+/// The payment and booking a checkout or balance job is about (the rest of its payload
+/// is ignored).
+#[derive(Deserialize)]
+struct PaymentRef {
+    payment_id: Uuid,
+    booking_id: Uuid,
+}
+
+/// The metadata every payments call carries, for reconciliation in Stripe.
+fn payment_metadata(payment_id: Uuid, booking_id: Uuid, tenant_id: Uuid) -> Vec<(String, String)> {
+    vec![
+        ("payment_id".into(), payment_id.to_string()),
+        ("booking_id".into(), booking_id.to_string()),
+        ("tenant_id".into(), tenant_id.to_string()),
+    ]
+}
+
+/// The `dead` step of a checkout or balance job: its payment failed (a payload that
+/// cannot be read has nothing to fail).
+async fn fail_job_payment(
+    tx: &Tx,
+    job: &outbox_message::Model,
+    err: &ProviderError,
+) -> Result<(), ApiError> {
+    match args::<PaymentRef>(job) {
+        Ok(p) => fail_payment(tx, p.payment_id, p.booking_id, err).await,
+        Err(_) => Ok(()),
+    }
+}
+
 /// Marks a card payment failed after its job was dead-lettered and notifies the operator
 /// (the error text has no secrets: provider errors never carry keys).
 async fn fail_payment(
@@ -196,11 +226,7 @@ impl JobHandler<GraphState> for CheckoutJob {
             cancel_url: a.cancel_url,
             customer_email: a.customer_email,
             client_reference_id: Some(a.booking_id.to_string()),
-            metadata: vec![
-                ("payment_id".into(), a.payment_id.to_string()),
-                ("booking_id".into(), a.booking_id.to_string()),
-                ("tenant_id".into(), job.tenant_id.to_string()),
-            ],
+            metadata: payment_metadata(a.payment_id, a.booking_id, job.tenant_id),
             application_fee_cents: Some(a.application_fee_cents).filter(|f| *f > 0),
             expires_at: Some(expires_at),
             save_card_for_off_session: true,
@@ -271,10 +297,7 @@ impl JobHandler<GraphState> for CheckoutJob {
         job: &outbox_message::Model,
         err: &ProviderError,
     ) -> Result<(), ApiError> {
-        match args::<CheckoutArgs>(job) {
-            Ok(a) => fail_payment(tx, a.payment_id, a.booking_id, err).await,
-            Err(_) => Ok(()),
-        }
+        fail_job_payment(tx, job, err).await
     }
 }
 
@@ -309,11 +332,7 @@ impl JobHandler<GraphState> for BalanceJob {
             payment_method: a.payment_method,
             application_fee_cents: Some(a.application_fee_cents).filter(|f| *f > 0),
             description: Some("Balance".into()),
-            metadata: vec![
-                ("payment_id".into(), a.payment_id.to_string()),
-                ("booking_id".into(), a.booking_id.to_string()),
-                ("tenant_id".into(), job.tenant_id.to_string()),
-            ],
+            metadata: payment_metadata(a.payment_id, a.booking_id, job.tenant_id),
         };
         let pi = provider(st, job)
             .await?
@@ -388,10 +407,7 @@ impl JobHandler<GraphState> for BalanceJob {
         job: &outbox_message::Model,
         err: &ProviderError,
     ) -> Result<(), ApiError> {
-        match args::<BalanceArgs>(job) {
-            Ok(a) => fail_payment(tx, a.payment_id, a.booking_id, err).await,
-            Err(_) => Ok(()),
-        }
+        fail_job_payment(tx, job, err).await
     }
 }
 

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use integrations::Capability;
 
-use crate::catalog::{FieldError, PluginSpec};
-use crate::plugin::{BuildEnv, LoadedPlugin, Plugin, TenantProviders, TestOutcome};
+use crate::catalog::PluginSpec;
+use crate::plugin::{BuildEnv, LoadedPlugin, Plugin, TenantProviders};
 
 /// Catalog entry.
 pub static SPEC: PluginSpec = PluginSpec {
@@ -28,10 +28,6 @@ impl Plugin for Manual {
         &SPEC
     }
 
-    fn check(&self, _config: &LoadedPlugin) -> Result<(), Vec<FieldError>> {
-        Ok(())
-    }
-
     fn build(
         &self,
         _env: &BuildEnv<'_>,
@@ -39,9 +35,5 @@ impl Plugin for Manual {
         _out: &mut TenantProviders,
     ) -> Result<(), String> {
         Ok(())
-    }
-
-    async fn test(&self, _providers: &TenantProviders) -> TestOutcome {
-        TestOutcome::ok("built in; nothing to check")
     }
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use integrations::Capability;
 
 use crate::HaversineRouting;
-use crate::catalog::{FieldError, PluginSpec};
-use crate::plugin::{BuildEnv, LoadedPlugin, Plugin, TenantProviders, TestOutcome};
+use crate::catalog::PluginSpec;
+use crate::plugin::{BuildEnv, LoadedPlugin, Plugin, TenantProviders};
 
 /// Catalog entry.
 pub static SPEC: PluginSpec = PluginSpec {
@@ -32,10 +32,6 @@ impl Plugin for BuiltinRouting {
         &SPEC
     }
 
-    fn check(&self, _config: &LoadedPlugin) -> Result<(), Vec<FieldError>> {
-        Ok(())
-    }
-
     fn build(
         &self,
         env: &BuildEnv<'_>,
@@ -47,9 +43,5 @@ impl Plugin for BuiltinRouting {
             average_speed_kmh: env.tenant.speed_kmh,
         });
         Ok(())
-    }
-
-    async fn test(&self, _providers: &TenantProviders) -> TestOutcome {
-        TestOutcome::ok("built in; nothing to check")
     }
 }
