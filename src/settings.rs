@@ -111,6 +111,9 @@ pub struct DatabaseSettings {
     pub migration_url: Option<String>,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (default 20).
     pub max_connections: u32,
+    /// `DATABASE_CONNECTIONS_PER_REQUEST`: root fields of one request resolving at once,
+    /// so one request cannot take the pool (default 4).
+    pub per_request: usize,
     /// `AUTO_MIGRATE`: apply migrations on start (default true).
     pub auto_migrate: bool,
 }
@@ -218,6 +221,7 @@ impl Settings {
                 url: format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
                 migration_url: None,
                 max_connections: 10,
+                per_request: 4,
                 auto_migrate: true,
             },
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -471,6 +475,7 @@ impl Settings {
                 url: database_url,
                 migration_url: env("MIGRATION_DATABASE_URL"),
                 max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 20)?,
+                per_request: parse_env("DATABASE_CONNECTIONS_PER_REQUEST", 4)?,
                 auto_migrate: parse_bool("AUTO_MIGRATE", true)?,
             },
             bind_addr,

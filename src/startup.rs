@@ -189,6 +189,7 @@ impl Application {
                 request_timeout: settings.graphql.request_timeout,
                 introspection: settings.graphql.introspection,
                 suggestions: settings.graphql.suggestions,
+                concurrent_roots: settings.database.per_request,
                 ..Limits::default()
             },
         );

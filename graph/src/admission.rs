@@ -10,6 +10,8 @@
 //!   `BAD_USER_INPUT`;
 //! - every query and mutation runs under the request timeout (`REQUEST_TIMEOUT_SECS`),
 //!   over WebSocket as over HTTP;
+//! - at most `DATABASE_CONNECTIONS_PER_REQUEST` root fields of one request resolve at
+//!   once (default 4), so one request cannot take the connection pool;
 //! - rate limits ([`crate::limits`]), charged per root field (aliases count): anonymous
 //!   callers per client IP, users per tenant by plan, agents per key; plus `logIn`/
 //!   `signUp`/`refreshToken` per client IP → `RATE_LIMITED` with `retryAfter`.
@@ -46,15 +48,21 @@ pub struct Admission {
     pub max_root_fields: usize,
     /// Longest execution of a query or mutation.
     pub timeout: std::time::Duration,
+    /// Root fields of one request resolving at once.
+    pub concurrent_roots: usize,
 }
 
 impl ExtensionFactory for Admission {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AdmissionExtension(*self))
+        // One extension instance per request: the semaphore bounds that request.
+        Arc::new(AdmissionExtension(
+            *self,
+            tokio::sync::Semaphore::new(self.concurrent_roots.max(1)),
+        ))
     }
 }
 
-struct AdmissionExtension(Admission);
+struct AdmissionExtension(Admission, tokio::sync::Semaphore);
 
 /// The request-level error (no location: it concerns the whole operation).
 fn refuse(e: ApiError) -> ServerError {
@@ -84,6 +92,19 @@ impl Extension for AdmissionExtension {
                 .map_err(refuse)?;
         }
         next.run(ctx, request).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        if info.path_node.parent.is_some() {
+            return next.run(ctx, info).await;
+        }
+        let _permit = self.1.acquire().await.ok();
+        next.run(ctx, info).await
     }
 
     async fn execute(

@@ -5,12 +5,20 @@
 
 use chrono::NaiveDate;
 
-/// A date-range field (slot searches, calendars): the selection's cost once per started
-/// week of the range, so a 62-day search costs 9× its selection and a hundred aliased
-/// ones cannot pass the limit.
+fn days(from: NaiveDate, to: NaiveDate) -> usize {
+    (to - from).num_days().clamp(0, 3_660) as usize + 1
+}
+
+/// A slot search: the selection's cost once per day of the range, so a two-month search
+/// costs 62× its selection and the default budget admits about four of them per request.
+pub fn slots(from: NaiveDate, to: NaiveDate, child_complexity: usize) -> usize {
+    days(from, to) * child_complexity.max(1)
+}
+
+/// A calendar (one boolean per day, found cheaply): the selection's cost once per started
+/// week of the range.
 pub fn range(from: NaiveDate, to: NaiveDate, child_complexity: usize) -> usize {
-    let days = (to - from).num_days().clamp(0, 3_660) as usize + 1;
-    days.div_ceil(7) * child_complexity.max(1)
+    days(from, to).div_ceil(7) * child_complexity.max(1)
 }
 
 /// A Relay connection: the node selection's cost once per started ten nodes of the page
@@ -32,6 +40,8 @@ mod tests {
         assert_eq!(range(d("2027-01-01"), d("2027-01-07"), 3), 3);
         assert_eq!(range(d("2027-01-01"), d("2027-01-08"), 3), 6);
         assert_eq!(range(d("2027-01-01"), d("2027-03-03"), 3), 27);
+        assert_eq!(slots(d("2027-01-01"), d("2027-03-03"), 2), 124);
+        assert_eq!(slots(d("2027-01-01"), d("2027-01-01"), 2), 2);
         // A reversed range costs one unit (and is refused by the resolver).
         assert_eq!(range(d("2027-03-03"), d("2027-01-01"), 3), 3);
         assert_eq!(page(Some(100), None, 12), 120);

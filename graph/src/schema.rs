@@ -72,6 +72,8 @@ pub struct Limits {
     pub request_timeout: std::time::Duration,
     /// Most directives on one field.
     pub max_directives: usize,
+    /// Root fields of one request resolving at once (bounds its database connections).
+    pub concurrent_roots: usize,
     /// Whether introspection (`__schema`, `__type`) is answered.
     pub introspection: bool,
     /// Whether validation errors suggest field names ("did you mean …").
@@ -87,6 +89,7 @@ impl Default for Limits {
             max_root_fields: 20,
             request_timeout: std::time::Duration::from_secs(30),
             max_directives: 10,
+            concurrent_roots: 4,
             introspection: true,
             suggestions: true,
         }
@@ -107,6 +110,7 @@ pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
     .extension(crate::admission::Admission {
         max_root_fields: limits.max_root_fields,
         timeout: limits.request_timeout,
+        concurrent_roots: limits.concurrent_roots,
     });
     if !limits.introspection {
         b = b.disable_introspection();

@@ -494,8 +494,9 @@ async fn costly_slot_searches_are_refused_before_they_run() {
         "{}",
         body["errors"][0]
     );
-    // One two-month search that passes the budget: the answer would be 17 856 slots ×
-    // 40 staff members; refused with a hint instead of sent.
+    // One two-month search that passes the budget: 40 staff members × 62 days × 288
+    // starts would be evaluated (and 17 856 slots × 40 sent); refused with a hint before
+    // any of that work.
     let (_, body) = app.post(None, &run(1, ""), vars.clone()).await;
     assert_eq!(
         code(&body),

@@ -117,6 +117,34 @@ impl ScheduleData {
         })
     }
 
+    /// An upper bound of the start times the rules would evaluate over `days` days: for
+    /// every candidate, its weekly working minutes divided by the slot grid, per started
+    /// week. Lets a caller refuse a question before spending the work on it.
+    pub fn estimated_starts(&self, days: i64) -> u64 {
+        let weeks = (days.max(1) as u64).div_ceil(7);
+        let grid = self
+            .service
+            .slot_interval_minutes
+            .unwrap_or(self.tenant.slot_interval_minutes)
+            .max(1) as u64;
+        self.candidates
+            .iter()
+            .map(|c| {
+                let minutes: u64 = self
+                    .hours
+                    .get(&c.staff.id)
+                    .map(|h| {
+                        h.0.iter()
+                            .flatten()
+                            .map(|(s, e)| (e - s).max(0) as u64)
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                minutes.div_ceil(grid) * weeks
+            })
+            .sum()
+    }
+
     /// The schedule of staff member `id` (empty if unknown).
     pub fn schedule(&self, id: Uuid) -> StaffSchedule<'_> {
         let staff = self

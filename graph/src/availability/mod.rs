@@ -159,7 +159,7 @@ impl AvailabilityQuery {
     /// future starts. With `staffMemberId` only that staff member; otherwise every
     /// active one. Errors: `UNAUTHENTICATED`, `NOT_FOUND`, `BAD_USER_INPUT`.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::cost::range(from, to, child_complexity)")]
+    #[graphql(complexity = "crate::cost::slots(from, to, child_complexity)")]
     async fn available_slots(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,24 @@ use crate::util::now;
 pub const MAX_SLOTS_PER_RESPONSE: usize = 5_000;
 /// Most (slot, staff member) pairs one answer may hold.
 pub const MAX_SLOT_STAFF_PER_RESPONSE: usize = 50_000;
+/// Most start times one question may make the rules evaluate (by
+/// [`ScheduleData::estimated_starts`]): 50 staff members × 8 hours × a month on a
+/// 15-minute grid is about 50 000; a question above this is refused before any work.
+pub const MAX_STARTS_PER_QUESTION: u64 = 100_000;
+
+/// A calendar stops at the first free start of each day, so it may cover more.
+pub const MAX_STARTS_PER_CALENDAR: u64 = 5 * MAX_STARTS_PER_QUESTION;
+
+fn check_work(data: &ScheduleData, q: &SlotQuery, max: u64) -> Result<(), ApiError> {
+    let days = (q.to - q.from).num_days() + 1;
+    if data.estimated_starts(days) > max {
+        return Err(ApiError::BadUserInput(
+            "this question covers too many possible start times: ask for fewer days or one staff member"
+                .into(),
+        ));
+    }
+    Ok(())
+}
 
 /// Longest range one `availableSlots` query may cover, in days.
 pub const MAX_RANGE_DAYS: i64 = 62;
@@ -143,6 +161,7 @@ pub async fn available_slots(
     let Some(data) = load_for(st, rc, &q).await? else {
         return Ok(vec![]);
     };
+    check_work(&data, &q, MAX_STARTS_PER_QUESTION)?;
     let slots = compute_slots(&data, now(), q.from, q.to);
     let pairs: usize = slots.iter().map(|s| s.staff_member_ids.len()).sum();
     if slots.len() > MAX_SLOTS_PER_RESPONSE || pairs > MAX_SLOT_STAFF_PER_RESPONSE {
@@ -193,6 +212,7 @@ pub async fn available_days(
     let Some(data) = load_for(st, rc, &q).await? else {
         return Ok(vec![]);
     };
+    check_work(&data, &q, MAX_STARTS_PER_CALENDAR)?;
     let at = now();
     let mut days = std::collections::BTreeSet::new();
     for c in &data.candidates {

@@ -228,7 +228,7 @@ impl PublicQuery {
     /// (inclusive, at most 62 days), any staff member unless `staffMemberId`. Errors:
     /// `NOT_FOUND`, `BAD_USER_INPUT`.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::cost::range(from, to, child_complexity)")]
+    #[graphql(complexity = "crate::cost::slots(from, to, child_complexity)")]
     async fn public_available_slots(
         &self,
         ctx: &Context<'_>,
