@@ -64,6 +64,23 @@ impl ExtensionFactory for Admission {
 
 struct AdmissionExtension(Admission, tokio::sync::Semaphore);
 
+/// `extensions.code` of a document that does not parse (Apollo Server's name for it).
+pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+/// `extensions.code` of a document that breaks a validation rule: unknown fields, wrong
+/// argument types, `GRAPHQL_MAX_DEPTH`, `GRAPHQL_MAX_COMPLEXITY` (Apollo Server's name).
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+/// `extensions.code` of an operation stopped after `REQUEST_TIMEOUT_SECS`.
+pub const TIMEOUT: &str = "TIMEOUT";
+
+/// `e` with `extensions.code = code`, unless it already has a code.
+fn with_code(mut e: ServerError, code: &'static str) -> ServerError {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
+    e
+}
+
 /// The request-level error (no location: it concerns the whole operation).
 fn refuse(e: ApiError) -> ServerError {
     let mut se = e.extend().into_server_error(Pos::default());
@@ -107,6 +124,30 @@ impl Extension for AdmissionExtension {
         next.run(ctx, info).await
     }
 
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: async_graphql::extensions::NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, PARSE_FAILED))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errs| {
+            errs.into_iter()
+                .map(|e| with_code(e, VALIDATION_FAILED))
+                .collect()
+        })
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -117,9 +158,9 @@ impl Extension for AdmissionExtension {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::warn!("operation timed out");
-                async_graphql::Response::from_errors(vec![ServerError::new(
-                    "request timed out",
-                    None,
+                async_graphql::Response::from_errors(vec![with_code(
+                    ServerError::new("request timed out", None),
+                    TIMEOUT,
                 )])
             }
         }

@@ -81,6 +81,20 @@ async fn depth_limit_and_body_limit_hold() {
             .contains("nested too deep"),
         "{body}"
     );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    let (_, body) = app.post(None, "{ __typename", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED",
+        "{body}"
+    );
+    let (_, body) = app.post(None, "{ noSuchField }", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
     let huge = "x".repeat(2 * 1024 * 1024);
     let resp = app
         .http
