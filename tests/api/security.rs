@@ -1,7 +1,8 @@
 //! Abuse tests of issue 15's "should fix" findings: anonymous callers cannot hold a
 //! tenant's calendar hostage, cannot steer a booking to a stored customer's address,
 //! cannot reuse another caller's idempotency key (see `scheduling.rs`), and cannot learn
-//! whether an email has accounts from `logIn`.
+//! whether an email has accounts from `logIn`; oversized strings, lists and prices are
+//! refused; technicians read only their own home base; production refuses unsafe settings.
 
 use std::sync::Arc;
 
@@ -194,4 +195,294 @@ async fn log_in_reveals_nothing_without_the_password_and_a_squatter_changes_noth
         .gql(Some(&token), "{ me { tenant { slug } } }", json!({}))
         .await;
     assert_eq!(who["me"]["tenant"]["slug"], owner.slug.as_str());
+}
+
+/// Issue 15, "small" and "Int is 32-bit": oversized strings, lists and amounts are refused
+/// with a clear error, and nothing is written.
+#[tokio::test]
+async fn oversized_strings_lists_and_amounts_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("big")).await;
+    let t = Some(owner.token.as_str());
+
+    // A 10,000-character business name (the body limit is 1 MiB): refused, no account.
+    let s = slug("bigname");
+    let email = format!("owner@{s}.example.com");
+    let data = app
+        .gql(
+            None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken userErrors { field code } } }",
+            json!({"input": {"businessName": "B".repeat(10_000), "slug": s, "timezone": "America/New_York", "email": email, "password": PASSWORD}}),
+        )
+        .await;
+    assert!(data["signUp"]["accessToken"].is_null(), "{data}");
+    assert_eq!(
+        data["signUp"]["userErrors"][0]["field"],
+        json!(["input", "businessName"]),
+        "{data}"
+    );
+    assert!(app.log_in(&email, PASSWORD, None).await["accessToken"].is_null());
+
+    // Prices: 99,999,999,999 (past 2^31 − 1) and $100,000.01 are both refused by the rule.
+    let create = "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } userErrors { field code } } }";
+    for cents in [99_999_999_999_i64, 10_000_001] {
+        let data = app
+            .gql(
+                t,
+                create,
+                json!({"input": {"name": "Huge", "durationMinutes": 30, "priceCents": cents}}),
+            )
+            .await;
+        assert_eq!(data["createService"]["service"], Value::Null, "{data}");
+        assert_eq!(
+            data["createService"]["userErrors"][0]["field"],
+            json!(["input", "priceCents"]),
+            "{data}"
+        );
+    }
+    let data = app.gql(t, "{ services { totalCount } }", json!({})).await;
+    assert_eq!(data["services"]["totalCount"], 0, "{data}");
+
+    // Bookings: more than 10 further services, a repeated id, 2,001-character notes.
+    let service = app.create_service(&owner.token, 30).await;
+    let staff = app
+        .create_staff(&owner.token, "Sam", &every_day("08:00", "18:00"))
+        .await;
+    let customer = app
+        .create_customer(&owner.token, "Cara", "+14155550111")
+        .await;
+    let day = next_weekday(chrono::Weekday::Wed, 2);
+    let starts = local(NY, day, "10:00");
+    let book = "mutation($input: CreateBookingInput!) { createBooking(input: $input) { booking { id } userErrors { field code } } }";
+    let base = json!({"serviceId": service, "staffMemberId": staff, "customerId": customer, "startsAt": starts});
+    let with = |extra: Value| {
+        let mut input = base.clone();
+        for (k, v) in extra.as_object().expect("object") {
+            input[k] = v.clone();
+        }
+        json!({"input": input})
+    };
+    let eleven: Vec<String> = (0..11).map(|_| service.clone()).collect();
+    assert_eq!(
+        app.gql_error_code(t, book, with(json!({"additionalServiceIds": eleven})))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.gql_error_code(
+            t,
+            book,
+            with(json!({"additionalServiceIds": [service, service]}))
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+    let data = app
+        .gql(t, book, with(json!({"notes": "n".repeat(2001)})))
+        .await;
+    assert_eq!(data["createBooking"]["booking"], Value::Null, "{data}");
+    assert_eq!(
+        data["createBooking"]["userErrors"][0]["field"],
+        json!(["input", "notes"]),
+        "{data}"
+    );
+    let data = app.gql(t, "{ bookings { totalCount } }", json!({})).await;
+    assert_eq!(data["bookings"]["totalCount"], 0, "{data}");
+
+    // The control: the same booking within the bounds is made.
+    let data = app
+        .gql(t, book, with(json!({"notes": "n".repeat(2000)})))
+        .await;
+    assert!(data["createBooking"]["booking"]["id"].is_string(), "{data}");
+}
+
+/// Issue 15, "small": a technician reads the team but only its own home base (often a
+/// home address); owners and managers read all of them.
+#[tokio::test]
+async fn technicians_read_only_their_own_home_base() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("home")).await;
+    let weekly: Vec<Value> = every_day("08:00", "18:00")
+        .iter()
+        .map(|(d, s, e)| json!({"weekday": d, "startTime": s, "endTime": e}))
+        .collect();
+    let create = "mutation($input: CreateStaffMemberInput!) { createStaffMember(input: $input) { staffMember { id } userErrors { code } } }";
+    let (tech_user, tech_token) = app
+        .create_user(
+            &owner,
+            &format!("tech@{}.example.com", owner.slug),
+            "TECHNICIAN",
+        )
+        .await;
+    let (_, manager_token) = app
+        .create_user(
+            &owner,
+            &format!("mgr@{}.example.com", owner.slug),
+            "MANAGER",
+        )
+        .await;
+    let mut ids = Vec::new();
+    for (name, user, lat) in [
+        ("Van 1", None, 39.40),
+        ("Van 2", Some(tech_user.as_str()), 39.50),
+    ] {
+        let data = app
+            .gql(
+                Some(&owner.token),
+                create,
+                json!({"input": {"name": name, "weeklyHours": weekly, "userId": user, "homeBase": {"latitude": lat, "longitude": -76.6}}}),
+            )
+            .await;
+        ids.push(
+            data["createStaffMember"]["staffMember"]["id"]
+                .as_str()
+                .expect("staff id")
+                .to_string(),
+        );
+    }
+    let read = |token: String| {
+        let app = &app;
+        async move {
+            let data = app
+                .gql(
+                    Some(&token),
+                    "{ staffMembers(first: 10) { edges { node { id homeBase { latitude } } } } }",
+                    json!({}),
+                )
+                .await;
+            data["staffMembers"]["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| {
+                    (
+                        e["node"]["id"].as_str().unwrap_or_default().to_string(),
+                        e["node"]["homeBase"]["latitude"].as_f64(),
+                    )
+                })
+                .collect::<std::collections::HashMap<_, _>>()
+        }
+    };
+    let tech = read(tech_token).await;
+    assert_eq!(tech.len(), 2, "the technician sees the team");
+    assert_eq!(
+        tech[&ids[0]], None,
+        "another staff member's home base is hidden"
+    );
+    assert_eq!(tech[&ids[1]], Some(39.50), "its own is shown");
+    for token in [manager_token, owner.token.clone()] {
+        let seen = read(token).await;
+        assert_eq!(seen[&ids[0]], Some(39.40));
+        assert_eq!(seen[&ids[1]], Some(39.50));
+    }
+}
+
+/// Starts the release binary with `APP_ENV=production` and valid secrets plus `extra`;
+/// returns `Ok(port)` once `/health` answers, or `Err(stderr)` if it exits first.
+async fn start_production(extra: &[(&str, String)]) -> Result<(std::process::Child, u16), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_servicegraph"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("APP_ENV", "production")
+        .env("DATA_DIR", dir.path())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("JWT_SECRET", "j".repeat(48))
+        .env(
+            "ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start the server binary");
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                use std::io::Read;
+                let _ = s.read_to_string(&mut err);
+            }
+            return Err(format!("{status}: {err}"));
+        }
+        if http
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok((child, port));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    panic!("the server neither started nor exited within 60 s");
+}
+
+/// Issue 15: production refuses settings that would be unsafe there, with a message that
+/// names the variable; with safe settings it starts (so the refusals are the rule's).
+#[tokio::test]
+async fn production_refuses_unsafe_settings_at_start() {
+    let refused = |extra: Vec<(&'static str, String)>, says: &'static str| async move {
+        match start_production(&extra).await {
+            Ok((mut child, _)) => {
+                let _ = child.kill();
+                panic!("started with {extra:?}");
+            }
+            Err(stderr) => assert!(stderr.contains(says), "{extra:?}: {stderr}"),
+        }
+    };
+    refused(
+        vec![("JWT_SECRET", "s".repeat(31))],
+        "JWT_SECRET must be at least 32 bytes",
+    )
+    .await;
+    refused(
+        vec![("SEED_DEMO", "true".into())],
+        "SEED_DEMO=true is refused",
+    )
+    .await;
+    refused(
+        vec![("RATE_LIMITS", "off".into())],
+        "RATE_LIMITS_OFF_IN_PRODUCTION",
+    )
+    .await;
+    if let Ok(admin) = std::env::var("TEST_DATABASE_URL") {
+        // The CI's PostgreSQL user is a superuser: row-level security would not apply.
+        refused(vec![("DATABASE_URL", admin)], "superuser or BYPASSRLS").await;
+    }
+
+    // The control: the same settings otherwise start, without suggestions or playground.
+    let (mut child, port) = start_production(&[]).await.expect("production starts");
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .json(&json!({"query": "{ publicTenan(slug: \"x\") { name } }"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("publicTenan"), "{body}");
+    assert!(
+        !message.contains("Did you mean"),
+        "no suggestions in production: {body}"
+    );
+    let playground = http
+        .get(format!("http://127.0.0.1:{port}/playground"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(playground.status().as_u16(), 404);
+    let _ = child.kill();
+    let _ = child.wait();
 }
