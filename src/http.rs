@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_graphql::ServerError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLRequest;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -306,17 +306,12 @@ async fn graphql(
             Ok(resp) => resp,
             Err(_) => {
                 tracing::warn!("request timed out");
-                async_graphql::Response::from_errors(vec![ServerError::new(
-                    "request timed out",
-                    None,
-                )])
+                async_graphql::Response::from_errors(vec![graph::admission::timed_out()])
             }
         };
         let retry_after = rate_limited(&resp);
-        let resp = within_size(resp, app.max_response_bytes);
+        let (mut out, request_error) = encode(resp, app.max_response_bytes);
         let graphql_media = wants_graphql_response(&headers);
-        let request_error = is_request_error(&resp);
-        let mut out = GraphQLResponse::from(resp).into_response();
         if graphql_media {
             // application/graphql-response+json: a request that did not run is a 400.
             if request_error {
@@ -342,16 +337,47 @@ async fn graphql(
     .await
 }
 
-/// `resp`, or — when its JSON is larger than `max` bytes — an error asking for less (the
-/// work is done, but the memory and bandwidth of sending it are not spent).
-fn within_size(resp: async_graphql::Response, max: usize) -> async_graphql::Response {
-    let size = serde_json::to_vec(&resp)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size <= max {
-        return resp;
+/// The HTTP answer for `resp`, serialized once (as `application/graphql-response+json`,
+/// with its cache-control and extra headers), and whether it is a request error (nothing
+/// ran). When the JSON is larger than `max` bytes, an error asking for less is sent
+/// instead (the work is done, but the bandwidth of sending it is not spent).
+fn encode(resp: async_graphql::Response, max: usize) -> (Response, bool) {
+    let body = match serde_json::to_vec(&resp) {
+        Ok(body) if body.len() <= max => body,
+        Ok(body) => {
+            tracing::warn!(bytes = body.len(), max, "response too large; refused");
+            return encode(too_large(max), usize::MAX);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "response not serializable");
+            return encode(
+                async_graphql::Response::from_errors(vec![ServerError::new(
+                    "internal error",
+                    None,
+                )]),
+                usize::MAX,
+            );
+        }
+    };
+    let request_error = is_request_error(&resp);
+    let mut out = Response::new(axum::body::Body::from(body));
+    out.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/graphql-response+json"),
+    );
+    if resp.is_ok()
+        && let Some(value) = resp.cache_control.value()
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        out.headers_mut()
+            .insert(axum::http::header::CACHE_CONTROL, value);
     }
-    tracing::warn!(bytes = size, max, "response too large; refused");
+    out.headers_mut().extend(resp.http_headers);
+    (out, request_error)
+}
+
+/// The answer sent instead of one larger than `MAX_RESPONSE_BYTES`.
+fn too_large(max: usize) -> async_graphql::Response {
     let mut err = ServerError::new(
         format!("the answer is larger than {max} bytes: ask for fewer fields, items or days"),
         None,

@@ -72,6 +72,11 @@ pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 /// `extensions.code` of an operation stopped after `REQUEST_TIMEOUT_SECS`.
 pub const TIMEOUT: &str = "TIMEOUT";
 
+/// The error of an operation stopped after `REQUEST_TIMEOUT_SECS` (code `TIMEOUT`).
+pub fn timed_out() -> ServerError {
+    with_code(ServerError::new("request timed out", None), TIMEOUT)
+}
+
 /// `e` with `extensions.code = code`, unless it already has a code.
 fn with_code(mut e: ServerError, code: &'static str) -> ServerError {
     let ext = e.extensions.get_or_insert_with(Default::default);
@@ -158,10 +163,7 @@ impl Extension for AdmissionExtension {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::warn!("operation timed out");
-                async_graphql::Response::from_errors(vec![with_code(
-                    ServerError::new("request timed out", None),
-                    TIMEOUT,
-                )])
+                async_graphql::Response::from_errors(vec![timed_out()])
             }
         }
     }
