@@ -7,7 +7,7 @@
 //! | `GET /graphql/ws` | subscriptions (`graphql-transport-ws`; legacy `graphql-ws`) |
 //! | `GET /playground` | GraphiQL |
 //! | `GET /health` | 200 when the database answers, else 503 |
-//! | `POST /webhooks/{tenant_slug}/{plugin}` | a tenant's provider webhooks (signed; routed through the plugin list) |
+//! | `POST /webhooks/{tenant_slug}/{plugin}[/{action}]` | a tenant's provider webhooks (signed; routed through the plugin list; Twilio: `/twilio/sms`, `/twilio/status`) |
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
 
 use std::net::{IpAddr, SocketAddr};
@@ -46,6 +46,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/webhooks/{tenant_slug}/{plugin}",
             axum::routing::post(crate::webhooks::tenant_webhook),
+        )
+        .route(
+            "/webhooks/{tenant_slug}/{plugin}/{action}",
+            axum::routing::post(crate::webhooks::tenant_webhook_action),
         )
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(axum::middleware::map_response(json_errors))

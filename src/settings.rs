@@ -75,6 +75,20 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Rate limits and who the client is.
     pub limits: LimitSettings,
+    /// Text messages (Twilio endpoint, quotas, pacing).
+    pub sms: SmsSettings,
+}
+
+/// Text messages.
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    /// `TWILIO_API_BASE` (default `https://api.twilio.com`; tests point it at a mock).
+    pub twilio_api_base: String,
+    /// `TWILIO_TIMEOUT_SECS`: per-request timeout of Twilio calls (default 15).
+    pub twilio_timeout: Duration,
+    /// Quotas, unknown-outcome wait and pacing (`SMS_QUOTA_STARTER` / `_PRO` / `_TEAMS`,
+    /// `SMS_UNKNOWN_OUTCOME_WAIT_SECS`, `SMS_SENDS_PER_SECOND`).
+    pub platform: graph::platform::SmsPlatform,
 }
 
 /// Rate limits (see the README's Security section) and client addresses.
@@ -263,6 +277,11 @@ impl Settings {
                 trusted_proxy_hops: 0,
                 sockets: crate::sockets::SocketLimits::default(),
             },
+            sms: SmsSettings {
+                twilio_api_base: "http://127.0.0.1:9".into(),
+                twilio_timeout: Duration::from_secs(2),
+                platform: graph::platform::SmsPlatform::default(),
+            },
             jobs: JobSettings {
                 poll: Duration::from_millis(100),
                 max_attempts: 8,
@@ -431,6 +450,10 @@ impl Settings {
         if outbox_lease <= stripe_timeout {
             bail!("OUTBOX_LEASE_SECS must be longer than STRIPE_TIMEOUT_SECS");
         }
+        let twilio_timeout = Duration::from_secs(parse_env("TWILIO_TIMEOUT_SECS", 15)?);
+        if outbox_lease <= twilio_timeout {
+            bail!("OUTBOX_LEASE_SECS must be longer than TWILIO_TIMEOUT_SECS");
+        }
         Ok(Settings {
             app_env,
             public_base_url: env("PUBLIC_BASE_URL")
@@ -454,6 +477,23 @@ impl Settings {
                     env("STRIPE_PRICE_PRO"),
                     env("STRIPE_PRICE_TEAMS"),
                 ],
+            },
+            sms: SmsSettings {
+                twilio_api_base: env("TWILIO_API_BASE")
+                    .unwrap_or_else(|| integrations::twilio::DEFAULT_BASE_URL.into()),
+                twilio_timeout,
+                platform: graph::platform::SmsPlatform {
+                    monthly_quota: [
+                        parse_env("SMS_QUOTA_STARTER", 100)?,
+                        parse_env("SMS_QUOTA_PRO", 500)?,
+                        parse_env("SMS_QUOTA_TEAMS", 2_000)?,
+                    ],
+                    unknown_outcome_wait: Duration::from_secs(parse_env(
+                        "SMS_UNKNOWN_OUTCOME_WAIT_SECS",
+                        300,
+                    )?),
+                    sends_per_second: parse_env::<u32>("SMS_SENDS_PER_SECOND", 1)?.max(1),
+                },
             },
             billing: BillingSettings {
                 trial_days: parse_env("BILLING_TRIAL_DAYS", 14)?,

@@ -89,7 +89,11 @@ pub async fn graph_state_with(
     };
     let registry = Arc::new(Registry::new(
         Arc::new(DbConfigSource::new(db.clone(), keys.clone())),
-        PlatformProviders { stripe },
+        PlatformProviders {
+            stripe,
+            twilio_base_url: settings.sms.twilio_api_base.clone(),
+            twilio_timeout: Some(settings.sms.twilio_timeout),
+        },
     ));
     Ok(GraphState {
         db,
@@ -108,6 +112,7 @@ pub async fn graph_state_with(
             prices: settings.stripe.prices.clone(),
             trial_days: settings.billing.trial_days,
             fee_bps: settings.billing.platform_fee_bps,
+            sms: settings.sms.platform.clone(),
         }),
         jobs: Arc::new(JobsConfig {
             poll: settings.jobs.poll,

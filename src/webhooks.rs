@@ -1,6 +1,8 @@
 //! Webhooks in.
 //!
-//! - `POST /webhooks/{tenant_slug}/{plugin}`: a tenant's provider webhooks, routed
+//! - `POST /webhooks/{tenant_slug}/{plugin}[/{action}]`: a tenant's provider webhooks
+//!   (the action names the kind of callback where a provider has several, e.g. Twilio's
+//!   `sms` and `status`), routed
 //!   through the plugin list: the plugin (`plugins::builtin::find`) must exist, be
 //!   configured for the tenant and bring an inbound verifier; the request is verified
 //!   with the tenant's secrets (e.g. Stripe's `Stripe-Signature`); then the domain's
@@ -8,7 +10,8 @@
 //! - `POST /webhooks/platform/stripe`: the platform's own Stripe account and Connect
 //!   events, verified with `STRIPE_WEBHOOK_SECRET`.
 //!
-//! A bad or missing signature answers 400 and changes nothing. Verified events are
+//! A bad or missing signature answers 400 (403 for plugins whose provider expects it,
+//! Twilio) and changes nothing. Verified events are
 //! applied in one transaction with their dedupe record; a repeat answers 200 and does
 //! nothing. Responses never echo secrets or the payload.
 
@@ -36,14 +39,11 @@ fn send(r: InboundReply) -> Response {
     (status, [(header::CONTENT_TYPE, r.content_type)], r.body).into_response()
 }
 
-fn refused(e: &str) -> Response {
+fn refused(status: StatusCode, e: &str) -> Response {
     // debug, not warn: anyone can post unsigned requests, and a log line per request
     // would let them fill the disk.
     tracing::debug!(error = %e, "webhook signature refused");
-    reply(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid signature", "reason": e}),
-    )
+    reply(status, json!({"error": "invalid signature", "reason": e}))
 }
 
 fn lookup_failed(what: &str, e: impl std::fmt::Debug) -> Response {
@@ -70,16 +70,48 @@ pub async fn tenant_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    tenant_inbound(&app, &slug, &plugin_id, None, &uri, &headers, &body).await
+}
+
+/// `POST /webhooks/{tenant_slug}/{plugin}/{action}`.
+pub async fn tenant_webhook_action(
+    State(app): State<Arc<AppState>>,
+    Path((slug, plugin_id, action)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tenant_inbound(
+        &app,
+        &slug,
+        &plugin_id,
+        Some(&action),
+        &uri,
+        &headers,
+        &body,
+    )
+    .await
+}
+
+async fn tenant_inbound(
+    app: &AppState,
+    slug: &str,
+    plugin_id: &str,
+    action: Option<&str>,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let graph = &app.graph;
     let Some(handler) =
-        plugins::builtin::find(&plugin_id).and_then(|p| graph.extensions.inbound.get(p.spec().id))
+        plugins::builtin::find(plugin_id).and_then(|p| graph.extensions.inbound.get(p.spec().id))
     else {
         return reply(StatusCode::NOT_FOUND, json!({"error": "unknown plugin"}));
     };
-    if !graph::util::valid_slug(&slug) {
+    if !graph::util::valid_slug(slug) {
         return reply(StatusCode::NOT_FOUND, json!({"error": "unknown tenant"}));
     }
-    let tenant_id = match graph.db.tenant_id_by_slug(&slug).await {
+    let tenant_id = match graph.db.tenant_id_by_slug(slug).await {
         Ok(Some(t)) => t,
         Ok(None) => return reply(StatusCode::NOT_FOUND, json!({"error": "unknown tenant"})),
         Err(e) => return lookup_failed("tenant lookup", e),
@@ -94,20 +126,24 @@ pub async fn tenant_webhook(
             json!({"error": format!("{plugin_id} is not configured for this tenant")}),
         );
     };
-    let pairs = header_pairs(&headers);
+    let pairs = header_pairs(headers);
     let url = format!("{}{}", app.public_base_url, uri);
     let http = InboundHttp {
         url: &url,
         headers: &pairs,
-        body: &body,
+        body,
         now: chrono::Utc::now().timestamp(),
     };
     if let Err(e) = verifier.verify(&http) {
-        return refused(&e);
+        let status =
+            StatusCode::from_u16(verifier.refusal_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        return refused(status, &e);
     }
     let req = InboundRequest {
-        body: &body,
+        body,
         headers: &pairs,
+        action,
+        query: uri.query(),
     };
     match handler.handle(graph, tenant_id, &req).await {
         Ok(r) => send(r),
@@ -153,7 +189,7 @@ pub async fn platform_webhook(
         chrono::Utc::now().timestamp(),
         DEFAULT_TOLERANCE_SECS,
     ) {
-        return refused(&e.to_string());
+        return refused(StatusCode::BAD_REQUEST, &e.to_string());
     }
     let event = match sig::parse_event(&body) {
         Ok(e) => e,

@@ -175,6 +175,83 @@ pub enum JobStatus {
 }
 }
 
+stored_enum! {
+/// Which way a text message went.
+pub enum MessageDirection {
+    /// From the customer to the business.
+    Inbound,
+    /// From the business to the customer.
+    Outbound,
+}
+}
+
+stored_enum! {
+/// Where a text message stands. Outbound: `QUEUED → SENDING → SENT → DELIVERED`, or
+/// `UNDELIVERED` / `FAILED`; `SKIPPED` (never sent: opted out, over quota, quiet, or
+/// the booking moved on) and `LOGGED` (recorded by the built-in log, not delivered).
+/// Inbound: `RECEIVED`. Statuses only move forward (Twilio's callbacks can arrive out
+/// of order).
+pub enum MessageStatus {
+    /// Waiting for the job queue.
+    Queued,
+    /// Handed to the provider, which has not sent it yet.
+    Sending,
+    /// Sent to the carrier.
+    Sent,
+    /// The carrier confirmed delivery.
+    Delivered,
+    /// The carrier could not deliver it.
+    Undelivered,
+    /// The provider refused or failed it.
+    Failed,
+    /// Not sent, on purpose (see `errorCode`).
+    Skipped,
+    /// Recorded by the built-in log instead of being sent (no SMS provider configured).
+    Logged,
+    /// Received from the customer.
+    Received,
+}
+}
+
+impl MessageStatus {
+    /// Order of progress: a status may only replace one of lower rank.
+    pub fn rank(self) -> u8 {
+        match self {
+            MessageStatus::Queued => 0,
+            MessageStatus::Sending => 1,
+            MessageStatus::Sent => 2,
+            MessageStatus::Delivered
+            | MessageStatus::Undelivered
+            | MessageStatus::Failed
+            | MessageStatus::Skipped
+            | MessageStatus::Logged
+            | MessageStatus::Received => 3,
+        }
+    }
+}
+
+stored_enum! {
+/// Why a message was written: by an operator, or which automatic message it is.
+pub enum MessageKind {
+    /// Written by an operator, or received from the customer.
+    Manual,
+    /// Booking confirmed.
+    Confirmation,
+    /// Reminder some hours before the start.
+    Reminder,
+    /// The staff member is on the way.
+    OnTheWay,
+    /// The booking moved.
+    Rescheduled,
+    /// The booking was canceled.
+    Canceled,
+    /// Payment is still due after the work was completed.
+    PaymentDue,
+    /// The answer to HELP/INFO, or to STOP/START.
+    Keyword,
+}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,13 @@ pub mod agent_key;
 pub mod availability_override;
 pub mod booking;
 pub mod booking_item;
+pub mod conversation;
 pub mod customer;
 pub mod idempotency_key;
 pub mod kinds;
+pub mod message;
+pub mod message_template;
+pub mod messaging_settings;
 pub mod notification;
 pub mod outbox_message;
 pub mod payment;
@@ -32,8 +36,8 @@ pub mod webhook_event;
 pub mod working_hours;
 
 pub use kinds::{
-    BookingSource, BookingStatus, JobStatus, PaymentKind, PaymentMethod, PaymentStatus,
-    TenantStatus,
+    BookingSource, BookingStatus, JobStatus, MessageDirection, MessageKind, MessageStatus,
+    PaymentKind, PaymentMethod, PaymentStatus, TenantStatus,
 };
 
 use sea_orm::EntityTrait;
@@ -76,5 +80,9 @@ tenant_owned!(
     plugin_config,
     provider_route,
     refund,
-    webhook_event
+    webhook_event,
+    conversation,
+    message,
+    messaging_settings,
+    message_template
 );

@@ -9,5 +9,6 @@ use crate::state::GraphState;
 pub fn extensions() -> Extensions<GraphState> {
     let mut ext = Extensions::default();
     crate::payments::register(&mut ext);
+    crate::messaging::register(&mut ext);
     ext
 }

@@ -175,6 +175,12 @@ pub enum UserErrorCode {
     AmountExceedsRefundable,
     /// The plugin id is not in the catalog, or the plugin is built in.
     UnknownPlugin,
+    /// Another business already connected this provider identifier (a Twilio number).
+    ProviderIdentifierTaken,
+    /// The number replied STOP; nothing is sent to it until it texts START.
+    RecipientOptedOut,
+    /// This month's text quota of the plan is used up.
+    QuotaExceeded,
 }
 
 /// An expected business failure of a mutation, returned as data.

@@ -48,6 +48,28 @@ pub struct BookingChanged {
     pub kind: BookingEventKind,
 }
 
+/// What happened in a text conversation.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageEventKind {
+    /// A customer's text arrived.
+    MessageReceived,
+    /// A text to the customer was queued (manual or automatic).
+    MessageSent,
+    /// A text's delivery status changed.
+    StatusChanged,
+}
+
+/// A change in a conversation. Subscribers load the message, scoped to their tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEvent {
+    /// The thread.
+    pub conversation_id: Uuid,
+    /// The message.
+    pub message_id: Uuid,
+    /// What happened.
+    pub kind: MessageEventKind,
+}
+
 /// Everything a domain announces. Tagged (`{"type": "Booking", "data": {…}}`) so that
 /// variants never get confused; domains add variants as they arrive (`Message`, `Call`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +77,8 @@ pub struct BookingChanged {
 pub enum DomainEvent {
     /// A booking was created, changed or canceled.
     Booking(BookingChanged),
+    /// A text arrived, was sent, or changed status.
+    Message(MessageEvent),
 }
 
 /// Who in the tenant may receive an event.
@@ -355,7 +379,7 @@ impl EventBus {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::context::Principal;
@@ -450,11 +474,17 @@ mod tests {
         bus.publish(ev(t2, mine, BookingEventKind::Created)).await; // other tenant
         bus.publish(ev(t1, other, BookingEventKind::Updated)).await; // not the tech's
         bus.publish(ev(t1, mine, BookingEventKind::Canceled)).await;
-        let DomainEvent::Booking(b) = tech_stream.next().await.unwrap();
+        let Some(DomainEvent::Booking(b)) = tech_stream.next().await else {
+            panic!("expected a booking event")
+        };
         assert_eq!(b.kind, BookingEventKind::Canceled);
-        let DomainEvent::Booking(b) = owner_stream.next().await.unwrap();
+        let Some(DomainEvent::Booking(b)) = owner_stream.next().await else {
+            panic!("expected a booking event")
+        };
         assert_eq!(b.kind, BookingEventKind::Updated);
-        let DomainEvent::Booking(b) = owner_stream.next().await.unwrap();
+        let Some(DomainEvent::Booking(b)) = owner_stream.next().await else {
+            panic!("expected a booking event")
+        };
         assert_eq!(b.kind, BookingEventKind::Canceled);
     }
 }

@@ -60,6 +60,12 @@ pub struct InboundRequest<'a> {
     pub body: &'a [u8],
     /// Request headers, names lower-cased.
     pub headers: &'a [(String, String)],
+    /// The path segment after the plugin id (`/webhooks/{tenant}/twilio/sms` → `sms`),
+    /// for providers with several kinds of callback.
+    pub action: Option<&'a str>,
+    /// The query string of the URL (without `?`), e.g. our own id in a Twilio
+    /// `StatusCallback` URL.
+    pub query: Option<&'a str>,
 }
 
 impl InboundRequest<'_> {
@@ -84,6 +90,16 @@ pub struct InboundReply {
 }
 
 impl InboundReply {
+    /// A TwiML (`text/xml`) reply: `<Response>` with the given inner XML, which the
+    /// caller has escaped.
+    pub fn twiml(inner: &str) -> InboundReply {
+        InboundReply {
+            status: 200,
+            content_type: "text/xml",
+            body: format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{inner}</Response>"),
+        }
+    }
+
     /// A JSON reply.
     pub fn json(status: u16, body: serde_json::Value) -> InboundReply {
         InboundReply {

@@ -35,6 +35,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod limits;
 pub mod loaders;
+pub mod messaging;
 pub mod notifications;
 pub mod pagination;
 pub mod payments;

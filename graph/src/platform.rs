@@ -60,6 +60,41 @@ pub struct PlatformConfig {
     pub trial_days: u32,
     /// Application fee per plan in basis points (1/100 of a percent).
     pub fee_bps: [i64; 3],
+    /// Text-message settings.
+    pub sms: SmsPlatform,
+}
+
+/// Platform-level text-message settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsPlatform {
+    /// Outbound texts per calendar month (UTC) per plan, indexed by [`Plan::index`]
+    /// (`SMS_QUOTA_STARTER` / `_PRO` / `_TEAMS`, default 100 / 500 / 2,000). Texts
+    /// recorded by the built-in log do not count.
+    pub monthly_quota: [i64; 3],
+    /// How long a send whose outcome is unknown (the server stopped between Twilio's
+    /// answer and our record) waits for Twilio's status callback before it is sent
+    /// again (`SMS_UNKNOWN_OUTCOME_WAIT_SECS`, default 300).
+    pub unknown_outcome_wait: std::time::Duration,
+    /// Sends per second per sending number (`SMS_SENDS_PER_SECOND`, default 1: Twilio
+    /// queues about one message per second per long code).
+    pub sends_per_second: u32,
+}
+
+impl Default for SmsPlatform {
+    fn default() -> Self {
+        SmsPlatform {
+            monthly_quota: [100, 500, 2_000],
+            unknown_outcome_wait: std::time::Duration::from_secs(300),
+            sends_per_second: 1,
+        }
+    }
+}
+
+impl SmsPlatform {
+    /// The monthly quota of `plan` (Starter when unknown).
+    pub fn quota(&self, plan: Option<Plan>) -> i64 {
+        self.monthly_quota[plan.unwrap_or(Plan::Starter).index()]
+    }
 }
 
 impl std::fmt::Debug for PlatformConfig {
@@ -70,6 +105,7 @@ impl std::fmt::Debug for PlatformConfig {
             .field("prices", &self.prices)
             .field("trial_days", &self.trial_days)
             .field("fee_bps", &self.fee_bps)
+            .field("sms", &self.sms)
             .finish()
     }
 }

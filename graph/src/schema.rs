@@ -9,6 +9,7 @@ use crate::availability::AvailabilityQuery;
 use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::messaging::{MessagingMutation, MessagingQuery, MessagingSubscription};
 use crate::notifications::{NotificationMutation, NotificationQuery};
 use crate::payments::{PaymentMutation, PaymentQuery};
 use crate::public::{PublicMutation, PublicQuery};
@@ -32,6 +33,7 @@ pub struct Query(
     PaymentQuery,
     NotificationQuery,
     PluginQuery,
+    MessagingQuery,
 );
 
 /// The mutation root.
@@ -48,11 +50,12 @@ pub struct Mutation(
     PaymentMutation,
     NotificationMutation,
     PluginMutation,
+    MessagingMutation,
 );
 
 /// The subscription root.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(BookingSubscription);
+pub struct Subscription(BookingSubscription, MessagingSubscription);
 
 /// The Servicegraph schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub mod payments;
+pub mod sms;
 pub mod stripe;
+pub mod twilio;
 
 /// The kinds of provider a tenant can plug in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

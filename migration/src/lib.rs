@@ -10,6 +10,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_postgres_guards;
 mod m20261122_000003_payments;
 mod m20261202_000004_extension_points;
+mod m20261202_000005_messaging;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -51,6 +52,7 @@ pub fn all_tenant_tables() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(PAYMENT_TENANT_TABLES)
         .chain(m20261202_000004_extension_points::TABLES)
+        .chain(m20261202_000005_messaging::TABLES)
         .copied()
 }
 
@@ -74,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_postgres_guards::Migration),
             Box::new(m20261122_000003_payments::Migration),
             Box::new(m20261202_000004_extension_points::Migration),
+            Box::new(m20261202_000005_messaging::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use integrations::payments::PaymentProvider;
+use integrations::sms::SmsProvider;
 use integrations::stripe::StripeClient;
 use integrations::{Capability, RoutingProvider};
 use serde::de::DeserializeOwned;
@@ -94,6 +95,11 @@ pub struct PlatformProviders {
     /// The platform's Stripe client (platform secret key); tenant clients are derived
     /// from it with `Stripe-Account`. `None` when the platform has no Stripe key.
     pub stripe: Option<StripeClient>,
+    /// Twilio API root (`TWILIO_API_BASE`; empty means `https://api.twilio.com`); tests
+    /// point it at a mock server.
+    pub twilio_base_url: String,
+    /// Timeout of one Twilio API call.
+    pub twilio_timeout: Option<std::time::Duration>,
 }
 
 /// What a plugin sees while building a tenant's providers.
@@ -134,6 +140,12 @@ impl InboundHttp<'_> {
 pub trait InboundVerifier: Send + Sync {
     /// `Ok` when authentic. Errors: why not, for debug logs (never a secret).
     fn verify(&self, req: &InboundHttp<'_>) -> Result<(), String>;
+
+    /// The HTTP status answered to a request that fails [`InboundVerifier::verify`]:
+    /// 400 by default (Stripe's convention); Twilio's guide answers 403.
+    fn refusal_status(&self) -> u16 {
+        400
+    }
 }
 
 /// The providers a tenant has, built from its enabled plugins.
@@ -142,6 +154,8 @@ pub struct TenantProviders {
     pub payments: Option<Arc<dyn PaymentProvider>>,
     /// Travel times (the built-in estimate unless a routing plugin replaces it).
     pub routing: Arc<dyn RoutingProvider>,
+    /// Text messages (the built-in log unless an SMS plugin replaces it).
+    pub sms: Option<Arc<dyn SmsProvider>>,
     /// Ids of the tenant's enabled (configured) plugins.
     pub enabled: Vec<String>,
     inbound: BTreeMap<&'static str, Arc<dyn InboundVerifier>>,
@@ -152,6 +166,7 @@ impl Default for TenantProviders {
         TenantProviders {
             payments: None,
             routing: Arc::new(HaversineRouting::default()),
+            sms: None,
             enabled: Vec::new(),
             inbound: BTreeMap::new(),
         }
@@ -230,6 +245,21 @@ pub trait Plugin: Send + Sync {
         config: &LoadedPlugin,
         out: &mut TenantProviders,
     ) -> Result<(), String>;
+
+    /// Route kinds this plugin owns in the provider routing table (dropped for the
+    /// tenant when the plugin is disabled or its identifiers change). Default: none.
+    fn route_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Provider-side identifiers a configuration (its public fields) owns in the
+    /// provider routing table, as `(route kind, identifier)` pairs (a Twilio number:
+    /// `("twilio_number", "+14155550123")`). Saving the configuration makes them the
+    /// tenant's (refused when another tenant owns one). Default: none.
+    fn routes(&self, public: &Map<String, Value>) -> Vec<(&'static str, String)> {
+        let _ = public;
+        Vec::new()
+    }
 
     /// The `testPlugin` check: the provider's cheapest read with the tenant's providers.
     /// Default (built-ins, which call nobody): passes.

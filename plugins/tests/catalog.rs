@@ -80,7 +80,10 @@ static TEST_PLUGIN: PluginSpec = PluginSpec {
 fn catalog_contents() {
     let plugins: Vec<&PluginSpec> = specs().collect();
     let ids: Vec<_> = plugins.iter().map(|p| p.id).collect();
-    assert_eq!(ids, ["stripe", "manual", "builtin_routing"]);
+    assert_eq!(
+        ids,
+        ["stripe", "manual", "twilio", "sms_log", "builtin_routing"]
+    );
     let s = stripe();
     assert_eq!(s.capability, Capability::Payments);
     assert!(!s.built_in);

@@ -10,7 +10,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::{
-    Options, TestApp, every_day, local, next_weekday, slug, spawn_app, spawn_app_with,
+    Options, TestApp, Ws, every_day, local, next_json, next_weekday, slug, spawn_app,
+    spawn_app_with, subscribe_to,
 };
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
@@ -224,49 +225,13 @@ async fn health_is_503_when_the_database_is_down() {
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "unavailable");
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn subscribe(app: &TestApp, token: &str) -> Ws {
-    let mut req = format!("{}/graphql/ws", app.address.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-    ws.send(Message::text(init.to_string())).await.unwrap();
-    let ack = next_json(&mut ws).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { bookingEvents { kind booking { id status } } }"}});
-    ws.send(Message::text(sub.to_string())).await.unwrap();
-    // Give the server a moment to register the subscription before events happen.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    ws
-}
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("stream open")
-            .expect("message");
-        match msg {
-            Message::Text(t) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["type"] == "ping" {
-                    continue;
-                }
-                return v;
-            }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected message {other:?}"),
-        }
-    }
+    subscribe_to(
+        app,
+        token,
+        "subscription { bookingEvents { kind booking { id status } } }",
+    )
+    .await
 }
 
 async fn tenant_with_staff(app: &TestApp, prefix: &str) -> (crate::helpers::Owner, String, String) {

@@ -10,6 +10,7 @@ mod helpers;
 mod isolation;
 mod jobs;
 mod limits;
+mod messaging;
 mod payments;
 mod playground;
 mod plugins;

@@ -209,7 +209,10 @@ async fn catalog_lists_plugins_to_owners_only() {
     let body = plugins_raw(&app, &owner.token).await;
     let list = body["data"]["plugins"].as_array().expect("plugins");
     let ids: Vec<&str> = list.iter().map(|p| p["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["stripe", "manual", "builtin_routing"]);
+    assert_eq!(
+        ids,
+        ["stripe", "manual", "twilio", "sms_log", "builtin_routing"]
+    );
 
     let stripe = &list[0];
     assert_eq!(stripe["capability"], "PAYMENTS");

@@ -479,6 +479,7 @@ impl BookingSubscription {
             .filter_map(|ev| {
                 futures::future::ready(match ev {
                     DomainEvent::Booking(b) => Some(b),
+                    _ => None,
                 })
             })
             .filter_map(move |ev| {

@@ -178,6 +178,27 @@ pub async fn cancel(tx: &Tx, key: &str) -> Result<u64, ApiError> {
     Ok(res.rows_affected)
 }
 
+/// Cancels every pending job of the transaction's tenant whose key starts with `prefix`
+/// (e.g. every reminder of a booking, whatever its offset). Returns how many. `prefix`
+/// must be a literal key prefix (no `%`, `_` or `\\`).
+pub async fn cancel_prefix(tx: &Tx, prefix: &str) -> Result<u64, ApiError> {
+    if prefix.is_empty() || prefix.contains(['%', '_', '\\']) {
+        return Err(ApiError::Internal(format!("bad job key prefix {prefix:?}")));
+    }
+    let res = outbox_message::Entity::update_many()
+        .col_expr(
+            outbox_message::Column::Status,
+            Expr::value(JobStatus::Canceled),
+        )
+        .col_expr(outbox_message::Column::UpdatedAt, Expr::value(now()))
+        .filter(outbox_message::Column::TenantId.eq(tx.tenant_id()))
+        .filter(outbox_message::Column::DedupeKey.like(format!("{prefix}%")))
+        .filter(outbox_message::Column::Status.eq(JobStatus::Pending))
+        .exec(&**tx)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// The tenant's pending job with `key`, if any.
 pub async fn pending_by_key(tx: &Tx, key: &str) -> Result<Option<outbox_message::Model>, ApiError> {
     Ok(scoped::<outbox_message::Entity>(tx.tenant_id())

@@ -273,6 +273,12 @@ impl crate::inbound::InboundHandler<GraphState> for StripeInbound {
         tenant_id: Uuid,
         req: &crate::inbound::InboundRequest<'_>,
     ) -> Result<crate::inbound::InboundReply, ApiError> {
+        if req.action.is_some() {
+            return Ok(crate::inbound::InboundReply::json(
+                404,
+                serde_json::json!({"error": "unknown endpoint"}),
+            ));
+        }
         let Ok(event) = integrations::stripe::webhook::parse_event(req.body) else {
             return Ok(crate::inbound::InboundReply::json(
                 400,

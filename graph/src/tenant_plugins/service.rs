@@ -208,9 +208,49 @@ pub async fn configure(
             .await?
         }
     };
+    if let Some(plugin) = plugins::builtin::find(spec.id)
+        && let Err(e) =
+            sync_routes(&tx, plugin, enabled.then_some(&public_of_saved(&saved))).await?
+    {
+        return Ok(Err(vec![e]));
+    }
     tx.commit().await?;
     changed(st, rc.tenant_id).await;
     Ok(Ok(saved))
+}
+
+fn public_of_saved(row: &plugin_config::Model) -> Map<String, Value> {
+    public(row)
+}
+
+/// Makes the identifiers of `public` (a configuration's public fields) the tenant's only
+/// routes of `plugin`'s kinds; with `None`, drops them. A route owned by another tenant
+/// is a user error (`PROVIDER_IDENTIFIER_TAKEN`) and the caller must not commit.
+async fn sync_routes(
+    tx: &Tx,
+    plugin: &dyn plugins::Plugin,
+    public: Option<&Map<String, Value>>,
+) -> Result<Result<(), UserError>, ApiError> {
+    let wanted = public.map(|p| plugin.routes(p)).unwrap_or_default();
+    for kind in plugin.route_kinds() {
+        if !wanted.iter().any(|(k, _)| k == kind) {
+            crate::routes::remove_all(tx, kind).await?;
+        }
+    }
+    for (kind, id) in wanted {
+        match crate::routes::replace(tx, kind, &id).await {
+            Ok(()) => {}
+            Err(ApiError::Conflict(m)) => {
+                return Ok(Err(UserError::new(
+                    Some("config"),
+                    C::ProviderIdentifierTaken,
+                    m,
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Drops cached providers of the tenant here and on every other instance.
@@ -243,6 +283,9 @@ pub async fn disable(
     }
     .update(&*tx)
     .await?;
+    if let Some(plugin) = plugins::builtin::find(spec.id) {
+        sync_routes(&tx, plugin, None).await?.ok();
+    }
     tx.commit().await?;
     changed(st, rc.tenant_id).await;
     Ok(Ok(saved))

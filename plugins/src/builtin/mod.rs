@@ -4,13 +4,21 @@
 
 pub mod manual;
 pub mod routing;
+pub mod sms_log;
 pub mod stripe;
+pub mod twilio;
 
 use crate::catalog::PluginSpec;
 use crate::plugin::Plugin;
 
 /// The plugins, in catalog display order.
-pub static ALL: &[&dyn Plugin] = &[&stripe::Stripe, &manual::Manual, &routing::BuiltinRouting];
+pub static ALL: &[&dyn Plugin] = &[
+    &stripe::Stripe,
+    &manual::Manual,
+    &twilio::Twilio,
+    &sms_log::SmsLog,
+    &routing::BuiltinRouting,
+];
 
 /// The plugin with catalog id `id`.
 pub fn find(id: &str) -> Option<&'static dyn Plugin> {

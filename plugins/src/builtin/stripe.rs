@@ -218,6 +218,7 @@ mod tests {
                 })
                 .unwrap(),
             ),
+            ..Default::default()
         };
         // A configuration stored with an account id (older releases) does not choose the
         // account: without an onboarded account there is no card provider at all.

@@ -5,6 +5,7 @@
 //! beside it ([`stripe`]).
 
 pub mod stripe;
+pub mod twilio;
 
 use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use reqwest::Url;
@@ -424,4 +425,57 @@ pub fn local(tz: chrono_tz::Tz, date: NaiveDate, time: &str) -> String {
 /// A unique slug for a test.
 pub fn slug(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// A GraphQL-over-WebSocket client connection (`graphql-transport-ws`).
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/graphql/ws` with `token`, starts `query` as subscription `"1"`, and gives the
+/// server a moment to register it before events happen.
+pub async fn subscribe_to(app: &TestApp, token: &str, query: &str) -> Ws {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/graphql/ws", app.address.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    let sub = json!({"id": "1", "type": "subscribe", "payload": {"query": query}});
+    ws.send(Message::text(sub.to_string())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ws
+}
+
+/// The next JSON message of `ws` (pings skipped), within 10 s.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("stream open")
+            .expect("message");
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "ping" {
+                    continue;
+                }
+                return v;
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
 }
