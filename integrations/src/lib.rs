@@ -12,8 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod email;
 pub mod payments;
 pub mod sms;
+pub mod smtp;
 pub mod stripe;
 pub mod twilio;
 

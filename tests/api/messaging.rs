@@ -766,3 +766,88 @@ async fn a_text_received_by_one_instance_reaches_a_subscriber_on_another() {
     assert_eq!(e["message"]["body"], "On my way?");
     assert_eq!(e["message"]["direction"], "INBOUND");
 }
+
+#[tokio::test]
+async fn technicians_text_on_the_way_only_for_their_own_bookings() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("msg-otw")).await;
+    let (tech_user, tech) = app
+        .create_user(&owner, "tech@otw.example.com", "TECHNICIAN")
+        .await;
+    let service = app.create_service(&owner.token, 60).await;
+    let hours = every_day("08:00", "18:00");
+    let mine = app
+        .create_staff_linked(&owner.token, "Mo", &hours, Some(&tech_user))
+        .await;
+    let other = app.create_staff(&owner.token, "Ola", &hours).await;
+    let customer = app
+        .create_customer(&owner.token, "Pat Lee", "+14155550161")
+        .await;
+    let day = next_weekday(Weekday::Tue, 3);
+    let own = app
+        .book(
+            &owner.token,
+            &service,
+            &mine,
+            &customer,
+            &local(NY, day, "09:00"),
+        )
+        .await;
+    let theirs = app
+        .book(
+            &owner.token,
+            &service,
+            &other,
+            &customer,
+            &local(NY, day, "11:00"),
+        )
+        .await;
+    const OTW: &str =
+        "mutation($id: ID!) { notifyOnTheWay(bookingId: $id) { queued userErrors { code } } }";
+    assert_eq!(
+        app.gql_error_code(Some(&tech), OTW, json!({"id": theirs["booking"]["id"]}))
+            .await,
+        "NOT_FOUND"
+    );
+    let r = app
+        .gql(Some(&tech), OTW, json!({"id": own["booking"]["id"]}))
+        .await;
+    assert_eq!(
+        r["notifyOnTheWay"],
+        json!({"queued": true, "userErrors": []})
+    );
+    let text = eventually("the on-the-way text", || async {
+        let t = app.gql(Some(&owner.token), THREADS, json!({})).await;
+        let conv = t["conversations"]["edges"][0]["node"]["id"]
+            .as_str()?
+            .to_string();
+        messages(&thread(&app, &owner, &conv).await)
+            .into_iter()
+            .find(|m| m["kind"] == "ON_THE_WAY" && m["status"] == "LOGGED")
+    })
+    .await;
+    assert!(
+        text["body"].as_str().unwrap().starts_with("Mo from Biz "),
+        "{text}"
+    );
+    // Customers are not texted about canceled bookings.
+    let canceled = app
+        .gql(
+            Some(&owner.token),
+            "mutation($id: ID!) { cancelBooking(id: $id) { booking { status } } }",
+            json!({"id": theirs["booking"]["id"]}),
+        )
+        .await;
+    assert_eq!(canceled["cancelBooking"]["booking"]["status"], "CANCELED");
+    let r = app
+        .gql(
+            Some(&owner.token),
+            OTW,
+            json!({"id": theirs["booking"]["id"]}),
+        )
+        .await;
+    assert_eq!(
+        r["notifyOnTheWay"]["userErrors"][0]["code"],
+        "INVALID_STATUS_TRANSITION"
+    );
+}

@@ -383,10 +383,14 @@ async fn write_auto(
     };
     // The booking moved on since the job was written: nothing to say.
     let stale = match p.kind {
-        MessageKind::Confirmation | MessageKind::Reminder | MessageKind::OnTheWay => {
+        MessageKind::Confirmation | MessageKind::Reminder => {
             !matches!(b.status, BookingStatus::Pending | BookingStatus::Confirmed)
                 || (p.kind == MessageKind::Reminder && b.starts_at <= now())
         }
+        MessageKind::OnTheWay => !matches!(
+            b.status,
+            BookingStatus::Confirmed | BookingStatus::InProgress
+        ),
         MessageKind::Rescheduled => b.status == BookingStatus::Canceled,
         MessageKind::Canceled => b.status != BookingStatus::Canceled,
         MessageKind::PaymentDue => b.status != BookingStatus::Completed,

@@ -28,7 +28,7 @@ use crate::db::scoped;
 use crate::error::{Outcome, UserError};
 use crate::events::{DomainEvent, MessageEventKind};
 use crate::extensions::Extensions;
-use crate::guards::{MANAGE, RoleGuard};
+use crate::guards::{MANAGE, RoleGuard, USERS};
 use crate::pagination::{Page, PageArgs};
 use crate::state::{GraphState, caller, state};
 use crate::util::parse_id;
@@ -191,6 +191,15 @@ pub struct SendMessagePayload {
     pub message: Option<Message>,
     /// `INVALID_INPUT`, `NOT_FOUND`, `INVALID_PHONE`, `RECIPIENT_OPTED_OUT`,
     /// `QUOTA_EXCEEDED`.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Result of `notifyOnTheWay`.
+#[derive(SimpleObject, Default)]
+pub struct OnTheWayPayload {
+    /// Whether the text was queued.
+    pub queued: bool,
+    /// `INVALID_STATUS_TRANSITION`, `INVALID_PHONE`.
     pub user_errors: Vec<UserError>,
 }
 
@@ -433,6 +442,31 @@ impl MessagingMutation {
             message: o.ok().map(Message),
             user_errors: Vec::new(),
         })
+    }
+
+    /// Texts the booking's customer that the staff member is on the way (the
+    /// `ON_THE_WAY` template; sent now, whatever the quiet hours). Owners, managers, and
+    /// technicians for their own bookings. Errors: `NOT_FOUND`. User errors:
+    /// `INVALID_STATUS_TRANSITION`, `INVALID_PHONE`.
+    #[graphql(guard = "RoleGuard::new(USERS)")]
+    async fn notify_on_the_way(
+        &self,
+        ctx: &Context<'_>,
+        booking_id: ID,
+    ) -> async_graphql::Result<OnTheWayPayload> {
+        let id = parse_id(&booking_id, "bookingId")?;
+        Ok(
+            match service::notify_on_the_way(state(ctx)?, caller(ctx)?, id).await? {
+                Ok(()) => OnTheWayPayload {
+                    queued: true,
+                    user_errors: Vec::new(),
+                },
+                Err(e) => OnTheWayPayload {
+                    queued: false,
+                    user_errors: e,
+                },
+            },
+        )
     }
 
     /// Marks a thread read. Errors: `NOT_FOUND`.

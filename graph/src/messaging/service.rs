@@ -774,3 +774,69 @@ pub async fn usage(st: &GraphState, rc: &RequestCtx) -> Result<(u64, i64, bool),
     tx.commit().await?;
     Ok((used, quota_of(st, &t), delivers))
 }
+
+/// `notifyOnTheWay`: texts the booking's customer that the staff member is on the way
+/// (now, not held by quiet hours: someone is driving there). Technicians only for their
+/// own bookings. Errors: `NOT_FOUND` (not the tenant's, or another technician's).
+/// User errors: `INVALID_STATUS_TRANSITION` (only `CONFIRMED` or `IN_PROGRESS`
+/// bookings), `INVALID_PHONE` (the customer has no number).
+pub async fn notify_on_the_way(
+    st: &GraphState,
+    rc: &RequestCtx,
+    booking_id: Uuid,
+) -> Result<Outcome<()>, ApiError> {
+    use entities::{BookingStatus, booking};
+    let tx = st.db.write(rc.tenant_id).await?;
+    let b = scoped::<booking::Entity>(rc.tenant_id)
+        .filter(booking::Column::Id.eq(booking_id))
+        .one(&*tx)
+        .await?
+        .filter(|b| match rc.technician_scope() {
+            Some(scope) => scope == Some(b.staff_member_id),
+            None => true,
+        })
+        .ok_or(ApiError::NotFound("booking"))?;
+    if !matches!(
+        b.status,
+        BookingStatus::Confirmed | BookingStatus::InProgress
+    ) {
+        return Ok(Err(vec![UserError::new(
+            Some("bookingId"),
+            C::InvalidStatusTransition,
+            "only confirmed or in-progress bookings",
+        )]));
+    }
+    let phone = scoped::<customer::Entity>(rc.tenant_id)
+        .filter(customer::Column::Id.eq(b.customer_id))
+        .one(&*tx)
+        .await?
+        .and_then(|c| c.phone)
+        .and_then(|p| normalize_phone(&p));
+    if phone.is_none() {
+        return Ok(Err(vec![UserError::new(
+            Some("bookingId"),
+            C::InvalidPhone,
+            "the customer has no phone number to text",
+        )]));
+    }
+    jobs::enqueue(
+        &tx,
+        Job::new(
+            crate::messaging::delivery::AUTO_JOB,
+            json!(crate::messaging::delivery::AutoPayload {
+                booking_id: b.id,
+                kind: MessageKind::OnTheWay,
+                hours: None,
+            }),
+        )
+        .keyed(crate::messaging::hooks::key(
+            MessageKind::OnTheWay,
+            b.id,
+            None,
+        )),
+    )
+    .await?;
+    tx.commit().await?;
+    jobs::wake(st);
+    Ok(Ok(()))
+}

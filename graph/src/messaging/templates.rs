@@ -34,7 +34,7 @@ pub fn default_body(kind: MessageKind) -> Option<&'static str> {
         MessageKind::Reminder => {
             "Reminder: {service} with {business} on {start}. Reply to this text to change it."
         }
-        MessageKind::OnTheWay => "{staff_member} from {business} is on the way to {address}.",
+        MessageKind::OnTheWay => "{staff_member} from {business} is on the way.",
         MessageKind::Rescheduled => "Your {service} with {business} has moved to {start}.",
         MessageKind::Canceled => "Your {service} with {business} on {start} has been canceled.",
         MessageKind::PaymentDue => {
