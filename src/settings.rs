@@ -79,9 +79,11 @@ pub struct Settings {
     pub sms: SmsSettings,
 }
 
-/// Text messages.
+/// Text messages and email.
 #[derive(Debug, Clone)]
 pub struct SmsSettings {
+    /// `SMTP_TIMEOUT_SECS`: one SMTP send, connect to end of `DATA` (default 15).
+    pub smtp_timeout: Duration,
     /// `TWILIO_API_BASE` (default `https://api.twilio.com`; tests point it at a mock).
     pub twilio_api_base: String,
     /// `TWILIO_TIMEOUT_SECS`: per-request timeout of Twilio calls (default 15).
@@ -278,6 +280,7 @@ impl Settings {
                 sockets: crate::sockets::SocketLimits::default(),
             },
             sms: SmsSettings {
+                smtp_timeout: Duration::from_secs(5),
                 twilio_api_base: "http://127.0.0.1:9".into(),
                 twilio_timeout: Duration::from_secs(2),
                 platform: graph::platform::SmsPlatform::default(),
@@ -479,6 +482,7 @@ impl Settings {
                 ],
             },
             sms: SmsSettings {
+                smtp_timeout: Duration::from_secs(parse_env("SMTP_TIMEOUT_SECS", 15)?),
                 twilio_api_base: env("TWILIO_API_BASE")
                     .unwrap_or_else(|| integrations::twilio::DEFAULT_BASE_URL.into()),
                 twilio_timeout,

@@ -93,6 +93,7 @@ pub async fn graph_state_with(
             stripe,
             twilio_base_url: settings.sms.twilio_api_base.clone(),
             twilio_timeout: Some(settings.sms.twilio_timeout),
+            smtp_timeout: Some(settings.sms.smtp_timeout),
         },
     ));
     Ok(GraphState {

@@ -11,6 +11,7 @@ pub mod booking;
 pub mod booking_item;
 pub mod conversation;
 pub mod customer;
+pub mod email;
 pub mod idempotency_key;
 pub mod kinds;
 pub mod message;
@@ -84,5 +85,6 @@ tenant_owned!(
     conversation,
     message,
     messaging_settings,
-    message_template
+    message_template,
+    email
 );

@@ -27,6 +27,8 @@ pub enum Capability {
     Payments,
     /// Text messages (Twilio Messaging).
     Sms,
+    /// Email (SMTP).
+    Email,
     /// Phone calls (Twilio Voice).
     Voice,
     /// Travel times between addresses (Mapbox; built-in estimate as fallback).
@@ -43,6 +45,7 @@ impl Capability {
         match self {
             Capability::Payments => "payments",
             Capability::Sms => "sms",
+            Capability::Email => "email",
             Capability::Voice => "voice",
             Capability::Routing => "routing",
             Capability::Calendar => "calendar",

@@ -723,10 +723,21 @@ impl tracing::Subscriber for Captured {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// One process-wide capturing subscriber: a per-thread one (`set_default`) misses events
+/// whose callsites another test thread registered first with no subscriber (tracing
+/// caches a callsite's interest globally).
+fn captured() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let c = Captured::default();
+        let _ = tracing::subscriber::set_global_default(c.clone());
+        c
+    })
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn logs_carry_neither_the_token_nor_the_message() {
-    let captured = Captured::default();
-    let _guard = tracing::subscriber::set_default(captured.clone());
+    let captured = captured();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -7,7 +7,9 @@
 //!   them and when a send was last attempted (the unknown-outcome guard);
 //! - `messaging_settings`: per-tenant quiet hours, reminder offsets, HELP text and the
 //!   switch for automatic messages (a tenant without a row has the defaults);
-//! - `message_templates`: per-tenant bodies replacing the default automatic messages.
+//! - `message_templates`: per-tenant bodies replacing the default automatic messages;
+//! - `emails`: automatic messages sent by email (customers without a mobile number),
+//!   with the Message-ID we set and their status.
 
 use sea_orm_migration::sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -69,6 +71,25 @@ enum MessagingSettings {
 }
 
 #[derive(DeriveIden)]
+enum Emails {
+    Table,
+    Id,
+    TenantId,
+    CustomerId,
+    ToAddress,
+    Subject,
+    Body,
+    Status,
+    Kind,
+    BookingId,
+    JobId,
+    ProviderId,
+    ErrorCode,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
 enum MessageTemplates {
     Table,
     Id,
@@ -84,6 +105,7 @@ pub const TABLES: &[&str] = &[
     "messages",
     "messaging_settings",
     "message_templates",
+    "emails",
 ];
 
 fn pg_rls() -> String {
@@ -267,6 +289,39 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        manager
+            .create_table(
+                Table::create()
+                    .table(Emails::Table)
+                    .col(pk_uuid(Emails::Id))
+                    .col(uuid(Emails::TenantId))
+                    .col(uuid_null(Emails::CustomerId))
+                    .col(string_len(Emails::ToAddress, 254))
+                    .col(string_len(Emails::Subject, 200))
+                    .col(text(Emails::Body))
+                    .col(string_len(Emails::Status, 16))
+                    .col(string_len(Emails::Kind, 32))
+                    .col(uuid_null(Emails::BookingId))
+                    .col(uuid_null(Emails::JobId))
+                    .col(string_len_null(Emails::ProviderId, 255))
+                    .col(string_len_null(Emails::ErrorCode, 64))
+                    .col(timestamp_with_time_zone(Emails::CreatedAt))
+                    .col(timestamp_with_time_zone(Emails::UpdatedAt))
+                    .foreign_key(&mut tenant_fk(Emails::Table, Emails::TenantId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("emails_recent")
+                    .table(Emails::Table)
+                    .col(Emails::TenantId)
+                    .col(Emails::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             manager
                 .get_connection()
@@ -278,6 +333,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            Emails::Table.into_iden(),
             MessageTemplates::Table.into_iden(),
             MessagingSettings::Table.into_iden(),
             Messages::Table.into_iden(),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use integrations::email::EmailProvider;
 use integrations::payments::PaymentProvider;
 use integrations::sms::SmsProvider;
 use integrations::stripe::StripeClient;
@@ -100,6 +101,8 @@ pub struct PlatformProviders {
     pub twilio_base_url: String,
     /// Timeout of one Twilio API call.
     pub twilio_timeout: Option<std::time::Duration>,
+    /// Timeout of one SMTP send (connect to end of `DATA`).
+    pub smtp_timeout: Option<std::time::Duration>,
 }
 
 /// What a plugin sees while building a tenant's providers.
@@ -156,6 +159,8 @@ pub struct TenantProviders {
     pub routing: Arc<dyn RoutingProvider>,
     /// Text messages (the built-in log unless an SMS plugin replaces it).
     pub sms: Option<Arc<dyn SmsProvider>>,
+    /// Email (the built-in log unless an email plugin replaces it).
+    pub email: Option<Arc<dyn EmailProvider>>,
     /// Ids of the tenant's enabled (configured) plugins.
     pub enabled: Vec<String>,
     inbound: BTreeMap<&'static str, Arc<dyn InboundVerifier>>,
@@ -167,6 +172,7 @@ impl Default for TenantProviders {
             payments: None,
             routing: Arc::new(HaversineRouting::default()),
             sms: None,
+            email: None,
             enabled: Vec::new(),
             inbound: BTreeMap::new(),
         }

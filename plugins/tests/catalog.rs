@@ -82,7 +82,15 @@ fn catalog_contents() {
     let ids: Vec<_> = plugins.iter().map(|p| p.id).collect();
     assert_eq!(
         ids,
-        ["stripe", "manual", "twilio", "sms_log", "builtin_routing"]
+        [
+            "stripe",
+            "manual",
+            "twilio",
+            "sms_log",
+            "smtp",
+            "email_log",
+            "builtin_routing"
+        ]
     );
     let s = stripe();
     assert_eq!(s.capability, Capability::Payments);

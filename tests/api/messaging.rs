@@ -851,3 +851,117 @@ async fn technicians_text_on_the_way_only_for_their_own_bookings() {
         "INVALID_STATUS_TRANSITION"
     );
 }
+
+const EMAILS: &str = "{ emails(first: 10) { totalCount edges { node { to subject body status kind messageId bookingId } } } }";
+
+async fn email_only_customer(app: &TestApp, owner: &Owner) -> String {
+    let r = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: CustomerInput!) { createCustomer(input: $input) { customer { id } userErrors { code message } } }",
+            json!({"input": {"name": "Quinn Doe", "email": "Quinn@Example.com"}}),
+        )
+        .await;
+    r["createCustomer"]["customer"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn customers_without_a_mobile_number_get_automatic_messages_by_smtp_email() {
+    let sink = crate::helpers::smtp::start().await;
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("mail")).await;
+    quiet_off(&app, &owner).await;
+    let cfg = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: ConfigurePluginInput!) { configurePlugin(input: $input) { plugin { id } userErrors { field code message } } }",
+            json!({"input": {"pluginId": "smtp", "enabled": true, "config": {
+                "host": "127.0.0.1", "port": sink.port, "tlsMode": "none",
+                "fromAddress": "Sparkle <hello@sparkle.example>"
+            }}}),
+        )
+        .await;
+    assert_eq!(cfg["configurePlugin"]["userErrors"], json!([]), "{cfg}");
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "Rae", &every_day("08:00", "18:00"))
+        .await;
+    let customer = email_only_customer(&app, &owner).await;
+    let day = next_weekday(Weekday::Thu, 3);
+    let b = app
+        .book(
+            &owner.token,
+            &service,
+            &staff,
+            &customer,
+            &local(NY, day, "10:00"),
+        )
+        .await;
+    assert_eq!(b["userErrors"], json!([]), "{b}");
+    let email = eventually("the confirmation email", || async {
+        let e = app.gql(Some(&owner.token), EMAILS, json!({})).await;
+        let n = e["emails"]["edges"][0]["node"].clone();
+        (n["status"] == "SENT").then_some(n)
+    })
+    .await;
+    assert_eq!(email["to"], "quinn@example.com");
+    assert_eq!(email["kind"], "CONFIRMATION");
+    assert_eq!(email["bookingId"], b["booking"]["id"]);
+    assert!(
+        email["subject"]
+            .as_str()
+            .unwrap()
+            .ends_with(": booking confirmed")
+    );
+    let got = sink.received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].from, "hello@sparkle.example");
+    assert_eq!(got[0].to, vec!["quinn@example.com".to_string()]);
+    let message_id = email["messageId"].as_str().unwrap();
+    assert!(got[0].data.contains(message_id), "{}", got[0].data);
+    assert!(
+        got[0].data.contains("Subject: Biz mail-"),
+        "{}",
+        got[0].data
+    );
+    // No text thread was opened for a customer without a number.
+    let threads = app.gql(Some(&owner.token), THREADS, json!({})).await;
+    assert_eq!(threads["conversations"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn without_smtp_emails_are_logged_not_delivered() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("maillog")).await;
+    quiet_off(&app, &owner).await;
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "Rae", &every_day("08:00", "18:00"))
+        .await;
+    let customer = email_only_customer(&app, &owner).await;
+    let day = next_weekday(Weekday::Thu, 3);
+    app.book(
+        &owner.token,
+        &service,
+        &staff,
+        &customer,
+        &local(NY, day, "10:00"),
+    )
+    .await;
+    let email = eventually("the logged email", || async {
+        let e = app.gql(Some(&owner.token), EMAILS, json!({})).await;
+        let n = e["emails"]["edges"][0]["node"].clone();
+        (n["status"] == "LOGGED").then_some(n)
+    })
+    .await;
+    assert!(
+        email["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hi Quinn, your Service 60m"),
+        "{email}"
+    );
+}

@@ -211,7 +211,15 @@ async fn catalog_lists_plugins_to_owners_only() {
     let ids: Vec<&str> = list.iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["stripe", "manual", "twilio", "sms_log", "builtin_routing"]
+        [
+            "stripe",
+            "manual",
+            "twilio",
+            "sms_log",
+            "smtp",
+            "email_log",
+            "builtin_routing"
+        ]
     );
 
     let stripe = &list[0];
@@ -247,7 +255,13 @@ async fn catalog_lists_plugins_to_owners_only() {
     );
     assert_eq!(props["statementDescriptorSuffix"]["maxLength"], 22);
 
-    for (p, capability) in [(&list[1], "PAYMENTS"), (&list[2], "ROUTING")] {
+    for (id, capability) in [
+        ("manual", "PAYMENTS"),
+        ("sms_log", "SMS"),
+        ("email_log", "EMAIL"),
+        ("builtin_routing", "ROUTING"),
+    ] {
+        let p = list.iter().find(|p| p["id"] == id).unwrap();
         assert_eq!(p["capability"], capability, "{p}");
         assert_eq!(p["builtIn"], true, "{p}");
         // Built-ins are always on and take no configuration.

@@ -183,6 +183,9 @@ async fn pace(st: &GraphState, sender: &str) -> Result<(), ProviderError> {
 /// Records a send's summary in `tx`: the MessageSid and status (forward only), a skip,
 /// or the follow-up job that waits out an unknown outcome.
 async fn record(st: &GraphState, tx: &Tx, result: &Value) -> Result<(), ApiError> {
+    if result.get("email_id").is_some() {
+        return super::email::record(tx, result).await;
+    }
     let Some(id) = result
         .get("message_id")
         .and_then(Value::as_str)
@@ -263,12 +266,7 @@ async fn refused(
     else {
         return Ok(());
     };
-    let code = match err {
-        ProviderError::Rejected { code } => code.clone(),
-        ProviderError::Timeout => "TIMEOUT".into(),
-        ProviderError::Unavailable(_) => "UNAVAILABLE".into(),
-        ProviderError::InvalidInput(_) => "INVALID_INPUT".into(),
-    };
+    let code = error_code(err);
     if code == TWILIO_UNSUBSCRIBED {
         set_opt_out(tx, m.conversation_id, true).await?;
     }
@@ -291,6 +289,17 @@ async fn refused(
         ))
         .await;
     Ok(())
+}
+
+/// The code recorded for a failed send: the provider's own code, else the kind of
+/// failure.
+pub fn error_code(err: &ProviderError) -> String {
+    match err {
+        ProviderError::Rejected { code } => code.clone(),
+        ProviderError::Timeout => "TIMEOUT".into(),
+        ProviderError::Unavailable(_) => "UNAVAILABLE".into(),
+        ProviderError::InvalidInput(_) => "INVALID_INPUT".into(),
+    }
 }
 
 fn message_id(job: &outbox_message::Model) -> Option<Uuid> {
@@ -356,13 +365,22 @@ pub struct AutoPayload {
 /// `sms.auto`: writes an automatic message of a booking when due, then sends it.
 pub struct AutoHandler;
 
-/// Writes (once per job) the automatic message of `p`, or records why it is skipped.
-/// Returns the message to send, if any.
+/// What an automatic message job sends next.
+enum Next {
+    /// This text (`messages` row).
+    Text(Uuid),
+    /// This email (`emails` row): the customer has no mobile number.
+    Email(Uuid),
+}
+
+/// Writes (once per job) the automatic message of `p` — a text, or an email when the
+/// customer has no usable phone number but an email address — or records why it is
+/// skipped. Returns what to send, if anything.
 async fn write_auto(
     st: &GraphState,
     job: &outbox_message::Model,
     p: &AutoPayload,
-) -> Result<Option<Uuid>, ApiError> {
+) -> Result<Option<Next>, ApiError> {
     let tenant_id = job.tenant_id;
     let delivers = svc::delivers(st, tenant_id).await;
     let tx = st.db.write(tenant_id).await?;
@@ -372,7 +390,15 @@ async fn write_auto(
         .await?
     {
         tx.commit().await?;
-        return Ok((m.status == MessageStatus::Queued).then_some(m.id));
+        return Ok((m.status == MessageStatus::Queued).then_some(Next::Text(m.id)));
+    }
+    if let Some(e) = scoped::<entities::email::Entity>(tenant_id)
+        .filter(entities::email::Column::JobId.eq(job.id))
+        .one(&*tx)
+        .await?
+    {
+        tx.commit().await?;
+        return Ok((e.status == MessageStatus::Queued).then_some(Next::Email(e.id)));
     }
     let Some(b) = scoped::<booking::Entity>(tenant_id)
         .filter(booking::Column::Id.eq(p.booking_id))
@@ -411,9 +437,11 @@ async fn write_auto(
     else {
         return Ok(None);
     };
-    let Some(phone) = c.phone.as_deref().and_then(normalize_phone) else {
+    let phone = c.phone.as_deref().and_then(normalize_phone);
+    let email = c.email.as_deref().and_then(crate::util::normalize_email);
+    if phone.is_none() && email.is_none() {
         return Ok(None);
-    };
+    }
     let money = crate::ledger::Totals::of(&crate::ledger::payments_of(&tx, b.id).await?)
         .balance(b.price_cents);
     if p.kind == MessageKind::PaymentDue && money <= 0 {
@@ -448,6 +476,15 @@ async fn write_auto(
             ("amount_due", templates::money(money, &b.currency)),
         ],
     );
+    let Some(phone) = phone else {
+        let Some(to) = email else {
+            return Ok(None);
+        };
+        let subject = super::email::subject(p.kind, &t.name);
+        let id = super::email::queue(&tx, c.id, &to, subject, body, p.kind, b.id, job.id).await?;
+        tx.commit().await?;
+        return Ok(Some(Next::Email(id)));
+    };
     let body: String = body.chars().take(svc::MAX_BODY_CHARS).collect();
     let thread = thread_for_phone(&tx, &phone, Some(c.id), false).await?;
     let skip = if thread.opted_out_at.is_some() {
@@ -490,7 +527,7 @@ async fn write_auto(
     st.events
         .publish(envelope(tenant_id, &m, MessageEventKind::MessageSent))
         .await;
-    Ok(skip.is_none().then_some(m.id))
+    Ok(skip.is_none().then_some(Next::Text(m.id)))
 }
 
 #[async_trait]
@@ -507,7 +544,8 @@ impl JobHandler<GraphState> for AutoHandler {
         let p: AutoPayload = serde_json::from_str(&job.payload)
             .map_err(|_| ProviderError::InvalidInput("payload".into()))?;
         match write_auto(st, job, &p).await.map_err(unavailable)? {
-            Some(id) => send_row(st, job.tenant_id, id).await,
+            Some(Next::Text(id)) => send_row(st, job.tenant_id, id).await,
+            Some(Next::Email(id)) => super::email::send(st, job.tenant_id, id).await,
             None => Ok(json!({ "skipped": true })),
         }
     }
@@ -529,6 +567,7 @@ impl JobHandler<GraphState> for AutoHandler {
         job: &outbox_message::Model,
         err: &ProviderError,
     ) -> Result<(), ApiError> {
+        super::email::failed(tx, job.id, err).await?;
         let m = scoped::<message::Entity>(tx.tenant_id())
             .filter(message::Column::JobId.eq(job.id))
             .one(&**tx)

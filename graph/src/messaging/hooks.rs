@@ -14,8 +14,9 @@
 //! Every due time is moved out of the tenant's quiet hours. A reminder whose time has
 //! already passed when it is scheduled is sent now if the booking is more than an hour
 //! away, and skipped otherwise (a "reminder" minutes before the start only annoys); one
-//! that quiet hours would push past the start is skipped. Nothing is queued for a
-//! customer without a phone number, or when the tenant turned automatic messages off.
+//! that quiet hours would push past the start is skipped. A customer without a mobile
+//! number gets them by email; nothing is queued for a customer with neither, or when the
+//! tenant turned automatic messages off.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -31,7 +32,7 @@ use crate::lifecycle::{BookingChange, BookingHook, HookOutput};
 use crate::messaging::delivery::{AUTO_JOB, AutoPayload};
 use crate::messaging::service::{self as svc, Settings, tenant_of};
 use crate::state::GraphState;
-use crate::util::{normalize_phone, now};
+use crate::util::{normalize_email, normalize_phone, now};
 
 /// Days after completion at which an unpaid balance is reminded.
 pub const PAYMENT_DUE_DAYS: &[i64] = &[7, 14];
@@ -130,14 +131,15 @@ impl BookingHook<GraphState> for MessagingHook {
         if !s.automatic {
             return Ok(HookOutput::none());
         }
-        let has_phone = scoped::<customer::Entity>(t.id)
+        let reachable = scoped::<customer::Entity>(t.id)
             .filter(customer::Column::Id.eq(b.customer_id))
             .one(&**tx)
             .await?
-            .and_then(|c| c.phone)
-            .and_then(|p| normalize_phone(&p))
-            .is_some();
-        if !has_phone {
+            .is_some_and(|c| {
+                c.phone.as_deref().and_then(normalize_phone).is_some()
+                    || c.email.as_deref().and_then(normalize_email).is_some()
+            });
+        if !reachable {
             return Ok(HookOutput::none());
         }
         let tz: Tz = t.timezone.parse().unwrap_or(chrono_tz::UTC);

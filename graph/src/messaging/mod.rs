@@ -11,6 +11,7 @@
 //! Owners and managers only.
 
 pub mod delivery;
+pub mod email;
 pub mod hooks;
 pub mod inbound;
 pub mod service;
@@ -385,6 +386,28 @@ impl MessagingQuery {
             .into_iter()
             .map(template)
             .collect())
+    }
+
+    /// Automatic messages sent by email (customers without a mobile number), newest
+    /// first.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn emails(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<email::Email>> {
+        let args = PageArgs {
+            after,
+            before,
+            first,
+            last,
+        };
+        Ok(email::list(state(ctx)?, caller(ctx)?.tenant_id, args)
+            .await?
+            .into_page(email::Email))
     }
 
     /// This month's texts against the plan's quota.

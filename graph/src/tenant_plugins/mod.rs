@@ -23,6 +23,8 @@ pub enum CapabilityKind {
     Payments,
     /// Text messages.
     Sms,
+    /// Email.
+    Email,
     /// Phone calls.
     Voice,
     /// Travel times.
@@ -38,6 +40,7 @@ impl From<Capability> for CapabilityKind {
         match c {
             Capability::Payments => CapabilityKind::Payments,
             Capability::Sms => CapabilityKind::Sms,
+            Capability::Email => CapabilityKind::Email,
             Capability::Voice => CapabilityKind::Voice,
             Capability::Routing => CapabilityKind::Routing,
             Capability::Calendar => CapabilityKind::Calendar,

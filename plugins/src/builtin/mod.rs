@@ -2,9 +2,11 @@
 //! Built-ins (no configuration) are built for every tenant before its configured
 //! plugins, so a configured plugin of the same capability replaces the fallback.
 
+pub mod email_log;
 pub mod manual;
 pub mod routing;
 pub mod sms_log;
+pub mod smtp;
 pub mod stripe;
 pub mod twilio;
 
@@ -17,6 +19,8 @@ pub static ALL: &[&dyn Plugin] = &[
     &manual::Manual,
     &twilio::Twilio,
     &sms_log::SmsLog,
+    &smtp::Smtp,
+    &email_log::EmailLog,
     &routing::BuiltinRouting,
 ];
 
