@@ -341,6 +341,11 @@ async fn graphql(
     .await
 }
 
+/// Initial read buffer of a WebSocket connection, bytes.
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// Bytes a WebSocket connection buffers before writing to the socket.
+const WS_WRITE_BUFFER: usize = 8 * 1024;
+
 /// The HTTP answer for `resp`, serialized once (as `application/graphql-response+json`,
 /// with its cache-control and extra headers), and whether it is a request error (nothing
 /// ran). When the JSON is larger than `max` bytes, an error asking for less is sent
@@ -438,7 +443,12 @@ async fn graphql_ws(
             "too many open connections from this address",
         );
     };
+    // tungstenite reserves a 128 KiB read buffer and flushes writes at 128 KiB by
+    // default; subscription traffic is small frames, so 4 KiB / 8 KiB keep an idle
+    // socket cheap (larger messages still grow the buffers as needed).
     upgrade
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER)
         .max_message_size(app.max_body_bytes)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {

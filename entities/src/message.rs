@@ -4,8 +4,9 @@ use sea_orm::entity::prelude::*;
 
 use crate::kinds::{MessageDirection, MessageKind, MessageStatus};
 
-/// One text message of a conversation.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// One text message of a conversation. Serializable: message events carry the row as it
+/// was when the event happened, so subscribers need no database read.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "messages")]
 pub struct Model {
     /// UUID v7.

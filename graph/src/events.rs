@@ -59,7 +59,8 @@ pub enum MessageEventKind {
     StatusChanged,
 }
 
-/// A change in a conversation. Subscribers load the message, scoped to their tenant.
+/// A change in a conversation, with the message as it is after the change (so one event
+/// reaching ten thousand subscribers costs no database read per subscriber).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageEvent {
     /// The thread.
@@ -68,6 +69,8 @@ pub struct MessageEvent {
     pub message_id: Uuid,
     /// What happened.
     pub kind: MessageEventKind,
+    /// The message row after the change.
+    pub message: Box<entities::message::Model>,
 }
 
 /// Everything a domain announces. Tagged (`{"type": "Booking", "data": {…}}`) so that

@@ -574,9 +574,8 @@ impl MessagingSubscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = ConversationEvent> + use<>> {
         let rc = caller(ctx)?.clone();
-        let st = state(ctx)?.clone();
         let tenant = rc.tenant_id;
-        Ok(st
+        Ok(state(ctx)?
             .events
             .stream_for(&rc)
             .filter_map(|ev| {
@@ -586,21 +585,13 @@ impl MessagingSubscription {
                 })
             })
             .filter_map(move |ev| {
-                let st = st.clone();
-                async move {
-                    match service::message(&st, tenant, ev.message_id).await {
-                        Ok(Some(m)) => Some(ConversationEvent {
-                            kind: ev.kind,
-                            conversation_id: ID(ev.conversation_id.to_string()),
-                            message: Message(m),
-                        }),
-                        Ok(None) => None,
-                        Err(e) => {
-                            tracing::error!(error = ?e, "loading message for subscription failed");
-                            None
-                        }
-                    }
-                }
+                // The envelope already passed the tenant wall; the row must agree.
+                let ok = ev.message.tenant_id == tenant;
+                futures::future::ready(ok.then(|| ConversationEvent {
+                    kind: ev.kind,
+                    conversation_id: ID(ev.conversation_id.to_string()),
+                    message: Message(*ev.message),
+                }))
             }))
     }
 }

@@ -322,6 +322,7 @@ pub fn envelope(tenant_id: Uuid, m: &message::Model, kind: MessageEventKind) -> 
             conversation_id: m.conversation_id,
             message_id: m.id,
             kind,
+            message: Box::new(m.clone()),
         }),
     }
 }
@@ -499,21 +500,6 @@ pub async fn last_message(
         .filter(message::Column::ConversationId.eq(thread))
         .order_by_desc(message::Column::CreatedAt)
         .order_by_desc(message::Column::Id)
-        .one(&*tx)
-        .await?;
-    tx.commit().await?;
-    Ok(m)
-}
-
-/// One message of the tenant.
-pub async fn message(
-    st: &GraphState,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> Result<Option<message::Model>, ApiError> {
-    let tx = st.db.read(tenant_id).await?;
-    let m = scoped::<message::Entity>(tenant_id)
-        .filter(message::Column::Id.eq(id))
         .one(&*tx)
         .await?;
     tx.commit().await?;
