@@ -965,3 +965,71 @@ async fn without_smtp_emails_are_logged_not_delivered() {
         "{email}"
     );
 }
+
+#[tokio::test]
+async fn oversized_inbound_texts_are_cut_to_twilios_limits() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(twilio::platform(&mock, |_| {})).await;
+    let owner = app.sign_up(&slug("msg-big")).await;
+    configure(&app, &owner, FROM).await;
+    let long = "é".repeat(5_000);
+    let mut params = inbound("SMc0000000000000000000000000000001", "+14155550150", &long);
+    params.push(("NumMedia", "20".to_string()));
+    const NAMES: [&str; 20] = [
+        "MediaUrl0",
+        "MediaUrl1",
+        "MediaUrl2",
+        "MediaUrl3",
+        "MediaUrl4",
+        "MediaUrl5",
+        "MediaUrl6",
+        "MediaUrl7",
+        "MediaUrl8",
+        "MediaUrl9",
+        "MediaUrl10",
+        "MediaUrl11",
+        "MediaUrl12",
+        "MediaUrl13",
+        "MediaUrl14",
+        "MediaUrl15",
+        "MediaUrl16",
+        "MediaUrl17",
+        "MediaUrl18",
+        "MediaUrl19",
+    ];
+    let urls = NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, format!("https://api.twilio.com/media/{i}")));
+    params.extend(urls);
+    let (code, _) = post_signed(&app, &owner.slug, "sms", &view(&params), AUTH_TOKEN, None).await;
+    assert_eq!(code, 200);
+    let t = app.gql(Some(&owner.token), THREADS, json!({})).await;
+    let conv = t["conversations"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = app
+        .gql(
+            Some(&owner.token),
+            "query($id: ID!) { conversation(id: $id) { messages(first: 5) { edges { node { body mediaUrls } } } } }",
+            json!({"id": conv}),
+        )
+        .await;
+    let node = &m["conversation"]["messages"]["edges"][0]["node"];
+    assert_eq!(node["body"].as_str().unwrap().chars().count(), 1_600);
+    assert_eq!(node["mediaUrls"].as_array().unwrap().len(), 10);
+    // Missing MessageSid: refused, nothing stored.
+    let (code, _) = post_signed(
+        &app,
+        &owner.slug,
+        "sms",
+        &[("From", "+14155550151"), ("Body", "hi")],
+        AUTH_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(code, 400);
+    let t = app.gql(Some(&owner.token), THREADS, json!({})).await;
+    assert_eq!(t["conversations"]["totalCount"], 1);
+}
