@@ -279,7 +279,8 @@ async fn graphql(
                 return error_response(status, "BAD_REQUEST", &message);
             }
         };
-        if method == Method::GET && !is_query_only(&req) {
+        let query_only = is_query_only(&req);
+        if method == Method::GET && !query_only {
             return error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "BAD_REQUEST",
@@ -303,9 +304,15 @@ async fn graphql(
             request_id: rid.clone(),
             client_ip: Some(client_ip(peer, &headers, app.trusted_proxy_hops)),
         };
-        let req = req
-            .data(session)
-            .data(graph::loaders::loaders(app.graph.db.clone()));
+        // Queries share one read transaction per request across loader batches;
+        // mutations read per batch so that a read after a write sees it.
+        let (loaders, reads) = if query_only {
+            let (l, r) = graph::loaders::request_loaders(app.graph.db.clone());
+            (l, Some(r))
+        } else {
+            (graph::loaders::loaders(app.graph.db.clone()), None)
+        };
+        let req = req.data(session).data(loaders);
         let resp = match tokio::time::timeout(app.request_timeout, app.schema.execute(req)).await {
             Ok(resp) => resp,
             Err(_) => {
@@ -313,6 +320,9 @@ async fn graphql(
                 async_graphql::Response::from_errors(vec![graph::admission::timed_out()])
             }
         };
+        if let Some(reads) = reads {
+            reads.finish().await;
+        }
         let retry_after = rate_limited(&resp);
         let (mut out, request_error) = encode(resp, app.max_response_bytes);
         let graphql_media = wants_graphql_response(&headers);

@@ -14,6 +14,8 @@
 //!   SQLite file is served by one process; several instances use PostgreSQL.)
 
 use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use entities::TenantOwned;
@@ -36,6 +38,8 @@ pub struct Db {
     conn: DatabaseConnection,
     /// SQLite only: the single-connection pool for write transactions.
     sqlite_writer: Option<DatabaseConnection>,
+    /// Statements executed (see [`Db::statements`]).
+    statements: Arc<AtomicU64>,
 }
 
 /// A transaction bound to one tenant. Dereferences to the SeaORM transaction; dropped
@@ -93,22 +97,45 @@ pub fn write_conflict(e: &DbErr) -> Option<WriteConflict> {
     }
 }
 
+/// Counts statements executed through `conn` into `counter` (SeaORM's metric callback:
+/// every query and execute, inside transactions too; `BEGIN`/`COMMIT` are not
+/// statements to it).
+fn count_into(conn: &mut DatabaseConnection, counter: &Arc<AtomicU64>) {
+    let counter = counter.clone();
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
 impl Db {
     /// Wraps a PostgreSQL connection pool (writers and readers share it).
-    pub fn new(conn: DatabaseConnection) -> Db {
+    pub fn new(mut conn: DatabaseConnection) -> Db {
+        let statements = Arc::new(AtomicU64::new(0));
+        count_into(&mut conn, &statements);
         Db {
             conn,
             sqlite_writer: None,
+            statements,
         }
     }
 
     /// Wraps SQLite pools: `readers` for reads, `writer` (a pool of exactly one
     /// connection to the same file) for write transactions.
-    pub fn sqlite(readers: DatabaseConnection, writer: DatabaseConnection) -> Db {
+    pub fn sqlite(mut readers: DatabaseConnection, mut writer: DatabaseConnection) -> Db {
+        let statements = Arc::new(AtomicU64::new(0));
+        count_into(&mut readers, &statements);
+        count_into(&mut writer, &statements);
         Db {
             conn: readers,
             sqlite_writer: Some(writer),
+            statements,
         }
+    }
+
+    /// Statements executed through this handle since it was created (queries and
+    /// executes, including the tenant setting; not `BEGIN`/`COMMIT`).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The raw connection, for migrations, health checks and tenant-less look-ups only.

@@ -4,6 +4,12 @@
 //! (in practice one: a request belongs to one tenant), inside a tenant-scoped read
 //! transaction, so a loader can never return another tenant's row. A loader is created
 //! per request, so its cache never outlives the request.
+//!
+//! Transactions: for an HTTP query ([`request_loaders`]) every batch of the request
+//! shares one read transaction per tenant ([`RequestReads`]: `BEGIN`, the tenant setting
+//! and `COMMIT` once, not per batch — 3 statements instead of 3 per edge), committed when
+//! the request ends. Mutations and long-lived WebSocket connections ([`loaders`]) open a
+//! transaction per batch, so a read after a write sees that write on SQLite too.
 
 use std::collections::HashMap;
 
@@ -12,20 +18,103 @@ use entities::{customer, service, staff_member};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::db::{Db, scoped};
+use crate::db::{Db, Tx, scoped};
 use crate::error::ApiError;
 
 /// Loads rows by `(tenant_id, id)`.
 pub struct DbLoader {
     db: Db,
+    shared: Option<std::sync::Arc<RequestReads>>,
 }
 
 /// The per-request loader.
 pub type Loaders = DataLoader<DbLoader>;
 
-/// A new per-request loader over `db`.
+/// A loader over `db` that opens a read transaction per batch (mutations, WebSocket
+/// connections).
 pub fn loaders(db: Db) -> Loaders {
-    DataLoader::new(DbLoader { db }, tokio::spawn)
+    DataLoader::new(DbLoader { db, shared: None }, tokio::spawn)
+}
+
+/// A loader for one HTTP query whose batches share one read transaction per tenant;
+/// call [`RequestReads::finish`] on the returned handle when the request is done.
+pub fn request_loaders(db: Db) -> (Loaders, std::sync::Arc<RequestReads>) {
+    let reads = std::sync::Arc::new(RequestReads {
+        db: db.clone(),
+        txs: tokio::sync::Mutex::new(HashMap::new()),
+    });
+    let loader = DbLoader {
+        db,
+        shared: Some(reads.clone()),
+    };
+    (DataLoader::new(loader, tokio::spawn), reads)
+}
+
+/// The read transactions one request's loaders share (one per tenant, opened on first
+/// use).
+pub struct RequestReads {
+    db: Db,
+    txs: tokio::sync::Mutex<HashMap<Uuid, std::sync::Arc<Tx>>>,
+}
+
+impl RequestReads {
+    async fn tx(&self, tenant: Uuid) -> Result<std::sync::Arc<Tx>, ApiError> {
+        let mut txs = self.txs.lock().await;
+        if let Some(tx) = txs.get(&tenant) {
+            return Ok(tx.clone());
+        }
+        let tx = std::sync::Arc::new(self.db.read(tenant).await?);
+        txs.insert(tenant, tx.clone());
+        Ok(tx)
+    }
+
+    /// Ends the request's read transactions (commit). A batch still running after a
+    /// timeout keeps its transaction until it ends; it is then rolled back on drop.
+    pub async fn finish(&self) {
+        let txs = std::mem::take(&mut *self.txs.lock().await);
+        for (_, tx) in txs {
+            if let Ok(tx) = std::sync::Arc::try_unwrap(tx)
+                && let Err(e) = tx.commit().await
+            {
+                tracing::warn!(error = ?e, "ending a request's read transaction failed");
+            }
+        }
+    }
+}
+
+/// A loader batch's transaction: its own, or the request's shared one.
+enum ReadTx {
+    Own(Tx),
+    Shared(std::sync::Arc<Tx>),
+}
+
+impl std::ops::Deref for ReadTx {
+    type Target = sea_orm::DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            ReadTx::Own(tx) => tx,
+            ReadTx::Shared(tx) => tx,
+        }
+    }
+}
+
+impl ReadTx {
+    /// Commits an own transaction; a shared one ends with its request.
+    async fn end(self) -> Result<(), ApiError> {
+        match self {
+            ReadTx::Own(tx) => tx.commit().await,
+            ReadTx::Shared(_) => Ok(()),
+        }
+    }
+}
+
+impl DbLoader {
+    async fn begin(&self, tenant: Uuid) -> Result<ReadTx, ApiError> {
+        Ok(match &self.shared {
+            Some(reads) => ReadTx::Shared(reads.tx(tenant).await?),
+            None => ReadTx::Own(self.db.read(tenant).await?),
+        })
+    }
 }
 
 /// Key of a customer.
@@ -57,12 +146,12 @@ macro_rules! entity_loader {
                 let mut out = HashMap::new();
                 for (tenant, ids) in by_tenant(&pairs) {
                     let rows = async {
-                        let tx = self.db.read(tenant).await?;
+                        let tx = self.begin(tenant).await?;
                         let rows = scoped::<$module::Entity>(tenant)
                             .filter($module::Column::Id.is_in(ids))
                             .all(&*tx)
                             .await?;
-                        tx.commit().await?;
+                        tx.end().await?;
                         Ok::<_, ApiError>(rows)
                     }
                     .await
@@ -117,7 +206,7 @@ use EntityTrait as _;
 /// services, lines of bookings) with one query per tenant, grouped by
 /// `(tenant, parent id)`.
 async fn load_children<E>(
-    db: &Db,
+    loader: &DbLoader,
     keys: &[(Uuid, Uuid)],
     parent: E::Column,
     order: &[E::Column],
@@ -132,7 +221,7 @@ where
     let mut out: HashMap<(Uuid, Uuid), Vec<E::Model>> = HashMap::new();
     for (tenant, ids) in by_tenant(keys) {
         let rows = async {
-            let tx = db.read(tenant).await?;
+            let tx = loader.begin(tenant).await?;
             let mut q = scoped::<E>(tenant).filter(parent.is_in(ids));
             if let Some(c) = extra.clone() {
                 q = q.filter(c);
@@ -141,7 +230,7 @@ where
                 q = q.order_by_asc(*col);
             }
             let rows = q.all(&*tx).await?;
-            tx.commit().await?;
+            tx.end().await?;
             Ok::<_, ApiError>(rows)
         }
         .await
@@ -170,7 +259,7 @@ macro_rules! children_loader {
                 use entities::$module;
                 let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.0, k.1)).collect();
                 let map = load_children::<$module::Entity>(
-                    &self.db,
+                    self,
                     &pairs,
                     $module::Column::$parent,
                     &[$($module::Column::$order),*],

@@ -20,4 +20,5 @@ mod schema_snapshot;
 mod security;
 mod sgd;
 mod sockets;
+mod statements;
 mod upgrade;

@@ -1,0 +1,63 @@
+//! Statements per request on the read path: a query's loader batches share one read
+//! transaction, so each edge kind of a page costs its one `SELECT` (plus, on PostgreSQL,
+//! one tenant setting for all of them together), not a transaction each.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Weekday;
+use serde_json::json;
+
+use crate::helpers::{Options, every_day, local, next_weekday, slug, spawn_app_with};
+
+const NY: chrono_tz::Tz = chrono_tz::America::New_York;
+
+#[tokio::test]
+async fn a_pages_edges_share_one_read_transaction() {
+    // A worker that never polls, so only the requests below touch the database.
+    let app = spawn_app_with(Options {
+        settings: Some(Arc::new(|s: &mut servicegraph::Settings| {
+            s.jobs.poll = Duration::from_secs(3600);
+        })),
+        ..Options::default()
+    })
+    .await;
+    let owner = app.sign_up(&slug("stmts")).await;
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "Sam", &every_day("08:00", "18:00"))
+        .await;
+    let day = next_weekday(Weekday::Wed, 3);
+    for (i, time) in ["09:00", "11:00", "13:00"].iter().enumerate() {
+        let c = app
+            .create_customer(&owner.token, &format!("C{i}"), &format!("+1415555016{i}"))
+            .await;
+        let b = app
+            .book(&owner.token, &service, &staff, &c, &local(NY, day, time))
+            .await;
+        assert_eq!(b["userErrors"], json!([]), "{b}");
+    }
+    let count = |q: &'static str| {
+        let app = &app;
+        let token = owner.token.clone();
+        async move {
+            // Once to warm per-tenant caches, then measured.
+            app.gql(Some(&token), q, json!({})).await;
+            let before = app.state.db.statements();
+            let data = app.gql(Some(&token), q, json!({})).await;
+            assert_eq!(data["bookings"]["edges"].as_array().unwrap().len(), 3);
+            app.state.db.statements() - before
+        }
+    };
+    let flat = count("{ bookings(first: 50) { edges { node { id } } } }").await;
+    let nested = count(
+        "{ bookings(first: 50) { edges { node { id customer { name } service { name } staffMember { name } } } } }",
+    )
+    .await;
+    let tenant_setting = u64::from(app.postgres);
+    assert_eq!(
+        nested - flat,
+        3 + tenant_setting,
+        "three edge kinds: one SELECT each, one shared transaction"
+    );
+}
