@@ -1,6 +1,7 @@
 //! Statements per request on the read path: a query's loader batches share one read
 //! transaction, so each edge kind of a page costs its one `SELECT` (plus, on PostgreSQL,
-//! one tenant setting for all of them together), not a transaction each.
+//! one tenant setting for all of them together), not a transaction each; `totalCount`
+//! costs its `COUNT` only when selected.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +46,11 @@ async fn a_pages_edges_share_one_read_transaction() {
             app.gql(Some(&token), q, json!({})).await;
             let before = app.state.db.statements();
             let data = app.gql(Some(&token), q, json!({})).await;
-            assert_eq!(data["bookings"]["edges"].as_array().unwrap().len(), 3);
+            assert_eq!(
+                data["bookings"]["edges"].as_array().unwrap().len(),
+                3,
+                "{data}"
+            );
             app.state.db.statements() - before
         }
     };
@@ -54,10 +59,65 @@ async fn a_pages_edges_share_one_read_transaction() {
         "{ bookings(first: 50) { edges { node { id customer { name } service { name } staffMember { name } } } } }",
     )
     .await;
+    let counted = count("{ bookings(first: 50) { totalCount edges { node { id } } } }").await;
+    assert_eq!(counted - flat, 1, "the total is counted only when selected");
     let tenant_setting = u64::from(app.postgres);
     assert_eq!(
         nested - flat,
         3 + tenant_setting,
         "three edge kinds: one SELECT each, one shared transaction"
     );
+}
+
+#[tokio::test]
+async fn pages_without_a_total_still_know_whether_more_follow() {
+    let app = crate::helpers::spawn_app().await;
+    let owner = app.sign_up(&slug("pages")).await;
+    for i in 0..5 {
+        app.create_customer(&owner.token, &format!("P{i}"), &format!("+1415555017{i}"))
+            .await;
+    }
+    let page = |after: Option<String>| {
+        let app = &app;
+        let token = owner.token.clone();
+        async move {
+            app.gql(
+                Some(&token),
+                "query($after: String) { customers(first: 2, after: $after) { edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage endCursor } } }",
+                json!({"after": after}),
+            )
+            .await["customers"]
+                .clone()
+        }
+    };
+    let mut names = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let p = page(after.clone()).await;
+        pages += 1;
+        assert_eq!(p["pageInfo"]["hasPreviousPage"], pages > 1, "{p}");
+        for e in p["edges"].as_array().unwrap() {
+            names.push(e["node"]["name"].as_str().unwrap().to_string());
+        }
+        after = p["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        if p["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names, ["P0", "P1", "P2", "P3", "P4"]);
+    // `after` the last item: an empty page that says nothing follows.
+    let beyond = page(after).await;
+    assert_eq!(beyond["edges"], json!([]), "{beyond}");
+    assert_eq!(beyond["pageInfo"]["hasNextPage"], false);
+    let total = app
+        .gql(
+            Some(&owner.token),
+            "{ customers(first: 2) { totalCount pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(total["customers"]["totalCount"], 5);
+    assert_eq!(total["customers"]["pageInfo"]["hasNextPage"], true);
 }

@@ -156,12 +156,7 @@ impl BookingQuery {
                 .map(|id| parse_id(id, "staffMemberId"))
                 .transpose()?,
         };
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(service::list(state(ctx)?, rc, filter, args)
             .await?
             .into_page(Booking))

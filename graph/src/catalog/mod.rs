@@ -36,12 +36,7 @@ impl CatalogQuery {
         #[graphql(desc = "Page backward: before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<Page<Service>> {
         let rc = caller(ctx)?;
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(service::list(state(ctx)?, rc, include_archived, args)
             .await?
             .into_page(Service))

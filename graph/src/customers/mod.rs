@@ -38,12 +38,7 @@ impl CustomerQuery {
         #[graphql(desc = "Page backward: before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<Page<Customer>> {
         let rc = caller(ctx)?;
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(
             service::list(state(ctx)?, rc, search, include_archived, args)
                 .await?

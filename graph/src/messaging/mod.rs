@@ -101,12 +101,7 @@ impl Conversation {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Page<Message>> {
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(
             service::messages(state(ctx)?, self.0.tenant_id, self.0.id, args)
                 .await?
@@ -342,12 +337,7 @@ impl MessagingQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Page<Conversation>> {
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(
             service::conversations(state(ctx)?, caller(ctx)?, unread_only, args)
                 .await?
@@ -399,12 +389,7 @@ impl MessagingQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Page<email::Email>> {
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(email::list(state(ctx)?, caller(ctx)?.tenant_id, args)
             .await?
             .into_page(email::Email))

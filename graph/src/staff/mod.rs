@@ -34,12 +34,7 @@ impl StaffQuery {
         #[graphql(desc = "Page backward: before this cursor.")] before: Option<String>,
     ) -> async_graphql::Result<Page<StaffMember>> {
         let rc = caller(ctx)?;
-        let args = PageArgs {
-            after,
-            before,
-            first,
-            last,
-        };
+        let args = PageArgs::of(ctx, first, after, last, before);
         Ok(service::list(state(ctx)?, rc, include_archived, args)
             .await?
             .into_page(StaffMember))
