@@ -5,9 +5,10 @@
 //! show.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::fmt::Write as _;
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -344,75 +345,11 @@ fn decode_body(headers: &[(String, String)], body: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Captured logs
-// ---------------------------------------------------------------------------------------
-
-/// Every tracing event and span field of this test binary, as text. Installed as the
-/// global subscriber before any client exists (see [`config_for`]), so no test can log
-/// past it, whichever thread it runs on.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<String>>>);
-
-struct FieldText(String);
-
-impl tracing::field::Visit for FieldText {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Captured {
-    fn push(&self, text: String) {
-        self.0.lock().unwrap().push(text);
-    }
-
-    fn all(&self) -> String {
-        self.0.lock().unwrap().join("\n")
-    }
-}
-
-impl tracing::Subscriber for Captured {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut text = FieldText(span.metadata().name().to_owned() + " ");
-        span.record(&mut text);
-        self.push(text.0);
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut text = FieldText(String::new());
-        values.record(&mut text);
-        self.push(text.0);
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut text = FieldText(String::new());
-        event.record(&mut text);
-        self.push(text.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-/// The binary-wide log capture, installed on first use.
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        tracing::subscriber::set_global_default(captured.clone())
-            .expect("no other global subscriber in this test binary");
-        captured
-    })
-}
-
-// ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
 fn config_for(port: u16, password: Option<&str>) -> SmtpConfig {
-    logs();
+    common::logs();
     SmtpConfig {
         host: "127.0.0.1".to_owned(),
         port,
@@ -915,7 +852,7 @@ async fn logs_carry_neither_the_password_nor_the_message() {
     client.check().await.unwrap();
 
     // Every test in this binary logs into the same capture; none may leak.
-    let logs = logs().all();
+    let logs = common::logs().all();
     assert!(
         logs.contains(&sent.message_id),
         "sends are traceable: {logs}"

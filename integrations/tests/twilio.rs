@@ -4,8 +4,8 @@
 //! <https://www.twilio.com/docs/usage/twilios-response>).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -677,67 +677,10 @@ async fn an_unreachable_server_is_unavailable() {
 }
 
 /// Collects every tracing event and span field as text.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<String>>>);
-
-struct FieldText(String);
-
-impl tracing::field::Visit for FieldText {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Captured {
-    fn push(&self, text: String) {
-        self.0.lock().unwrap().push(text);
-    }
-
-    fn all(&self) -> String {
-        self.0.lock().unwrap().join("\n")
-    }
-}
-
-impl tracing::Subscriber for Captured {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut text = FieldText(span.metadata().name().to_owned() + " ");
-        span.record(&mut text);
-        self.push(text.0);
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut text = FieldText(String::new());
-        values.record(&mut text);
-        self.push(text.0);
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut text = FieldText(String::new());
-        event.record(&mut text);
-        self.push(text.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-/// One process-wide capturing subscriber: a per-thread one (`set_default`) misses events
-/// whose callsites another test thread registered first with no subscriber (tracing
-/// caches a callsite's interest globally).
-fn captured() -> &'static Captured {
-    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    CAPTURED.get_or_init(|| {
-        let c = Captured::default();
-        let _ = tracing::subscriber::set_global_default(c.clone());
-        c
-    })
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn logs_carry_neither_the_token_nor_the_message() {
-    let captured = captured();
+    let captured = common::logs();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))

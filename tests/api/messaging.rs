@@ -525,19 +525,22 @@ async fn twilio_21610_fails_the_text_and_opts_the_number_out() {
     assert_eq!(requests_to(&mock, &messages_path()).await.len(), 1);
 }
 
-#[tokio::test]
-async fn a_send_whose_answer_was_lost_waits_for_the_status_callback_instead_of_sending_twice() {
+/// A text sent through a Twilio mock that accepts the first send but answers after our
+/// 1-second timeout (the outcome is unknown to us, exactly as if the server had died
+/// before recording the answer) and answers at once afterwards. Returns the mock, the
+/// server, its owner, and the thread and message ids.
+async fn lost_send(wait: Duration) -> (MockServer, TestApp, Owner, String, String) {
     let mock = MockServer::start().await;
-    // Twilio accepts the message but answers after our 1-second timeout: the outcome is
-    // unknown to us, exactly as if the server had died before recording the answer.
     Mock::given(method("POST"))
         .and(path(messages_path()))
         .respond_with(twilio::Created::delayed(Duration::from_millis(1500)))
+        .up_to_n_times(1)
         .mount(&mock)
         .await;
-    let app = spawn_app_with(twilio::platform(&mock, |s| {
+    mount_messages(&mock).await;
+    let app = spawn_app_with(twilio::platform(&mock, move |s| {
         s.sms.twilio_timeout = Duration::from_secs(1);
-        s.sms.platform.unknown_outcome_wait = Duration::from_secs(3);
+        s.sms.platform.unknown_outcome_wait = wait;
     }))
     .await;
     let owner = app.sign_up(&slug("msg-lost")).await;
@@ -553,6 +556,12 @@ async fn a_send_whose_answer_was_lost_waits_for_the_status_callback_instead_of_s
     .await;
     let conv = r["message"]["conversationId"].as_str().unwrap().to_string();
     let id = r["message"]["id"].as_str().unwrap().to_string();
+    (mock, app, owner, conv, id)
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_waits_for_the_status_callback_instead_of_sending_twice() {
+    let (mock, app, owner, conv, id) = lost_send(Duration::from_secs(3)).await;
     eventually("Twilio to receive the send", || async {
         (requests_to(&mock, &messages_path()).await.len() == 1).then_some(())
     })
@@ -582,32 +591,7 @@ async fn a_send_whose_answer_was_lost_waits_for_the_status_callback_instead_of_s
 
 #[tokio::test]
 async fn without_a_status_callback_a_lost_send_is_sent_again_after_the_wait() {
-    let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(messages_path()))
-        .respond_with(twilio::Created::delayed(Duration::from_millis(1500)))
-        .up_to_n_times(1)
-        .mount(&mock)
-        .await;
-    mount_messages(&mock).await;
-    let app = spawn_app_with(twilio::platform(&mock, |s| {
-        s.sms.twilio_timeout = Duration::from_secs(1);
-        s.sms.platform.unknown_outcome_wait = Duration::from_secs(2);
-    }))
-    .await;
-    let owner = app.sign_up(&slug("msg-resend")).await;
-    configure(&app, &owner, FROM).await;
-    let customer = app
-        .create_customer(&owner.token, "Gus", "+14155550111")
-        .await;
-    let r = send(
-        &app,
-        &owner,
-        json!({"customerId": customer, "body": "again"}),
-    )
-    .await;
-    let conv = r["message"]["conversationId"].as_str().unwrap().to_string();
-    let id = r["message"]["id"].as_str().unwrap().to_string();
+    let (mock, app, owner, conv, id) = lost_send(Duration::from_secs(2)).await;
     let m = status_becomes(&app, &owner, &conv, &id, "SENDING").await;
     assert!(m["messageSid"].as_str().unwrap().starts_with("SM"));
     assert_eq!(requests_to(&mock, &messages_path()).await.len(), 2);
