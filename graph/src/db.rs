@@ -40,6 +40,8 @@ pub struct Db {
     sqlite_writer: Option<DatabaseConnection>,
     /// Statements executed (see [`Db::statements`]).
     statements: Arc<AtomicU64>,
+    /// Tenant transactions opened (see [`Db::transactions`]).
+    transactions: Arc<AtomicU64>,
 }
 
 /// A transaction bound to one tenant. Dereferences to the SeaORM transaction; dropped
@@ -116,6 +118,7 @@ impl Db {
             conn,
             sqlite_writer: None,
             statements,
+            transactions: Arc::default(),
         }
     }
 
@@ -129,6 +132,7 @@ impl Db {
             conn: readers,
             sqlite_writer: Some(writer),
             statements,
+            transactions: Arc::default(),
         }
     }
 
@@ -136,6 +140,12 @@ impl Db {
     /// executes, including the tenant setting; not `BEGIN`/`COMMIT`).
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Tenant transactions ([`Db::read`], [`Db::write`]) opened through this handle
+    /// since it was created.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// The raw connection, for migrations, health checks and tenant-less look-ups only.
@@ -149,6 +159,7 @@ impl Db {
     }
 
     async fn begin(&self, tenant_id: Uuid, write: bool) -> Result<Tx, ApiError> {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
         let txn = match (&self.sqlite_writer, write) {
             (Some(writer), true) => writer.begin().await?,
             _ => self.conn.begin().await?,

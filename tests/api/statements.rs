@@ -42,16 +42,23 @@ async fn a_pages_edges_share_one_read_transaction() {
         let app = &app;
         let token = owner.token.clone();
         async move {
-            // Once to warm per-tenant caches, then measured.
+            // Once to warm per-tenant caches, then the least of three measured runs (a
+            // stray background statement can only add).
             app.gql(Some(&token), q, json!({})).await;
-            let before = app.state.db.statements();
-            let data = app.gql(Some(&token), q, json!({})).await;
-            assert_eq!(
-                data["bookings"]["edges"].as_array().unwrap().len(),
-                3,
-                "{data}"
-            );
-            app.state.db.statements() - before
+            let mut least = (u64::MAX, u64::MAX);
+            for _ in 0..3 {
+                let (statements, transactions) =
+                    (app.state.db.statements(), app.state.db.transactions());
+                let data = app.gql(Some(&token), q, json!({})).await;
+                assert_eq!(
+                    data["bookings"]["edges"].as_array().unwrap().len(),
+                    3,
+                    "{data}"
+                );
+                least.0 = least.0.min(app.state.db.statements() - statements);
+                least.1 = least.1.min(app.state.db.transactions() - transactions);
+            }
+            least
         }
     };
     let flat = count("{ bookings(first: 50) { edges { node { id } } } }").await;
@@ -60,12 +67,18 @@ async fn a_pages_edges_share_one_read_transaction() {
     )
     .await;
     let counted = count("{ bookings(first: 50) { totalCount edges { node { id } } } }").await;
-    assert_eq!(counted - flat, 1, "the total is counted only when selected");
-    let tenant_setting = u64::from(app.postgres);
     assert_eq!(
-        nested - flat,
-        3 + tenant_setting,
-        "three edge kinds: one SELECT each, one shared transaction"
+        (counted.0 - flat.0, counted.1 - flat.1),
+        (1, 0),
+        "the total is counted only when selected, in the page's transaction"
+    );
+    // The three edge kinds add one transaction between them, and at least their three
+    // SELECTs (a DataLoader batch can split in two under load, so not exactly three).
+    assert_eq!(nested.1 - flat.1, 1, "one shared read transaction");
+    let tenant_setting = u64::from(app.postgres);
+    assert!(
+        (3 + tenant_setting..=6 + tenant_setting).contains(&(nested.0 - flat.0)),
+        "{nested:?} vs {flat:?}"
     );
 }
 
