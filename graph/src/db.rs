@@ -59,6 +59,15 @@ impl Deref for Tx {
 }
 
 impl Tx {
+    /// The transaction's tenant row. Errors: `NOT_FOUND`.
+    pub async fn tenant(&self) -> Result<entities::tenant::Model, ApiError> {
+        use sea_orm::EntityTrait;
+        entities::tenant::Entity::find_by_id(self.tenant_id)
+            .one(&self.txn)
+            .await?
+            .ok_or(ApiError::NotFound("tenant"))
+    }
+
     /// The tenant this transaction is bound to.
     pub fn tenant_id(&self) -> Uuid {
         self.tenant_id

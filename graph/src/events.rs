@@ -144,6 +144,23 @@ impl Envelope {
     }
 }
 
+impl Envelope {
+    /// The envelope of a message event: seen by owners and managers, carrying the row
+    /// as it is after the change.
+    pub fn message(m: &entities::message::Model, kind: MessageEventKind) -> Envelope {
+        Envelope {
+            tenant_id: m.tenant_id,
+            audience: Audience::Managers,
+            event: DomainEvent::Message(MessageEvent {
+                conversation_id: m.conversation_id,
+                message_id: m.id,
+                kind,
+                message: Box::new(m.clone()),
+            }),
+        }
+    }
+}
+
 /// Credentials that stopped being valid before their expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind")]

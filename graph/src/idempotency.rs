@@ -48,7 +48,7 @@ pub fn scoped_key(rc: &RequestCtx, key: &str) -> String {
         Principal::Agent { key_id } => format!("agent:{key_id}"),
         Principal::Public => "public".to_string(),
     };
-    hex(&Sha256::digest(format!("{scope}\n{key}").as_bytes()))
+    hex::encode(Sha256::digest(format!("{scope}\n{key}").as_bytes()))
 }
 
 /// `operation` with a fingerprint of `request` (the first 128 bits of its SHA-256), the
@@ -56,11 +56,7 @@ pub fn scoped_key(rc: &RequestCtx, key: &str) -> String {
 /// operation".
 pub fn fingerprint(operation: &str, request: &serde_json::Value) -> String {
     let digest = Sha256::digest(request.to_string().as_bytes());
-    format!("{operation}:{}", hex(&digest[..16]))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{operation}:{}", hex::encode(&digest[..16]))
 }
 
 /// Whether `key` is acceptable (1–[`MAX_KEY_LEN`] bytes).

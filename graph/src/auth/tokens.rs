@@ -130,8 +130,7 @@ pub fn refresh_token_tenant(token: &str) -> Option<Uuid> {
 
 /// Hex SHA-256 of a token: what is stored.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

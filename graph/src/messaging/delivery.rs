@@ -42,12 +42,11 @@ use uuid::Uuid;
 
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
-use crate::events::MessageEventKind;
+use crate::events::{Envelope, MessageEventKind};
 use crate::jobs::{self, Job, JobHandler};
 use crate::limits::Quota;
 use crate::messaging::service::{
-    self as svc, SEND_JOB, envelope, quota_of, set_opt_out, tenant_of, thread_for_phone,
-    used_this_month,
+    self as svc, SEND_JOB, quota_of, set_opt_out, thread_for_phone, used_this_month,
 };
 use crate::messaging::templates;
 use crate::notifications::notify;
@@ -62,7 +61,8 @@ pub const SMS_QUOTA_EXCEEDED: &str = "SMS_QUOTA_EXCEEDED";
 /// (<https://www.twilio.com/docs/api/errors/21610>).
 pub const TWILIO_UNSUBSCRIBED: &str = "21610";
 
-fn unavailable(e: ApiError) -> ProviderError {
+/// A database failure inside a job's call: retryable.
+pub(crate) fn unavailable(e: ApiError) -> ProviderError {
     ProviderError::Unavailable(format!("database: {e:?}"))
 }
 
@@ -109,7 +109,7 @@ async fn send_row(st: &GraphState, tenant_id: Uuid, id: Uuid) -> Result<Value, P
         .await
         .map_err(db)?
         .ok_or_else(|| ProviderError::InvalidInput("conversation gone".into()))?;
-    let t = tenant_of(&tx).await.map_err(unavailable)?;
+    let t = tx.tenant().await.map_err(unavailable)?;
     tx.commit().await.map_err(unavailable)?;
     if m.status != MessageStatus::Queued || m.provider_sid.is_some() {
         return Ok(json!({ "message_id": id, "already": true }));
@@ -239,11 +239,7 @@ async fn record(st: &GraphState, tx: &Tx, result: &Value) -> Result<(), ApiError
     .update(&**tx)
     .await?;
     st.events
-        .publish(envelope(
-            tx.tenant_id(),
-            &updated,
-            MessageEventKind::StatusChanged,
-        ))
+        .publish(Envelope::message(&updated, MessageEventKind::StatusChanged))
         .await;
     Ok(())
 }
@@ -282,11 +278,7 @@ async fn refused(
     .update(&**tx)
     .await?;
     st.events
-        .publish(envelope(
-            tx.tenant_id(),
-            &updated,
-            MessageEventKind::StatusChanged,
-        ))
+        .publish(Envelope::message(&updated, MessageEventKind::StatusChanged))
         .await;
     Ok(())
 }
@@ -425,7 +417,7 @@ async fn write_auto(
     if stale {
         return Ok(None);
     }
-    let t = tenant_of(&tx).await?;
+    let t = tx.tenant().await?;
     let settings = svc::settings(&tx, &t).await?;
     if !settings.automatic {
         return Ok(None);
@@ -525,7 +517,7 @@ async fn write_auto(
     svc::touch(&tx, thread.id, at, false).await?;
     tx.commit().await?;
     st.events
-        .publish(envelope(tenant_id, &m, MessageEventKind::MessageSent))
+        .publish(Envelope::message(&m, MessageEventKind::MessageSent))
         .await;
     Ok(skip.is_none().then_some(Next::Text(m.id)))
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
-use crate::messaging::delivery::error_code;
+use crate::messaging::delivery::{error_code, unavailable};
 use crate::pagination::{PageArgs, Slice, paginate};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
@@ -75,7 +75,6 @@ pub async fn queue(
 /// Sends email `id` through the tenant's email provider. Returns the summary
 /// [`record`] applies.
 pub async fn send(st: &GraphState, tenant_id: Uuid, id: Uuid) -> Result<Value, ProviderError> {
-    let unavailable = |e: ApiError| ProviderError::Unavailable(format!("database: {e:?}"));
     let tx = st.db.read(tenant_id).await.map_err(unavailable)?;
     let row = scoped::<email::Entity>(tenant_id)
         .filter(email::Column::Id.eq(id))

@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::jobs::{self, Job};
 use crate::lifecycle::{BookingChange, BookingHook, HookOutput};
 use crate::messaging::delivery::{AUTO_JOB, AutoPayload};
-use crate::messaging::service::{self as svc, Settings, tenant_of};
+use crate::messaging::service::{self as svc, Settings};
 use crate::state::GraphState;
 use crate::util::{normalize_email, normalize_phone, now};
 
@@ -122,7 +122,7 @@ impl BookingHook<GraphState> for MessagingHook {
         b: &mut booking::Model,
         change: &BookingChange,
     ) -> Result<HookOutput, ApiError> {
-        let t = tenant_of(tx).await?;
+        let t = tx.tenant().await?;
         let s = svc::settings(tx, &t).await?;
         if matches!(change, BookingChange::Canceled { .. }) {
             // Reminders go even when messages were switched off since.

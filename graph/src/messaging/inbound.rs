@@ -16,16 +16,17 @@
 //!   error 21610 opts the number out.
 
 use entities::{MessageDirection, MessageKind, MessageStatus, message};
+use integrations::twilio::signature::parse_form;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::db::scoped;
 use crate::error::ApiError;
-use crate::events::MessageEventKind;
+use crate::events::{Envelope, MessageEventKind};
 use crate::inbound::{self, InboundEvent, InboundHandler, InboundReply, InboundRequest};
 use crate::messaging::delivery::{TWILIO_UNSUBSCRIBED, status_of};
 use crate::messaging::service::{
-    self as svc, MAX_BODY_CHARS, envelope, set_opt_out, tenant_of, thread_for_phone, touch,
+    self as svc, MAX_BODY_CHARS, set_opt_out, thread_for_phone, touch,
 };
 use crate::notifications::notify;
 use crate::state::GraphState;
@@ -111,7 +112,7 @@ impl InboundHandler<GraphState> for TwilioInbound {
         tenant_id: Uuid,
         req: &InboundRequest<'_>,
     ) -> Result<InboundReply, ApiError> {
-        let params = integrations::twilio::signature::parse_form(req.body);
+        let params = parse_form(req.body);
         match req.action {
             Some("sms") => incoming(st, tenant_id, &params).await,
             Some("status") => status(st, tenant_id, &params, req.query).await,
@@ -162,7 +163,7 @@ async fn incoming(
         tx.commit().await?;
         return Ok(InboundReply::twiml(""));
     }
-    let t = tenant_of(&tx).await?;
+    let t = tx.tenant().await?;
     let thread = thread_for_phone(&tx, &from, None, true).await?;
     let mut row = svc::new_row(
         tenant_id,
@@ -207,7 +208,7 @@ async fn incoming(
     .await?;
     tx.commit().await?;
     st.events
-        .publish(envelope(tenant_id, &m, MessageEventKind::MessageReceived))
+        .publish(Envelope::message(&m, MessageEventKind::MessageReceived))
         .await;
     Ok(InboundReply::twiml(&reply))
 }
@@ -227,7 +228,8 @@ async fn status(
     let error = param(params, "ErrorCode")
         .filter(|c| !c.is_empty() && c.len() <= 16)
         .map(str::to_string);
-    let ours: Option<Uuid> = query.and_then(|q| url_param(q, "m").and_then(|v| v.parse().ok()));
+    let query = parse_form(query.unwrap_or("").as_bytes());
+    let ours: Option<Uuid> = param(&query, "m").and_then(|v| v.parse().ok());
     let tx = st.db.write(tenant_id).await?;
     let mut found = scoped::<message::Entity>(tenant_id)
         .filter(message::Column::ProviderSid.eq(sid))
@@ -271,22 +273,9 @@ async fn status(
     .await?;
     tx.commit().await?;
     st.events
-        .publish(envelope(
-            tenant_id,
-            &updated,
-            MessageEventKind::StatusChanged,
-        ))
+        .publish(Envelope::message(&updated, MessageEventKind::StatusChanged))
         .await;
     Ok(InboundReply::twiml(""))
-}
-
-/// The value of query parameter `name` (no percent-decoding needed for our ids).
-fn url_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -314,7 +303,5 @@ mod tests {
             assert_eq!(keyword(w), None, "{w}");
         }
         assert_eq!(xml_escape("a<b>&'\""), "a&lt;b&gt;&amp;&apos;&quot;");
-        assert_eq!(url_param("m=abc&x=1", "m"), Some("abc"));
-        assert_eq!(url_param("x=1", "m"), None);
     }
 }

@@ -26,7 +26,7 @@ use futures::{Stream, StreamExt};
 
 use crate::customers::types::Customer;
 use crate::db::scoped;
-use crate::error::{Outcome, UserError};
+use crate::error::UserError;
 use crate::events::{DomainEvent, MessageEventKind};
 use crate::extensions::Extensions;
 use crate::guards::{MANAGE, RoleGuard, USERS};
@@ -307,17 +307,6 @@ fn template(t: (MessageKind, String, bool)) -> MessageTemplate {
     }
 }
 
-fn errors<T, P: Default>(o: &Outcome<T>, set: impl FnOnce(&mut P, Vec<UserError>)) -> Option<P> {
-    match o {
-        Ok(_) => None,
-        Err(e) => {
-            let mut p = P::default();
-            set(&mut p, e.clone());
-            Some(p)
-        }
-    }
-}
-
 /// Messaging queries (owners and managers).
 #[derive(Default)]
 pub struct MessagingQuery;
@@ -443,12 +432,15 @@ impl MessagingMutation {
             },
         )
         .await?;
-        if let Some(p) = errors(&o, |p: &mut SendMessagePayload, e| p.user_errors = e) {
-            return Ok(p);
-        }
-        Ok(SendMessagePayload {
-            message: o.ok().map(Message),
-            user_errors: Vec::new(),
+        Ok(match o {
+            Ok(m) => SendMessagePayload {
+                message: Some(Message(m)),
+                user_errors: Vec::new(),
+            },
+            Err(e) => SendMessagePayload {
+                message: None,
+                user_errors: e,
+            },
         })
     }
 

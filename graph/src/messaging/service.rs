@@ -19,7 +19,7 @@ use crate::context::RequestCtx;
 use crate::customers::service::{CleanCustomer, find_or_create_by_phone};
 use crate::db::{Tx, scoped};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::events::{Audience, DomainEvent, Envelope, MessageEvent, MessageEventKind};
+use crate::events::{Envelope, MessageEventKind};
 use crate::jobs::{self, Job};
 use crate::messaging::templates::{self, QuietHours};
 use crate::pagination::{PageArgs, Slice, paginate};
@@ -86,14 +86,6 @@ pub async fn settings(tx: &Tx, t: &tenant::Model) -> Result<Settings, ApiError> 
             .collect(),
         help_text: row.help_text,
     })
-}
-
-/// The tenant row of the transaction.
-pub async fn tenant_of(tx: &Tx) -> Result<tenant::Model, ApiError> {
-    tenant::Entity::find_by_id(tx.tenant_id())
-        .one(&**tx)
-        .await?
-        .ok_or(ApiError::NotFound("tenant"))
 }
 
 /// The thread with `phone` (E.164), created when missing, linked to `customer_id` or to
@@ -239,44 +231,26 @@ pub fn new_row(
     }
 }
 
-/// Inserts an outbound message of `kind` in `thread` and, unless it is `SKIPPED`, its
-/// send job (due at `due`, or now). Returns the row.
-#[allow(clippy::too_many_arguments)]
-pub async fn queue_outbound(
+/// Inserts a manual outbound text in `thread`, written by `user_id`, with its send job.
+async fn queue_manual(
     tx: &Tx,
     thread: &conversation::Model,
-    kind: MessageKind,
     body: String,
-    booking_id: Option<Uuid>,
     user_id: Option<Uuid>,
-    skipped: Option<&str>,
-    due: Option<DateTime<Utc>>,
 ) -> Result<message::Model, ApiError> {
-    let status = if skipped.is_some() {
-        MessageStatus::Skipped
-    } else {
-        MessageStatus::Queued
-    };
     let mut row = new_row(
         tx.tenant_id(),
         thread.id,
         MessageDirection::Outbound,
-        kind,
+        MessageKind::Manual,
         body,
-        status,
+        MessageStatus::Queued,
     );
     let id = *row.id.as_ref();
     let at = *row.created_at.as_ref();
-    row.error_code = Set(skipped.map(str::to_string));
-    row.booking_id = Set(booking_id);
     row.sent_by_user_id = Set(user_id);
-    if skipped.is_none() {
-        let mut job = Job::new(SEND_JOB, json!({ "message_id": id }));
-        if let Some(due) = due {
-            job = job.at(due);
-        }
-        row.job_id = Set(Some(jobs::enqueue(tx, job).await?));
-    }
+    let job = Job::new(SEND_JOB, json!({ "message_id": id }));
+    row.job_id = Set(Some(jobs::enqueue(tx, job).await?));
     let m = row.insert(&**tx).await?;
     touch(tx, thread.id, at, false).await?;
     Ok(m)
@@ -311,20 +285,6 @@ pub async fn set_opt_out(tx: &Tx, thread: Uuid, out: bool) -> Result<(), ApiErro
         .exec(&**tx)
         .await?;
     Ok(())
-}
-
-/// The envelope announcing a message event to the tenant's managers.
-pub fn envelope(tenant_id: Uuid, m: &message::Model, kind: MessageEventKind) -> Envelope {
-    Envelope {
-        tenant_id,
-        audience: Audience::Managers,
-        event: DomainEvent::Message(MessageEvent {
-            conversation_id: m.conversation_id,
-            message_id: m.id,
-            kind,
-            message: Box::new(m.clone()),
-        }),
-    }
 }
 
 /// What `sendMessage` is asked.
@@ -408,7 +368,7 @@ pub async fn send_manual(
         )]));
     }
     if delivers {
-        let t = tenant_of(&tx).await?;
+        let t = tx.tenant().await?;
         let quota = quota_of(st, &t);
         if used_this_month(&tx, true).await? as i64 >= quota {
             return Ok(Err(vec![UserError::new(
@@ -418,21 +378,11 @@ pub async fn send_manual(
             )]));
         }
     }
-    let m = queue_outbound(
-        &tx,
-        &thread,
-        MessageKind::Manual,
-        body,
-        None,
-        rc.user_id(),
-        None,
-        None,
-    )
-    .await?;
+    let m = queue_manual(&tx, &thread, body, rc.user_id()).await?;
     tx.commit().await?;
     jobs::wake(st);
     st.events
-        .publish(envelope(rc.tenant_id, &m, MessageEventKind::MessageSent))
+        .publish(Envelope::message(&m, MessageEventKind::MessageSent))
         .await;
     Ok(Ok(m))
 }
@@ -531,7 +481,7 @@ pub async fn mark_read(
 /// The tenant's settings (read).
 pub async fn read_settings(st: &GraphState, rc: &RequestCtx) -> Result<Settings, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
-    let t = tenant_of(&tx).await?;
+    let t = tx.tenant().await?;
     let s = settings(&tx, &t).await?;
     tx.commit().await?;
     Ok(s)
@@ -603,7 +553,7 @@ pub async fn update_settings(
         return Ok(Err(errors));
     }
     let tx = st.db.write(rc.tenant_id).await?;
-    let t = tenant_of(&tx).await?;
+    let t = tx.tenant().await?;
     let mut s = settings(&tx, &t).await?;
     if let Some(a) = input.automatic {
         s.automatic = a;
@@ -755,7 +705,7 @@ pub async fn set_template(
 pub async fn usage(st: &GraphState, rc: &RequestCtx) -> Result<(u64, i64, bool), ApiError> {
     let delivers = delivers(st, rc.tenant_id).await;
     let tx = st.db.read(rc.tenant_id).await?;
-    let t = tenant_of(&tx).await?;
+    let t = tx.tenant().await?;
     let used = used_this_month(&tx, delivers).await?;
     tx.commit().await?;
     Ok((used, quota_of(st, &t), delivers))

@@ -15,7 +15,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::context::RequestCtx;
 use crate::error::ApiError;
-use crate::payments::service::tenant_row;
 use crate::payments::webhooks::ROUTE_STRIPE_ACCOUNT;
 use crate::platform::Plan;
 use crate::routes;
@@ -51,7 +50,7 @@ pub fn upstream(e: ProviderError) -> ApiError {
 pub async fn start_onboarding(st: &GraphState, rc: &RequestCtx) -> Result<String, ApiError> {
     let client = platform(st, "payments")?;
     let tx = st.db.read(rc.tenant_id).await?;
-    let t = tenant_row(&tx).await?;
+    let t = tx.tenant().await?;
     tx.commit().await?;
     let account = match &t.stripe_account_id {
         Some(a) => a.clone(),
@@ -124,7 +123,7 @@ pub async fn start_subscription(
         .clone()
         .ok_or_else(|| ApiError::FeatureUnavailable(format!("billing ({})", plan.as_str())))?;
     let tx = st.db.read(rc.tenant_id).await?;
-    let t = tenant_row(&tx).await?;
+    let t = tx.tenant().await?;
     tx.commit().await?;
     let base = &st.platform.public_base_url;
     let metadata = vec![

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::lifecycle::{BookingChange, BookingHook, HookOutput};
 use crate::payments::service::{
     abandon_open_deposits, card_payments_ready, charge_balance_on_completion, deposit_amount,
-    open_checkout, tenant_row,
+    open_checkout,
 };
 use crate::state::GraphState;
 
@@ -65,7 +65,7 @@ async fn collect_deposit(
     tx: &Tx,
     b: &mut booking::Model,
 ) -> Result<HookOutput, ApiError> {
-    let t = tenant_row(tx).await?;
+    let t = tx.tenant().await?;
     if !card_payments_ready(st, &t).await {
         return Ok(HookOutput::none());
     }

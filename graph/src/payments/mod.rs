@@ -158,7 +158,7 @@ impl PaymentQuery {
         let st = state(ctx)?;
         let rc = caller(ctx)?;
         let tx = st.db.read(rc.tenant_id).await?;
-        let t: tenant::Model = service::tenant_row(&tx).await?;
+        let t: tenant::Model = tx.tenant().await?;
         tx.commit().await?;
         let plan = Plan::parse(&t.plan);
         Ok(PaymentSettings {

@@ -58,14 +58,6 @@ pub fn deposit_amount(t: &tenant::Model, s: &service::Model, price_cents: i64) -
     }
 }
 
-/// The tenant row. Errors: `NOT_FOUND`.
-pub async fn tenant_row(tx: &Tx) -> Result<tenant::Model, ApiError> {
-    tenant::Entity::find_by_id(tx.tenant_id())
-        .one(&**tx)
-        .await?
-        .ok_or(ApiError::NotFound("tenant"))
-}
-
 /// Whether the tenant can take card payments now: Stripe configured, account connected
 /// and `charges_enabled`.
 pub async fn card_payments_ready(st: &GraphState, t: &tenant::Model) -> bool {
@@ -239,7 +231,7 @@ pub async fn create_deposit_checkout(
 ) -> Result<Outcome<payment::Model>, ApiError> {
     let tx = st.db.write(rc.tenant_id).await?;
     st.db.lock_schedule(&tx).await?;
-    let t = tenant_row(&tx).await?;
+    let t = tx.tenant().await?;
     if !card_payments_ready(st, &t).await {
         return Err(ApiError::FeatureUnavailable("payments".into()));
     }
@@ -306,7 +298,7 @@ pub async fn create_payment_link(
     }
     let tx = st.db.write(rc.tenant_id).await?;
     st.db.lock_schedule(&tx).await?;
-    let t = tenant_row(&tx).await?;
+    let t = tx.tenant().await?;
     if !card_payments_ready(st, &t).await {
         return Err(ApiError::FeatureUnavailable("payments".into()));
     }
@@ -597,7 +589,7 @@ pub async fn charge_balance_on_completion(
     if due <= 0 {
         return Ok(None);
     }
-    let t = tenant_row(tx).await?;
+    let t = tx.tenant().await?;
     if !card_payments_ready(st, &t).await {
         notify(
             tx,

@@ -209,18 +209,13 @@ pub async fn configure(
         }
     };
     if let Some(plugin) = plugins::builtin::find(spec.id)
-        && let Err(e) =
-            sync_routes(&tx, plugin, enabled.then_some(&public_of_saved(&saved))).await?
+        && let Err(e) = sync_routes(&tx, plugin, enabled.then_some(&public(&saved))).await?
     {
         return Ok(Err(vec![e]));
     }
     tx.commit().await?;
     changed(st, rc.tenant_id).await;
     Ok(Ok(saved))
-}
-
-fn public_of_saved(row: &plugin_config::Model) -> Map<String, Value> {
-    public(row)
 }
 
 /// Makes the identifiers of `public` (a configuration's public fields) the tenant's only
