@@ -26,4 +26,7 @@ pub struct AppState {
     pub socket_counter: std::sync::Arc<crate::sockets::SocketCounter>,
     /// `PLAYGROUND`: whether `/playground` is served.
     pub playground: bool,
+    /// Whether the demo tenant is seeded (`SEED_DEMO`): the playground then fills in
+    /// the demo owner's log-in (a development convenience; its password is public).
+    pub demo_login: bool,
 }

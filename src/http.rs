@@ -5,7 +5,8 @@
 //! | `POST /graphql` | queries and mutations (`application/json`) |
 //! | `GET /graphql?query=…` | queries only; a mutation is refused with 405 |
 //! | `GET /graphql/ws` | subscriptions (`graphql-transport-ws`; legacy `graphql-ws`) |
-//! | `GET /playground` | GraphiQL |
+//! | `GET /playground` (+ `/playground/…`) | GraphiQL, served from the binary ([`crate::playground`]) |
+//! | `GET /schema.graphql` | the SDL |
 //! | `GET /health` | 200 when the database answers, else 503 |
 //! | `POST /webhooks/{tenant_slug}/{plugin}[/{action}]` | a tenant's provider webhooks (signed; routed through the plugin list; Twilio: `/twilio/sms`, `/twilio/status`) |
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
@@ -14,12 +15,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use async_graphql::ServerError;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::GraphQLRequest;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graph::{GraphState, Principal, RequestCtx, Role, Session};
@@ -32,11 +32,8 @@ use uuid::Uuid;
 
 /// Builds the router.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let mut r = Router::new();
-    if state.playground {
-        r = r.route("/playground", get(playground));
-    }
-    r.route("/graphql", get(graphql).post(graphql))
+    crate::playground::routes(state.playground)
+        .route("/graphql", get(graphql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
         .route(
@@ -465,16 +462,6 @@ async fn graphql_ws(
             let _slot = slot;
             crate::sockets::serve(app, socket, protocol, ip).await;
         })
-}
-
-async fn playground() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Servicegraph")
-            .finish(),
-    )
 }
 
 async fn health(State(app): State<Arc<AppState>>) -> Response {

@@ -147,8 +147,12 @@ pub struct RedisSettings {
 /// GraphQL limits.
 #[derive(Debug, Clone)]
 pub struct GraphqlSettings {
-    /// `GRAPHQL_MAX_DEPTH` (default 12).
+    /// `GRAPHQL_MAX_DEPTH` (default 12): deepest nesting outside introspection.
     pub max_depth: usize,
+    /// `GRAPHQL_MAX_INTROSPECTION_DEPTH` (default 15): deepest nesting under
+    /// `__schema`/`__type`; 15 is what graphql-js's and graphql-core's standard
+    /// introspection query needs with every option on (GraphiQL, Apollo, codegen, `gql`).
+    pub max_introspection_depth: usize,
     /// `GRAPHQL_MAX_COMPLEXITY` (default 500).
     pub max_complexity: usize,
     /// `REQUEST_TIMEOUT_SECS` (default 30).
@@ -252,6 +256,7 @@ impl Settings {
             data_dir: data_dir.to_path_buf(),
             graphql: GraphqlSettings {
                 max_depth: 12,
+                max_introspection_depth: 15,
                 max_complexity: 500,
                 request_timeout: Duration::from_secs(30),
                 max_body_bytes: 1024 * 1024,
@@ -550,6 +555,7 @@ impl Settings {
             },
             graphql: GraphqlSettings {
                 max_depth: parse_env("GRAPHQL_MAX_DEPTH", 12)?,
+                max_introspection_depth: parse_env("GRAPHQL_MAX_INTROSPECTION_DEPTH", 15)?,
                 max_complexity: parse_env("GRAPHQL_MAX_COMPLEXITY", 500)?,
                 request_timeout: Duration::from_secs(parse_env("REQUEST_TIMEOUT_SECS", 30)?),
                 max_body_bytes: parse_env("MAX_BODY_BYTES", 1024 * 1024)?,

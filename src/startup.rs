@@ -190,6 +190,7 @@ impl Application {
             Some(state.clone()),
             Limits {
                 max_depth: settings.graphql.max_depth,
+                max_introspection_depth: settings.graphql.max_introspection_depth,
                 max_complexity: settings.graphql.max_complexity,
                 max_root_fields: settings.graphql.max_root_fields,
                 request_timeout: settings.graphql.request_timeout,
@@ -211,6 +212,7 @@ impl Application {
                 socket_limits: settings.limits.sockets,
                 socket_counter: Arc::default(),
                 playground: settings.graphql.playground,
+                demo_login: settings.seed_demo,
             },
             settings.graphql.max_body_bytes,
         );

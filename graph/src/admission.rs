@@ -5,6 +5,13 @@
 //!   backends, in the query text and in variables) → `BAD_USER_INPUT`;
 //! - at most one `logIn`, `signUp` or `refreshToken` per operation, so aliases cannot
 //!   multiply password guesses → `BAD_USER_INPUT`;
+//! - selections nest at most `GRAPHQL_MAX_DEPTH` deep (default 12), except under
+//!   `__schema`/`__type`, where the standard introspection query of graphql-js and
+//!   graphql-core (15 deep with every option on) needs up to
+//!   `GRAPHQL_MAX_INTROSPECTION_DEPTH` (default 15; the schema's own depth limit);
+//!   introspection may not nest `fields`, `interfaces`, `possibleTypes` or
+//!   `inputFields` three deep (graphql-js's `MaxIntrospectionDepthRule`, the circular
+//!   `__type` attack) → `GRAPHQL_VALIDATION_FAILED`;
 //! - at most `GRAPHQL_MAX_ROOT_FIELDS` root fields (default 20): one request cannot fan
 //!   out into more parallel work (and database connections) than that →
 //!   `BAD_USER_INPUT`;
@@ -17,6 +24,7 @@
 //!   `signUp`/`refreshToken` per client IP → `RATE_LIMITED` with `retryAfter`.
 
 use std::any::TypeId;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -41,9 +49,19 @@ pub const CREDENTIAL_FIELDS: &[&str] = &["logIn", "signUp", "refreshToken"];
 /// How deep fragments at the root are followed when counting root fields.
 const MAX_FRAGMENT_DEPTH: usize = 8;
 
+/// Root fields answered by introspection: their subtrees may nest deeper.
+const INTROSPECTION_ROOTS: &[&str] = &["__schema", "__type"];
+/// Introspection fields that list a type's members (graphql-js `MaxIntrospectionDepthRule`).
+const INTROSPECTION_LISTS: &[&str] = &["fields", "interfaces", "possibleTypes", "inputFields"];
+/// Nested [`INTROSPECTION_LISTS`] fields refused at this count (graphql-js: 3).
+const MAX_INTROSPECTION_LISTS: usize = 3;
+
 /// The extension factory (`Schema::build(..).extension(Admission { .. })`).
 #[derive(Debug, Clone, Copy)]
 pub struct Admission {
+    /// Deepest nesting outside introspection (`GRAPHQL_MAX_DEPTH`); the schema's own
+    /// depth limit is the introspection one.
+    pub max_depth: usize,
     /// Most root fields per operation.
     pub max_root_fields: usize,
     /// Longest execution of a query or mutation.
@@ -108,11 +126,7 @@ impl Extension for AdmissionExtension {
             .or_else(|| ctx.data_opt::<Session>())
             .cloned()
             .unwrap_or_default();
-        if let Some(st) = ctx.data_opt::<GraphState>() {
-            admit(st, &session, &request, self.0.max_root_fields)
-                .await
-                .map_err(refuse)?;
-        }
+        admit(ctx.data_opt::<GraphState>(), &session, &request, &self.0).await?;
         next.run(ctx, request).await
     }
 
@@ -241,14 +255,115 @@ async fn plan_of(st: &GraphState, tenant_id: uuid::Uuid) -> Option<Plan> {
         .await
 }
 
-/// The checks of the module documentation, for one request. Errors: `BAD_USER_INPUT`,
+/// How deep a selection nests, and how many introspection member lists it nests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Nesting {
+    /// Deepest path of fields outside introspection (a root field counts 1, as
+    /// async-graphql counts).
+    depth: usize,
+    /// Most [`INTROSPECTION_LISTS`] fields on one path under `__schema`/`__type`.
+    lists: usize,
+}
+
+impl Nesting {
+    fn max(self, o: Nesting) -> Nesting {
+        Nesting {
+            depth: self.depth.max(o.depth),
+            lists: self.lists.max(o.lists),
+        }
+    }
+}
+
+/// Measures [`Nesting`], each fragment once per mode (so fragments spread many times
+/// cost nothing extra); a fragment cycle counts as empty (validation refuses it).
+struct Measure<'d> {
+    doc: &'d ExecutableDocument,
+    /// `(fragment, inside introspection)` → its nesting; `None` while being measured.
+    memo: HashMap<(&'d str, bool), Option<Nesting>>,
+}
+
+impl<'d> Measure<'d> {
+    fn set(&mut self, set: &'d SelectionSet, introspection: bool) -> Nesting {
+        let mut out = Nesting::default();
+        for sel in &set.items {
+            let n = match &sel.node {
+                Selection::Field(f) => {
+                    let name = f.node.name.node.as_str();
+                    let inner = introspection || INTROSPECTION_ROOTS.contains(&name);
+                    let child = self.set(&f.node.selection_set.node, inner);
+                    if inner {
+                        Nesting {
+                            depth: 0,
+                            lists: child.lists
+                                + usize::from(introspection && INTROSPECTION_LISTS.contains(&name)),
+                        }
+                    } else {
+                        Nesting {
+                            depth: child.depth + 1,
+                            lists: child.lists,
+                        }
+                    }
+                }
+                Selection::InlineFragment(f) => self.set(&f.node.selection_set.node, introspection),
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    match self.memo.get(&(name, introspection)) {
+                        Some(Some(n)) => *n,
+                        Some(None) => Nesting::default(),
+                        None => match self.doc.fragments.get(&s.node.fragment_name.node) {
+                            Some(frag) => {
+                                self.memo.insert((name, introspection), None);
+                                let n = self.set(&frag.node.selection_set.node, introspection);
+                                self.memo.insert((name, introspection), Some(n));
+                                n
+                            }
+                            None => Nesting::default(),
+                        },
+                    }
+                }
+            };
+            out = out.max(n);
+        }
+        out
+    }
+}
+
+/// [`Nesting`] of `op`.
+fn nesting(doc: &ExecutableDocument, op: &OperationDefinition) -> Nesting {
+    Measure {
+        doc,
+        memo: HashMap::new(),
+    }
+    .set(&op.selection_set.node, false)
+}
+
+/// A validation refusal (`GRAPHQL_VALIDATION_FAILED`), as async-graphql's own.
+fn invalid(message: &str) -> ServerError {
+    with_code(ServerError::new(message, None), VALIDATION_FAILED)
+}
+
+/// The checks of the module documentation, for one request; rate limits only when the
+/// schema has its state. Errors: `BAD_USER_INPUT`, `GRAPHQL_VALIDATION_FAILED`,
 /// `RATE_LIMITED`.
 pub async fn admit(
-    st: &GraphState,
+    st: Option<&GraphState>,
     session: &Session,
     request: &Request,
-    max_root_fields: usize,
-) -> Result<(), ApiError> {
+    rules: &Admission,
+) -> ServerResult<()> {
+    let Some(roots) = shape(request, rules)? else {
+        return Ok(());
+    };
+    match st {
+        Some(st) => charge(st, session, &roots).await.map_err(refuse),
+        None => Ok(()),
+    }
+}
+
+/// The request's root field names after the checks that need no state (`None` when the
+/// document does not parse or names no operation: the executor reports that as usual).
+fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Vec<String>>> {
+    let max_root_fields = rules.max_root_fields;
     if has_nul_text(&request.query)
         || has_nul_value(&request.variables.clone().into_value())
         || request
@@ -256,33 +371,50 @@ pub async fn admit(
             .as_deref()
             .is_some_and(|n| n.contains('\0'))
     {
-        return Err(ApiError::BadUserInput(
+        return Err(refuse(ApiError::BadUserInput(
             "strings may not contain the NUL character (U+0000)".into(),
-        ));
+        )));
     }
-    // A query that does not parse is reported by the executor as usual.
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(op) = operation(&doc, request.operation_name.as_deref()) else {
-        return Ok(());
+        return Ok(None);
     };
     let mut roots = Vec::new();
     root_fields(&doc, &op.selection_set.node, 0, &mut roots);
     if roots.len() > max_root_fields {
-        return Err(ApiError::BadUserInput(format!(
+        return Err(refuse(ApiError::BadUserInput(format!(
             "at most {max_root_fields} root fields (aliases included) per operation"
-        )));
+        ))));
     }
     let credential_calls = roots
         .iter()
         .filter(|n| CREDENTIAL_FIELDS.contains(n))
         .count();
     if credential_calls > 1 {
-        return Err(ApiError::BadUserInput(
+        return Err(refuse(ApiError::BadUserInput(
             "at most one logIn, signUp or refreshToken per operation".into(),
-        ));
+        )));
     }
+    let n = nesting(&doc, op);
+    if n.depth > rules.max_depth {
+        // async-graphql's own wording for its depth limit.
+        return Err(invalid("Query is nested too deep."));
+    }
+    if n.lists >= MAX_INTROSPECTION_LISTS {
+        // graphql-js's wording (MaxIntrospectionDepthRule).
+        return Err(invalid("Maximum introspection depth exceeded"));
+    }
+    Ok(Some(roots.into_iter().map(str::to_string).collect()))
+}
+
+/// Charges the request's rate limits ([`crate::limits`]). Errors: `RATE_LIMITED`.
+async fn charge(st: &GraphState, session: &Session, roots: &[String]) -> Result<(), ApiError> {
+    let credential_calls = roots
+        .iter()
+        .filter(|n| CREDENTIAL_FIELDS.contains(&n.as_str()))
+        .count();
     let limits = st.limiter.config();
     if !limits.enabled {
         return Ok(());

@@ -63,8 +63,11 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 /// Query limits (DESIGN.md §8).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Deepest selection nesting.
+    /// Deepest selection nesting outside introspection.
     pub max_depth: usize,
+    /// Deepest nesting under `__schema`/`__type` (the standard introspection query of
+    /// graphql-js 16/17 and graphql-core 3.3, every option on, is 15 deep).
+    pub max_introspection_depth: usize,
     /// Largest complexity (one per field by default).
     pub max_complexity: usize,
     /// Deepest recursion while parsing.
@@ -87,6 +90,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_depth: 12,
+            max_introspection_depth: 15,
             max_complexity: 500,
             max_recursive_depth: 32,
             max_root_fields: 20,
@@ -106,11 +110,14 @@ pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(limits.max_depth)
+    // The schema-wide limit is the larger one; admission holds other fields to
+    // `max_depth` (async-graphql has no per-field depth limit).
+    .limit_depth(limits.max_depth.max(limits.max_introspection_depth))
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_recursive_depth)
     .limit_directives(limits.max_directives)
     .extension(crate::admission::Admission {
+        max_depth: limits.max_depth,
         max_root_fields: limits.max_root_fields,
         timeout: limits.request_timeout,
         concurrent_roots: limits.concurrent_roots,
@@ -127,7 +134,10 @@ pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
     b.finish()
 }
 
-/// The SDL of the schema, as committed in `schema/schema.graphql`.
+/// The SDL of the schema, as committed in `schema/schema.graphql`; custom scalars carry
+/// `@specifiedBy(url:)` as introspection reports them (so a client schema built from
+/// introspection prints the same SDL).
 pub fn sdl() -> String {
-    build_schema(None, Limits::default()).sdl()
+    build_schema(None, Limits::default())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod availability;
 mod bookings;
+mod clients;
 mod edge;
 mod helpers;
 mod isolation;

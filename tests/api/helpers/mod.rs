@@ -266,6 +266,15 @@ impl TestApp {
             .clone()
     }
 
+    /// `GET` of a path on this server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("GET")
+    }
+
     /// Creates a service; returns its id.
     pub async fn create_service(&self, token: &str, minutes: i32) -> String {
         let data = self
