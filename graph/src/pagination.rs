@@ -1,14 +1,25 @@
 //! Relay cursor connections (Relay Cursor Connections Specification) over SeaORM selects.
 //!
-//! Cursors are opaque (base64 of the row's offset in the ordered result). Pages hold at
-//! most [`MAX_PAGE`] nodes; `first` defaults to [`DEFAULT_PAGE`] when neither `first` nor
-//! `last` is given. `totalCount` is one `COUNT(*)` over the same filter.
+//! Cursors are opaque base64. The long lists (bookings, customers) page by **keyset**
+//! ([`paginate_keyset`]): the cursor holds the row's sort key and id, and the next page is
+//! `WHERE (key, id) > (cursor) ORDER BY key, id LIMIT n` on an index of that order, so
+//! page 1,000 costs what page 1 costs and rows inserted meanwhile neither repeat nor
+//! vanish. Short lists page by offset ([`paginate`]). Pages hold at most [`MAX_PAGE`]
+//! nodes; `first` defaults to [`DEFAULT_PAGE`] when neither `first` nor `last` is given.
+//! `totalCount` is one `COUNT(*)` over the same filter, run only when selected.
 
 use async_graphql::SimpleObject;
 use async_graphql::connection::{Connection, CursorType, Edge};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QuerySelect, Select};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -20,6 +31,69 @@ pub const DEFAULT_PAGE: usize = 20;
 /// Opaque offset cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetCursor(pub u64);
+
+/// The sort key of a keyset-paged row (what its cursor holds besides the id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    /// An instant (e.g. a booking's `startsAt`).
+    #[serde(rename = "t")]
+    Time(DateTime<Utc>),
+    /// A text (e.g. a customer's name).
+    #[serde(rename = "s")]
+    Text(String),
+}
+
+impl From<SortKey> for sea_orm::Value {
+    fn from(k: SortKey) -> Self {
+        match k {
+            SortKey::Time(t) => t.into(),
+            SortKey::Text(s) => s.into(),
+        }
+    }
+}
+
+/// A keyset cursor: the row's sort key and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCursor {
+    /// The sort key.
+    pub k: SortKey,
+    /// The row id (breaks ties).
+    pub id: Uuid,
+}
+
+/// A cursor of either kind (opaque to clients).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageCursor {
+    /// Position in the ordered result ([`paginate`]).
+    Offset(OffsetCursor),
+    /// Sort key and id ([`paginate_keyset`]).
+    Key(KeyCursor),
+}
+
+impl CursorType for PageCursor {
+    type Error = InvalidCursor;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        if let Ok(c) = OffsetCursor::decode_cursor(s) {
+            return Ok(PageCursor::Offset(c));
+        }
+        let bytes = STANDARD_NO_PAD.decode(s).map_err(|_| InvalidCursor)?;
+        let json = bytes.strip_prefix(b"k:").ok_or(InvalidCursor)?;
+        serde_json::from_slice(json)
+            .map(PageCursor::Key)
+            .map_err(|_| InvalidCursor)
+    }
+
+    fn encode_cursor(&self) -> String {
+        match self {
+            PageCursor::Offset(o) => o.encode_cursor(),
+            PageCursor::Key(k) => {
+                let json = serde_json::to_string(k).unwrap_or_default();
+                STANDARD_NO_PAD.encode(format!("k:{json}"))
+            }
+        }
+    }
+}
 
 /// A cursor that this server did not issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +129,7 @@ pub struct ConnectionTotals {
 }
 
 /// A connection of `N` with `totalCount`.
-pub type Page<N> = Connection<OffsetCursor, N, ConnectionTotals>;
+pub type Page<N> = Connection<PageCursor, N, ConnectionTotals>;
 
 /// Relay paging arguments.
 #[derive(Debug, Clone, Default)]
@@ -109,8 +183,8 @@ fn size(v: Option<i32>, name: &str) -> Result<Option<u64>, ApiError> {
 pub struct Slice<M> {
     /// The rows of the page, in order.
     pub rows: Vec<M>,
-    /// Offset of the first row in the ordered result.
-    pub start: u64,
+    /// The cursor of each row, in the same order.
+    pub cursors: Vec<PageCursor>,
     /// Whether rows come before this page.
     pub has_previous: bool,
     /// Whether rows come after this page.
@@ -130,15 +204,34 @@ impl<M> Slice<M> {
                 total_count: self.total,
             },
         );
-        let start = self.start;
         page.edges.extend(
-            self.rows
+            self.cursors
                 .into_iter()
-                .enumerate()
-                .map(|(i, m)| Edge::new(OffsetCursor(start + i as u64), map(m))),
+                .zip(self.rows)
+                .map(|(c, m)| Edge::new(c, map(m))),
         );
         page
     }
+}
+
+fn offsets(start: u64, n: usize) -> Vec<PageCursor> {
+    (0..n as u64)
+        .map(|i| PageCursor::Offset(OffsetCursor(start + i)))
+        .collect()
+}
+
+/// `Some(cursor)` of the given kind, or `BAD_USER_INPUT`.
+fn decode<T>(
+    s: Option<&str>,
+    pick: impl Fn(PageCursor) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    s.map(|s| {
+        PageCursor::decode_cursor(s)
+            .ok()
+            .and_then(&pick)
+            .ok_or_else(|| ApiError::BadUserInput("invalid cursor".into()))
+    })
+    .transpose()
 }
 
 /// Runs `select` (already filtered and ordered) as one page. Errors: `BAD_USER_INPUT`
@@ -155,18 +248,12 @@ where
 {
     let first = size(args.first, "first")?;
     let last = size(args.last, "last")?;
-    let after = args
-        .after
-        .as_deref()
-        .map(OffsetCursor::decode_cursor)
-        .transpose()
-        .map_err(|_| ApiError::BadUserInput("invalid cursor".into()))?;
-    let before = args
-        .before
-        .as_deref()
-        .map(OffsetCursor::decode_cursor)
-        .transpose()
-        .map_err(|_| ApiError::BadUserInput("invalid cursor".into()))?;
+    let offset = |c: PageCursor| match c {
+        PageCursor::Offset(o) => Some(o),
+        PageCursor::Key(_) => None,
+    };
+    let after = decode(args.after.as_deref(), offset)?;
+    let before = decode(args.before.as_deref(), offset)?;
     if args.skip_total && last.is_none() && before.is_none() {
         let start = after.map(|c| c.0 + 1).unwrap_or(0);
         let size = first.unwrap_or(DEFAULT_PAGE as u64);
@@ -174,8 +261,8 @@ where
         let has_next = rows.len() as u64 > size;
         rows.truncate(size as usize);
         return Ok(Slice {
+            cursors: offsets(start, rows.len()),
             rows,
-            start,
             has_previous: start > 0,
             has_next,
             total: 0,
@@ -195,10 +282,112 @@ where
     }
     let rows = select.offset(start).limit(end - start).all(conn).await?;
     Ok(Slice {
+        cursors: offsets(start, rows.len()),
         rows,
-        start,
         has_previous: start > 0,
         has_next: end < total,
+        total,
+    })
+}
+
+/// How a list is ordered for [`paginate_keyset`]: ascending by `column`, then by `id`.
+pub struct Keyset<E: EntityTrait> {
+    /// The sort column.
+    pub column: E::Column,
+    /// The id column (unique; breaks ties).
+    pub id: E::Column,
+    /// A row's sort key and id.
+    pub key: fn(&E::Model) -> KeyCursor,
+}
+
+/// `(column, id) > c` (or `<` when `after` is false), spelled out so that both backends
+/// use the `(column, id)` index.
+fn beyond<E: EntityTrait>(k: &Keyset<E>, c: KeyCursor, after: bool) -> Condition {
+    let v: sea_orm::Value = c.k.into();
+    let (past, tie) = if after {
+        (k.column.gt(v.clone()), k.id.gt(c.id))
+    } else {
+        (k.column.lt(v.clone()), k.id.lt(c.id))
+    };
+    Condition::any().add(past).add(
+        Condition::all()
+            .add(k.column.eq(v))
+            .add(tie)
+            .into_condition(),
+    )
+}
+
+/// Runs `select` (filtered, **not** ordered) as one keyset page in `keys`' order.
+/// `first`/`after` read forward, `last`/`before` backward; each page is one
+/// `LIMIT n + 1` query (the extra row says whether more follow), plus a `COUNT(*)` when
+/// `totalCount` is selected. `hasPreviousPage` going forward (and `hasNextPage` going
+/// backward) is whether a cursor was given, as the Relay specification allows. Errors:
+/// `BAD_USER_INPUT` for page sizes outside 0–100 or cursors this list did not issue.
+pub async fn paginate_keyset<E, C>(
+    conn: &C,
+    select: Select<E>,
+    keys: Keyset<E>,
+    args: PageArgs,
+) -> Result<Slice<E::Model>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+    C: ConnectionTrait,
+{
+    let first = size(args.first, "first")?;
+    let last = size(args.last, "last")?;
+    let key = |c: PageCursor| match c {
+        PageCursor::Key(k) => Some(k),
+        PageCursor::Offset(_) => None,
+    };
+    let after = decode(args.after.as_deref(), key)?;
+    let before = decode(args.before.as_deref(), key)?;
+    let total = if args.skip_total {
+        0
+    } else {
+        select.clone().count(conn).await?
+    };
+    let backward = last.is_some() && first.is_none();
+    let (has_after, has_before) = (after.is_some(), before.is_some());
+    let mut q = select;
+    if let Some(c) = after {
+        q = q.filter(beyond(&keys, c, true));
+    }
+    if let Some(c) = before {
+        q = q.filter(beyond(&keys, c, false));
+    }
+    let order = if backward { Order::Desc } else { Order::Asc };
+    let n = if backward { last } else { first }.unwrap_or(DEFAULT_PAGE as u64);
+    let mut rows = q
+        .order_by(keys.column, order.clone())
+        .order_by(keys.id, order)
+        .limit(n + 1)
+        .all(conn)
+        .await?;
+    let more = rows.len() as u64 > n;
+    rows.truncate(n as usize);
+    let (has_previous, has_next) = if backward {
+        rows.reverse();
+        (more, has_before)
+    } else {
+        (has_after, more)
+    };
+    // `first` and `last` together: the last `last` of the first `first`.
+    let mut has_previous = has_previous;
+    if let (Some(_), Some(l)) = (first, last)
+        && rows.len() as u64 > l
+    {
+        rows.drain(..rows.len() - l as usize);
+        has_previous = true;
+    }
+    Ok(Slice {
+        cursors: rows
+            .iter()
+            .map(|m| PageCursor::Key((keys.key)(m)))
+            .collect(),
+        rows,
+        has_previous,
+        has_next,
         total,
     })
 }
@@ -217,5 +406,22 @@ mod tests {
         );
         assert!(OffsetCursor::decode_cursor("!!").is_err());
         assert!(OffsetCursor::decode_cursor(&STANDARD_NO_PAD.encode("x:1")).is_err());
+    }
+
+    #[test]
+    fn keyset_cursors_roundtrip_and_garbage_is_refused() {
+        let c = PageCursor::Key(KeyCursor {
+            k: SortKey::Time("2026-12-02T15:30:00Z".parse().unwrap()),
+            id: Uuid::nil(),
+        });
+        assert_eq!(PageCursor::decode_cursor(&c.encode_cursor()).ok(), Some(c));
+        let t = PageCursor::Key(KeyCursor {
+            k: SortKey::Text("Ana Souza".into()),
+            id: Uuid::nil(),
+        });
+        assert_eq!(PageCursor::decode_cursor(&t.encode_cursor()).ok(), Some(t));
+        for bad in ["k:{}", "k:{\"k\":{\"x\":1},\"id\":\"nil\"}", "k:"] {
+            assert!(PageCursor::decode_cursor(&STANDARD_NO_PAD.encode(bad)).is_err());
+        }
     }
 }

@@ -11,6 +11,7 @@ mod m20261122_000002_postgres_guards;
 mod m20261122_000003_payments;
 mod m20261202_000004_extension_points;
 mod m20261202_000005_messaging;
+mod m20261202_000006_keyset_indexes;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_payments::Migration),
             Box::new(m20261202_000004_extension_points::Migration),
             Box::new(m20261202_000005_messaging::Migration),
+            Box::new(m20261202_000006_keyset_indexes::Migration),
         ]
     }
 }

@@ -353,3 +353,74 @@ async fn lists_are_relay_connections_capped_at_one_hundred() {
         "BAD_USER_INPUT"
     );
 }
+
+#[tokio::test]
+async fn keyset_pages_are_stable_under_inserts() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("keyset")).await;
+    let t = Some(owner.token.as_str());
+    for i in 0..6 {
+        app.create_customer(
+            &owner.token,
+            &format!("Customer {i}"),
+            &format!("+1415555{:04}", 5000 + i),
+        )
+        .await;
+    }
+    let q = "query($f: Int, $a: String, $l: Int, $b: String) { customers(first: $f, after: $a, last: $l, before: $b) { pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { name } } } }";
+    let names = |p: &serde_json::Value| -> Vec<String> {
+        p["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let p1 = app.gql(t, q, json!({"f": 3})).await["customers"].clone();
+    assert_eq!(names(&p1), ["Customer 0", "Customer 1", "Customer 2"]);
+    // Rows inserted before the cursor do not shift the next page (an offset would repeat
+    // "Customer 2"); rows inserted after it appear in order.
+    app.create_customer(&owner.token, "Aaron Early", "+14155556001")
+        .await;
+    app.create_customer(&owner.token, "Customer 3b", "+14155556002")
+        .await;
+    let p2 = app
+        .gql(t, q, json!({"f": 3, "a": p1["pageInfo"]["endCursor"]}))
+        .await["customers"]
+        .clone();
+    assert_eq!(names(&p2), ["Customer 3", "Customer 3b", "Customer 4"]);
+    assert_eq!(p2["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(p2["pageInfo"]["hasNextPage"], true);
+    let p3 = app
+        .gql(t, q, json!({"f": 3, "a": p2["pageInfo"]["endCursor"]}))
+        .await["customers"]
+        .clone();
+    assert_eq!(names(&p3), ["Customer 5"]);
+    assert_eq!(p3["pageInfo"]["hasNextPage"], false);
+    // `after` the last item is an empty page.
+    let end = app
+        .gql(t, q, json!({"f": 3, "a": p3["pageInfo"]["endCursor"]}))
+        .await["customers"]
+        .clone();
+    assert_eq!(names(&end), Vec::<String>::new());
+    assert_eq!(end["pageInfo"]["hasNextPage"], false);
+    // Backward from the end: the last three before "Customer 5".
+    let back = app
+        .gql(t, q, json!({"l": 3, "b": p3["edges"][0]["cursor"]}))
+        .await["customers"]
+        .clone();
+    assert_eq!(names(&back), ["Customer 3", "Customer 3b", "Customer 4"]);
+    assert_eq!(back["pageInfo"]["hasPreviousPage"], true);
+    // A bookings cursor is not a customers cursor, and vice versa for offsets.
+    let bq = "query($a: String) { bookings(first: 2, after: $a) { edges { cursor } } }";
+    assert_eq!(
+        app.gql_error_code(t, q, json!({"f": 1, "a": "bzoy"})).await,
+        "BAD_USER_INPUT"
+    );
+    let offset_cursor =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, "o:3");
+    assert_eq!(
+        app.gql_error_code(t, bq, json!({"a": offset_cursor})).await,
+        "BAD_USER_INPUT"
+    );
+}

@@ -31,7 +31,7 @@ use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
 use crate::events::{BookingEventKind, Envelope};
 use crate::idempotency::{self, Claimed};
 use crate::lifecycle::{self, AfterCommit, BookingChange};
-use crate::pagination::{PageArgs, Slice, paginate};
+use crate::pagination::{KeyCursor, Keyset, PageArgs, Slice, SortKey, paginate_keyset};
 use crate::state::GraphState;
 use crate::util::{new_id, now};
 
@@ -1013,7 +1013,8 @@ pub struct BookingFilter {
     pub staff_member_id: Option<Uuid>,
 }
 
-/// Lists bookings by start time; technicians get only their own.
+/// Lists bookings by start time (keyset pages, see [`crate::pagination`]); technicians
+/// get only their own.
 pub async fn list(
     st: &GraphState,
     rc: &RequestCtx,
@@ -1021,9 +1022,7 @@ pub async fn list(
     args: PageArgs,
 ) -> Result<Slice<booking::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
-    let mut q = scoped::<booking::Entity>(rc.tenant_id)
-        .order_by_asc(booking::Column::StartsAt)
-        .order_by_asc(booking::Column::Id);
+    let mut q = scoped::<booking::Entity>(rc.tenant_id);
     if let Some(from) = f.from {
         q = q.filter(booking::Column::StartsAt.gte(from));
     }
@@ -1039,7 +1038,15 @@ pub async fn list(
     if let Some(own) = rc.technician_scope() {
         q = q.filter(booking::Column::StaffMemberId.eq(own.unwrap_or(Uuid::nil())));
     }
-    let page = paginate(&*tx, q, args).await?;
+    let keys = Keyset {
+        column: booking::Column::StartsAt,
+        id: booking::Column::Id,
+        key: |b: &booking::Model| KeyCursor {
+            k: SortKey::Time(b.starts_at),
+            id: b.id,
+        },
+    };
+    let page = paginate_keyset(&*tx, q, keys, args).await?;
     tx.commit().await?;
     Ok(page)
 }

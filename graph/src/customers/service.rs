@@ -3,8 +3,7 @@
 use entities::customer;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -12,7 +11,7 @@ use super::types::{CustomerInput, UpdateCustomerInput};
 use crate::context::RequestCtx;
 use crate::db::{Tx, WriteConflict, scoped, write_conflict};
 use crate::error::{ApiError, Outcome, UserError, UserErrorCode as C};
-use crate::pagination::{PageArgs, Slice, paginate};
+use crate::pagination::{KeyCursor, Keyset, PageArgs, Slice, SortKey, paginate_keyset};
 use crate::state::GraphState;
 use crate::util::{new_id, normalize_email, normalize_phone, now};
 
@@ -131,7 +130,7 @@ pub async fn find_or_create_by_phone(
         .ok_or(ApiError::Internal("customer vanished after upsert".into()))
 }
 
-/// Lists customers.
+/// Lists customers by name (keyset pages, see [`crate::pagination`]).
 pub async fn list(
     st: &GraphState,
     rc: &RequestCtx,
@@ -140,9 +139,7 @@ pub async fn list(
     args: PageArgs,
 ) -> Result<Slice<customer::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
-    let mut q = scoped::<customer::Entity>(rc.tenant_id)
-        .order_by_asc(customer::Column::Name)
-        .order_by_asc(customer::Column::Id);
+    let mut q = scoped::<customer::Entity>(rc.tenant_id);
     if !include_archived {
         q = q.filter(customer::Column::ArchivedAt.is_null());
     }
@@ -165,7 +162,15 @@ pub async fn list(
         }
         q = q.filter(cond);
     }
-    let page = paginate(&*tx, q, args).await?;
+    let keys = Keyset {
+        column: customer::Column::Name,
+        id: customer::Column::Id,
+        key: |c: &customer::Model| KeyCursor {
+            k: SortKey::Text(c.name.clone()),
+            id: c.id,
+        },
+    };
+    let page = paginate_keyset(&*tx, q, keys, args).await?;
     tx.commit().await?;
     Ok(page)
 }
