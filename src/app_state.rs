@@ -29,4 +29,8 @@ pub struct AppState {
     /// Whether the demo tenant is seeded (`SEED_DEMO`): the playground then fills in
     /// the demo owner's log-in (a development convenience; its password is public).
     pub demo_login: bool,
+    /// `METRICS_TOKEN`, required by `GET /metrics` when set.
+    pub metrics_token: Option<String>,
+    /// `APP_ENV=production` (then `/metrics` needs `METRICS_TOKEN` to be served at all).
+    pub production: bool,
 }

@@ -8,6 +8,7 @@
 //! | `GET /playground` (+ `/playground/…`) | GraphiQL, served from the binary ([`crate::playground`]) |
 //! | `GET /schema.graphql` | the SDL |
 //! | `GET /health` | 200 when the database answers, else 503 |
+//! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]; `METRICS_TOKEN`) |
 //! | `POST /webhooks/{tenant_slug}/{plugin}[/{action}]` | a tenant's provider webhooks (signed; routed through the plugin list; Twilio: `/twilio/sms`, `/twilio/status`) |
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
 
@@ -36,6 +37,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/graphql", get(graphql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::serve))
         .route(
             "/webhooks/platform/stripe",
             axum::routing::post(crate::webhooks::platform_webhook),
@@ -198,14 +200,26 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
     Ok(Some(token.trim()))
 }
 
-fn is_query_only(req: &async_graphql::Request) -> bool {
+/// Whether every operation of the document is a query, and the name of the one that
+/// runs (`operationName`, or the document's only operation's name).
+fn operation_shape(req: &async_graphql::Request) -> (bool, Option<String>) {
     match async_graphql::parser::parse_query(&req.query) {
-        Ok(doc) => doc
-            .operations
-            .iter()
-            .all(|(_, op)| op.node.ty == OperationType::Query),
+        Ok(doc) => {
+            let query_only = doc
+                .operations
+                .iter()
+                .all(|(_, op)| op.node.ty == OperationType::Query);
+            let name = req.operation_name.clone().or_else(|| {
+                let mut ops = doc.operations.iter();
+                match (ops.next(), ops.next()) {
+                    (Some((name, _)), None) => name.map(|n| n.to_string()),
+                    _ => None,
+                }
+            });
+            (query_only, name)
+        }
         // Let the executor report the syntax error as usual.
-        Err(_) => true,
+        Err(_) => (true, req.operation_name.clone()),
     }
 }
 
@@ -276,7 +290,7 @@ async fn graphql(
                 return error_response(status, "BAD_REQUEST", &message);
             }
         };
-        let query_only = is_query_only(&req);
+        let (query_only, operation_name) = operation_shape(&req);
         if method == Method::GET && !query_only {
             return error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -309,6 +323,7 @@ async fn graphql(
         } else {
             (graph::loaders::loaders(app.graph.db.clone()), None)
         };
+        let started = std::time::Instant::now();
         let req = req.data(session).data(loaders);
         let resp = match tokio::time::timeout(app.request_timeout, app.schema.execute(req)).await {
             Ok(resp) => resp,
@@ -320,6 +335,12 @@ async fn graphql(
         if let Some(reads) = reads {
             reads.finish().await;
         }
+        crate::metrics::record_request(
+            query_only,
+            operation_name.as_deref(),
+            started.elapsed(),
+            crate::metrics::error_codes(&resp),
+        );
         let retry_after = rate_limited(&resp);
         let (mut out, request_error) = encode(resp, app.max_response_bytes);
         let graphql_media = wants_graphql_response(&headers);

@@ -7,6 +7,7 @@ pub mod app_state;
 pub mod cli;
 pub mod db_setup;
 pub mod http;
+pub mod metrics;
 pub mod playground;
 pub mod replay_sgd;
 pub mod rotate_keys;

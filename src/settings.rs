@@ -77,6 +77,9 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Text messages (Twilio endpoint, quotas, pacing).
     pub sms: SmsSettings,
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires. Unset: `/metrics` is
+    /// open in development and not served in production.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Text messages and email.
@@ -284,6 +287,7 @@ impl Settings {
                 trusted_proxy_hops: 0,
                 sockets: crate::sockets::SocketLimits::default(),
             },
+            metrics_token: None,
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(5),
                 twilio_api_base: "http://127.0.0.1:9".into(),
@@ -486,6 +490,7 @@ impl Settings {
                     env("STRIPE_PRICE_TEAMS"),
                 ],
             },
+            metrics_token: env("METRICS_TOKEN").map(Secret::new),
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(parse_env("SMTP_TIMEOUT_SECS", 15)?),
                 twilio_api_base: env("TWILIO_API_BASE")

@@ -100,6 +100,31 @@ impl SocketCounter {
     }
 }
 
+/// A share of a process-wide gauge (`/metrics`) held by one socket: what it adds is
+/// taken back when it is dropped, however the socket ends.
+struct Gauged(i64, &'static str);
+
+impl Gauged {
+    fn new(name: &'static str, n: i64) -> Gauged {
+        let mut g = Gauged(0, name);
+        g.add(n);
+        g
+    }
+
+    /// Adds `d` (never below zero in total for this socket).
+    fn add(&mut self, d: i64) {
+        let d = d.max(-self.0);
+        self.0 += d;
+        metrics::gauge!(self.1).increment(d as f64);
+    }
+}
+
+impl Drop for Gauged {
+    fn drop(&mut self) {
+        metrics::gauge!(self.1).decrement(self.0 as f64);
+    }
+}
+
 /// What `connection_init` established.
 struct Established {
     tenant_id: Uuid,
@@ -158,7 +183,8 @@ pub async fn serve(
     let (mut sink, stream) = socket.split();
     let limits = app.socket_limits;
     let counting = shared.clone();
-    let mut active: i64 = 0;
+    let _connection = Gauged::new("websocket_connections_open", 1);
+    let mut active = Gauged::new("graphql_subscriptions_open", 0);
     let input = stream
         .take_while(|m| futures::future::ready(m.is_ok()))
         .filter_map(|m| {
@@ -170,11 +196,11 @@ pub async fn serve(
         })
         .take_while(move |bytes| {
             match message_type(bytes).as_deref() {
-                Some("subscribe") | Some("start") => active += 1,
-                Some("complete") | Some("stop") => active = (active - 1).max(0),
+                Some("subscribe") | Some("start") => active.add(1),
+                Some("complete") | Some("stop") => active.add(-1),
                 _ => {}
             }
-            let over = active > limits.streams as i64;
+            let over = active.0 > limits.streams as i64;
             if over && let Ok(mut s) = counting.lock() {
                 s.too_many_streams = true;
             }

@@ -178,6 +178,7 @@ impl Application {
         settings: Settings,
         extensions: AppExtensions,
     ) -> anyhow::Result<Application> {
+        crate::metrics::install();
         let state = graph_state_with(&settings, extensions).await?;
         if settings.seed_demo
             && graph::seed::seed_demo(&state)
@@ -213,6 +214,11 @@ impl Application {
                 socket_counter: Arc::default(),
                 playground: settings.graphql.playground,
                 demo_login: settings.seed_demo,
+                metrics_token: settings
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| t.expose().to_string()),
+                production: settings.app_env == crate::settings::AppEnv::Production,
             },
             settings.graphql.max_body_bytes,
         );

@@ -255,9 +255,14 @@ impl RateLimiter {
         };
         match verdict {
             Ok(()) => Ok(()),
-            Err(ms) => Err(ApiError::RateLimited {
-                retry_after_secs: ((ms + 999) / 1000).max(1) as u64,
-            }),
+            Err(ms) => {
+                // The key's kind (`ip`, `auth-ip`, `tenant`, `agent`, …): few values.
+                let scope = key.split(':').next().unwrap_or("other").to_string();
+                metrics::counter!("rate_limit_refusals_total", "scope" => scope).increment(1);
+                Err(ApiError::RateLimited {
+                    retry_after_secs: ((ms + 999) / 1000).max(1) as u64,
+                })
+            }
         }
     }
 

@@ -4,9 +4,24 @@
 //!
 //! - `bookings (tenant_id, starts_at, id)` replaces `bookings (tenant_id, starts_at)`,
 //!   its prefix;
-//! - `customers (tenant_id, name, id)`.
+//! - `customers (tenant_id, name, id)`;
+//! - `app_job_queue_stats` (PostgreSQL): the job queue's depth and oldest due job across
+//!   tenants, for `/metrics` (row-level security hides other tenants' rows from the
+//!   runtime role otherwise).
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+const PG_UP: &str = r#"
+CREATE FUNCTION app_job_queue_stats(p_now timestamptz)
+    RETURNS TABLE (pending bigint, due bigint, oldest_due timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$ SELECT count(*),
+                 count(*) FILTER (WHERE next_attempt_at <= p_now),
+                 min(next_attempt_at) FILTER (WHERE next_attempt_at <= p_now)
+          FROM outbox_messages WHERE status = 'PENDING' $$;
+REVOKE ALL ON FUNCTION app_job_queue_stats(timestamptz) FROM PUBLIC;
+"#;
 
 pub struct Migration;
 
@@ -64,10 +79,20 @@ impl MigrationTrait for Migration {
                     .col(Customers::Id)
                     .to_owned(),
             )
-            .await
+            .await?;
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            manager.get_connection().execute_unprepared(PG_UP).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared("DROP FUNCTION IF EXISTS app_job_queue_stats(timestamptz)")
+                .await?;
+        }
         manager
             .drop_index(
                 Index::drop()

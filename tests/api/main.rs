@@ -12,6 +12,7 @@ mod isolation;
 mod jobs;
 mod limits;
 mod messaging;
+mod metrics;
 mod payments;
 mod playground;
 mod plugins;

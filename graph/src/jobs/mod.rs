@@ -55,8 +55,8 @@ use rand::Rng;
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -466,6 +466,64 @@ pub async fn run_due(st: &GraphState, limit: u64) -> Result<usize, ApiError> {
         .await;
     periodic::run_due(st).await?;
     Ok(n)
+}
+
+/// The job queue at one instant, across tenants (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QueueStats {
+    /// Jobs waiting (`PENDING`), due or not.
+    pub pending: u64,
+    /// Pending jobs whose time has come (`next_attempt_at` ≤ now).
+    pub due: u64,
+    /// Seconds the oldest due job has waited past its time (0 when none is due).
+    pub oldest_due_age_secs: f64,
+}
+
+/// [`QueueStats`] now: one statement (on PostgreSQL through `app_job_queue_stats`,
+/// which row-level security requires). Errors: `INTERNAL` on database failure.
+pub async fn queue_stats(st: &GraphState) -> Result<QueueStats, ApiError> {
+    let at = now();
+    let conn = st.db.connection();
+    let (pending, due, oldest): (i64, i64, Option<DateTime<Utc>>) =
+        if st.db.backend() == DatabaseBackend::Postgres {
+            let row = conn
+                .query_one_raw(Statement::from_sql_and_values(
+                    DatabaseBackend::Postgres,
+                    "SELECT pending, due, oldest_due FROM app_job_queue_stats($1)",
+                    [at.into()],
+                ))
+                .await?
+                .ok_or_else(|| ApiError::Internal("no job queue statistics".into()))?;
+            (
+                row.try_get("", "pending")?,
+                row.try_get("", "due")?,
+                row.try_get("", "oldest_due")?,
+            )
+        } else {
+            let pending = outbox_message::Entity::find()
+                .filter(outbox_message::Column::Status.eq(JobStatus::Pending));
+            let due = pending
+                .clone()
+                .filter(outbox_message::Column::NextAttemptAt.lte(at));
+            let oldest = due
+                .clone()
+                .order_by_asc(outbox_message::Column::NextAttemptAt)
+                .one(conn)
+                .await?
+                .map(|m| m.next_attempt_at);
+            (
+                pending.count(conn).await? as i64,
+                due.count(conn).await? as i64,
+                oldest,
+            )
+        };
+    Ok(QueueStats {
+        pending: u64::try_from(pending).unwrap_or(0),
+        due: u64::try_from(due).unwrap_or(0),
+        oldest_due_age_secs: oldest
+            .map(|o| Ord::max((at - o).num_milliseconds(), 0) as f64 / 1000.0)
+            .unwrap_or(0.0),
+    })
 }
 
 /// Starts the background worker: a pass every `poll` (sooner when woken by [`wake`]).
