@@ -258,7 +258,11 @@ async fn graphql(
     req: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
 ) -> Response {
     let rid = request_id(&headers);
-    let span = tracing::info_span!("graphql", request_id = %rid);
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %rid,
+        tenant_id = tracing::field::Empty
+    );
     async move {
         // GraphQL over HTTP: a POST must be JSON (also closes the `text/plain` "simple
         // request" CSRF path to public mutations).
@@ -300,7 +304,11 @@ async fn graphql(
         }
         let auth = match bearer(&headers) {
             Ok(Some(token)) => match authenticate(&app.graph, token, &rid).await {
-                Ok((rc, _)) => Some(rc),
+                Ok((rc, _)) => {
+                    tracing::Span::current()
+                        .record("tenant_id", tracing::field::display(rc.tenant_id));
+                    Some(rc)
+                }
                 Err(AuthFailure(msg)) => {
                     return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", msg);
                 }

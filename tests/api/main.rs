@@ -4,6 +4,7 @@
 
 mod auth;
 mod availability;
+mod binary;
 mod bookings;
 mod clients;
 mod edge;
