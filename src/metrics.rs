@@ -64,10 +64,30 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Installs the process-wide recorder (idempotent; call before serving so that series
-/// recorded from the start are kept).
+/// How often histogram samples are folded into their buckets (the exporter's upkeep;
+/// without it recorded samples pile up until the next scrape).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the process-wide recorder and its upkeep thread (idempotent; call before
+/// serving so that series recorded from the start are kept).
 pub fn install() {
-    let _ = handle();
+    static UPKEEP: OnceLock<()> = OnceLock::new();
+    if let Some(h) = handle() {
+        UPKEEP.get_or_init(|| {
+            let h = h.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        h.run_upkeep();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "metrics upkeep thread not started");
+            }
+        });
+    }
 }
 
 /// The label value for a client's operation name (see the module documentation).
