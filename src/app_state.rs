@@ -33,4 +33,7 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// `APP_ENV=production` (then `/metrics` needs `METRICS_TOKEN` to be served at all).
     pub production: bool,
+    /// Becomes `true` when the server starts shutting down: open WebSockets then close
+    /// with 1012 (Service Restart) so clients reconnect to another instance.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -256,6 +256,8 @@ pub async fn serve(
         },
     );
     futures::pin_mut!(ws);
+    let mut shutdown = app.shutdown.clone();
+    let mut shutdown_open = true;
     let mut control = app.graph.events.subscribe_control();
     let mut control_open = true;
     let init_deadline = tokio::time::sleep(limits.init_timeout);
@@ -289,6 +291,16 @@ pub async fn serve(
                     break;
                 }
             },
+            // 1012 Service Restart (IANA WebSocket close codes): reconnect elsewhere.
+            changed = shutdown.changed(), if shutdown_open => {
+                let stopping = changed.is_ok() && *shutdown.borrow_and_update();
+                if stopping {
+                    let _ = sink.send(close(1012, "Service restarting")).await;
+                    break;
+                }
+                shutdown_open = changed.is_ok();
+                None
+            }
             () = &mut init_deadline, if !initialised => {
                 let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
                 break;

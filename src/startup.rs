@@ -31,6 +31,7 @@ pub struct Application {
     router: axum::Router,
     state: GraphState,
     background: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// Builds the shared [`GraphState`] from settings (database, keys, event bus) with the
@@ -201,6 +202,7 @@ impl Application {
                 ..Limits::default()
             },
         );
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let router = router(
             AppState {
                 schema,
@@ -219,6 +221,7 @@ impl Application {
                     .as_ref()
                     .map(|t| t.expose().to_string()),
                 production: settings.app_env == crate::settings::AppEnv::Production,
+                shutdown: shutdown_rx,
             },
             settings.graphql.max_body_bytes,
         );
@@ -232,6 +235,7 @@ impl Application {
             router,
             state,
             background,
+            shutdown,
         })
     }
 
@@ -250,19 +254,24 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process receives Ctrl-C / SIGTERM.
+    /// Serves until the process receives Ctrl-C / SIGTERM, then shuts down gracefully:
+    /// stops accepting, closes WebSockets with 1012, lets requests finish (up to 10 s).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let _background = AbortOnDrop(self.background);
-        crate::serve::serve(self.listener, self.router, self.timeouts, shutdown_signal()).await?;
-        Ok(())
+        self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves (tests).
+    /// Serves until `stop` resolves (tests), then shuts down as [`Self::run_until_stopped`].
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let _background = AbortOnDrop(self.background);
+        let shutdown = self.shutdown;
+        let stop = async move {
+            stop.await;
+            tracing::info!("shutting down");
+            let _ = shutdown.send(true);
+        };
         crate::serve::serve(self.listener, self.router, self.timeouts, stop).await?;
         Ok(())
     }

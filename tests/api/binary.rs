@@ -1,5 +1,6 @@
 //! The `servicegraph` binary as `cargo run` starts it: serves on a fresh data directory
-//! (SQLite, migrations, demo seed), and with `LOG_FORMAT=json` writes JSON log lines.
+//! (SQLite, migrations, demo seed), with `LOG_FORMAT=json` writes JSON log lines, and
+//! stops cleanly on SIGTERM.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 #[tokio::test]
-async fn the_binary_starts_on_a_fresh_directory_and_logs_json_lines() {
+async fn the_binary_starts_on_a_fresh_directory_logs_json_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_servicegraph"))
         .current_dir(dir.path())
@@ -47,8 +48,18 @@ async fn the_binary_starts_on_a_fresh_directory_and_logs_json_lines() {
     let playground = reqwest::get(format!("{base}/playground")).await.unwrap();
     assert_eq!(playground.status().as_u16(), 200);
     assert!(dir.path().join("data/servicegraph.db").is_file());
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
+    // SIGTERM: a graceful shutdown, exit status 0.
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("stopped within 15 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
     let mut err = String::new();
     child
         .stderr

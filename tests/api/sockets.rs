@@ -220,3 +220,30 @@ async fn silent_sockets_time_out_and_connections_and_operations_are_capped() {
     }
     assert_eq!(next(&mut a, 10).await, Err(4429));
 }
+
+#[tokio::test]
+async fn shutdown_closes_subscriptions_with_service_restart() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("shutdown")).await;
+    let mut ws = crate::helpers::subscribe_to(
+        &app,
+        &owner.token,
+        "subscription { bookingEvents { kind } }",
+    )
+    .await;
+    let _dir = app.stop();
+    let frame = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("closed within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let frame = frame.expect("a close code");
+    assert_eq!(frame.code, CloseCode::from(1012));
+    assert_eq!(frame.reason.as_str(), "Service restarting");
+}
