@@ -355,14 +355,23 @@ pub async fn admit(
         return Ok(());
     };
     match st {
-        Some(st) => charge(st, session, &roots).await.map_err(refuse),
+        Some(st) => charge(st, session, roots).await.map_err(refuse),
         None => Ok(()),
     }
 }
 
-/// The request's root field names after the checks that need no state (`None` when the
+/// What the rate limits charge for: the operation's root fields.
+#[derive(Debug, Clone, Copy)]
+struct Roots {
+    /// Root fields, aliases included.
+    count: usize,
+    /// How many of them are `logIn`, `signUp` or `refreshToken` (0 or 1 once admitted).
+    credential_calls: usize,
+}
+
+/// The request's root fields after the checks that need no state (`None` when the
 /// document does not parse or names no operation: the executor reports that as usual).
-fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Vec<String>>> {
+fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Roots>> {
     let max_root_fields = rules.max_root_fields;
     if has_nul_text(&request.query)
         || has_nul_value(&request.variables.clone().into_value())
@@ -406,22 +415,21 @@ fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Vec<String
         // graphql-js's wording (MaxIntrospectionDepthRule).
         return Err(invalid("Maximum introspection depth exceeded"));
     }
-    Ok(Some(roots.into_iter().map(str::to_string).collect()))
+    Ok(Some(Roots {
+        count: roots.len(),
+        credential_calls,
+    }))
 }
 
 /// Charges the request's rate limits ([`crate::limits`]). Errors: `RATE_LIMITED`.
-async fn charge(st: &GraphState, session: &Session, roots: &[String]) -> Result<(), ApiError> {
-    let credential_calls = roots
-        .iter()
-        .filter(|n| CREDENTIAL_FIELDS.contains(&n.as_str()))
-        .count();
+async fn charge(st: &GraphState, session: &Session, roots: Roots) -> Result<(), ApiError> {
     let limits = st.limiter.config();
     if !limits.enabled {
         return Ok(());
     }
-    let cost = roots.len().max(1).min(u32::MAX as usize) as u32;
+    let cost = roots.count.max(1).min(u32::MAX as usize) as u32;
     let ip = session.client_ip;
-    if credential_calls > 0
+    if roots.credential_calls > 0
         && let Some(ip) = ip
     {
         st.limiter

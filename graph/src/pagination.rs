@@ -220,18 +220,35 @@ fn offsets(start: u64, n: usize) -> Vec<PageCursor> {
         .collect()
 }
 
-/// `Some(cursor)` of the given kind, or `BAD_USER_INPUT`.
-fn decode<T>(
-    s: Option<&str>,
+/// A request's page bounds, its cursors of one kind.
+struct Bounds<T> {
+    first: Option<u64>,
+    last: Option<u64>,
+    after: Option<T>,
+    before: Option<T>,
+}
+
+/// [`Bounds`] of `args`, cursors picked by `pick`. Errors: `BAD_USER_INPUT` for sizes
+/// outside 0–100 or a cursor that does not decode to the kind `pick` accepts.
+fn bounds<T>(
+    args: &PageArgs,
     pick: impl Fn(PageCursor) -> Option<T>,
-) -> Result<Option<T>, ApiError> {
-    s.map(|s| {
-        PageCursor::decode_cursor(s)
-            .ok()
-            .and_then(&pick)
-            .ok_or_else(|| ApiError::BadUserInput("invalid cursor".into()))
+) -> Result<Bounds<T>, ApiError> {
+    let decode = |s: Option<&str>| {
+        s.map(|s| {
+            PageCursor::decode_cursor(s)
+                .ok()
+                .and_then(&pick)
+                .ok_or_else(|| ApiError::BadUserInput("invalid cursor".into()))
+        })
+        .transpose()
+    };
+    Ok(Bounds {
+        first: size(args.first, "first")?,
+        last: size(args.last, "last")?,
+        after: decode(args.after.as_deref())?,
+        before: decode(args.before.as_deref())?,
     })
-    .transpose()
 }
 
 /// Runs `select` (already filtered and ordered) as one page. Errors: `BAD_USER_INPUT`
@@ -246,14 +263,15 @@ where
     E::Model: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
-    let first = size(args.first, "first")?;
-    let last = size(args.last, "last")?;
-    let offset = |c: PageCursor| match c {
+    let Bounds {
+        first,
+        last,
+        after,
+        before,
+    } = bounds(&args, |c| match c {
         PageCursor::Offset(o) => Some(o),
         PageCursor::Key(_) => None,
-    };
-    let after = decode(args.after.as_deref(), offset)?;
-    let before = decode(args.before.as_deref(), offset)?;
+    })?;
     if args.skip_total && last.is_none() && before.is_none() {
         let start = after.map(|c| c.0 + 1).unwrap_or(0);
         let size = first.unwrap_or(DEFAULT_PAGE as u64);
@@ -333,14 +351,15 @@ where
     E::Model: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
-    let first = size(args.first, "first")?;
-    let last = size(args.last, "last")?;
-    let key = |c: PageCursor| match c {
+    let Bounds {
+        first,
+        last,
+        after,
+        before,
+    } = bounds(&args, |c| match c {
         PageCursor::Key(k) => Some(k),
         PageCursor::Offset(_) => None,
-    };
-    let after = decode(args.after.as_deref(), key)?;
-    let before = decode(args.before.as_deref(), key)?;
+    })?;
     let total = if args.skip_total {
         0
     } else {

@@ -300,6 +300,16 @@ async fn bad_public_input_is_a_typed_error_and_changes_nothing() {
     );
 }
 
+/// The node names of a connection page, in order.
+fn names(page: &serde_json::Value) -> Vec<String> {
+    page["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn lists_are_relay_connections_capped_at_one_hundred() {
     let app = spawn_app().await;
@@ -318,14 +328,6 @@ async fn lists_are_relay_connections_capped_at_one_hundred() {
     assert_eq!(p1["totalCount"], 5);
     assert_eq!(p1["pageInfo"]["hasNextPage"], true);
     assert_eq!(p1["pageInfo"]["hasPreviousPage"], false);
-    let names = |p: &serde_json::Value| -> Vec<String> {
-        p["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["node"]["name"].as_str().unwrap().to_string())
-            .collect()
-    };
     assert_eq!(names(&p1), ["Customer 0", "Customer 1"]);
     let p2 = app
         .gql(t, q, json!({"f": 2, "a": p1["pageInfo"]["endCursor"]}))
@@ -368,14 +370,6 @@ async fn keyset_pages_are_stable_under_inserts() {
         .await;
     }
     let q = "query($f: Int, $a: String, $l: Int, $b: String) { customers(first: $f, after: $a, last: $l, before: $b) { pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { name } } } }";
-    let names = |p: &serde_json::Value| -> Vec<String> {
-        p["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["node"]["name"].as_str().unwrap().to_string())
-            .collect()
-    };
     let p1 = app.gql(t, q, json!({"f": 3})).await["customers"].clone();
     assert_eq!(names(&p1), ["Customer 0", "Customer 1", "Customer 2"]);
     // Rows inserted before the cursor do not shift the next page (an offset would repeat

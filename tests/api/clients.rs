@@ -67,14 +67,7 @@ async fn demo_app() -> (TestApp, String) {
         ..Default::default()
     })
     .await;
-    let login = app
-        .log_in(
-            graph::seed::DEMO_OWNER_EMAIL,
-            graph::seed::DEMO_PASSWORD,
-            Some(graph::seed::DEMO_SLUG),
-        )
-        .await;
-    let token = login["accessToken"]
+    let token = app.log_in_demo_owner().await["accessToken"]
         .as_str()
         .expect("demo login")
         .to_string();

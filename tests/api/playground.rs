@@ -17,13 +17,7 @@ async fn playground_operations_run_against_the_demo() {
         ..Default::default()
     })
     .await;
-    let login = app
-        .log_in(
-            graph::seed::DEMO_OWNER_EMAIL,
-            graph::seed::DEMO_PASSWORD,
-            Some("demo"),
-        )
-        .await;
+    let login = app.log_in_demo_owner().await;
     let token = login["accessToken"]
         .as_str()
         .expect("demo login")

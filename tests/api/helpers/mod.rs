@@ -266,6 +266,16 @@ impl TestApp {
             .clone()
     }
 
+    /// Logs in as the seeded demo owner (`seed_demo`); returns the `logIn` payload.
+    pub async fn log_in_demo_owner(&self) -> Value {
+        self.log_in(
+            graph::seed::DEMO_OWNER_EMAIL,
+            graph::seed::DEMO_PASSWORD,
+            Some(graph::seed::DEMO_SLUG),
+        )
+        .await
+    }
+
     /// `GET` of a path on this server.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
