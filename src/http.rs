@@ -38,6 +38,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
         .route("/metrics", get(crate::metrics::serve))
+        .route("/oauth/google/callback", get(crate::oauth::google_callback))
+        .route(
+            "/webhooks/google-calendar",
+            axum::routing::post(crate::webhooks::google_calendar),
+        )
         .route(
             "/webhooks/platform/stripe",
             axum::routing::post(crate::webhooks::platform_webhook),

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db_setup;
 pub mod http;
 pub mod metrics;
+pub mod oauth;
 pub mod playground;
 pub mod replay_sgd;
 pub mod rotate_keys;

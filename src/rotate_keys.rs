@@ -1,5 +1,5 @@
-//! `rotate-keys`: re-encrypts every sealed plugin secret under the primary key of
-//! `ENCRYPTION_KEY`.
+//! `rotate-keys`: re-encrypts every sealed plugin secret (and every Google Calendar
+//! token) under the primary key of `ENCRYPTION_KEY`.
 //!
 //! Rotation: put a new key first in `ENCRYPTION_KEY` (keep the old ones after it), deploy,
 //! run `servicegraph rotate-keys`, then drop the old keys. Values already under the
@@ -95,6 +95,67 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Rotation> {
             // A row changed meanwhile (re-configured) is already under the primary key.
             out.rotated += res.rows_affected as usize;
         }
+    }
+    let cal = rotate_calendar_tokens(&conn, &keys).await?;
+    out.sealed += cal.sealed;
+    out.rotated += cal.rotated;
+    Ok(out)
+}
+
+/// Re-seals the refresh and access tokens of Google Calendar connections.
+async fn rotate_calendar_tokens(
+    conn: &sea_orm::DatabaseConnection,
+    keys: &KeyRing,
+) -> anyhow::Result<Rotation> {
+    use entities::calendar_connection as cc;
+    use graph::calendar::google::aad as cal_aad;
+    let rows = cc::Entity::find()
+        .all(conn)
+        .await
+        .context("reading calendar connections")?;
+    let mut out = Rotation {
+        sealed: 0,
+        rotated: 0,
+    };
+    for r in rows {
+        let mut refresh = None;
+        let mut access = None;
+        for (what, stored, slot) in [
+            (
+                "refresh",
+                Some(r.refresh_token_sealed.clone()),
+                &mut refresh,
+            ),
+            ("access", r.access_token_sealed.clone(), &mut access),
+        ] {
+            let Some(stored) = stored else { continue };
+            out.sealed += 1;
+            let sealed: Sealed = serde_json::from_str(&stored)
+                .with_context(|| format!("calendar connection {}", r.id))?;
+            if let Some(new) = keys
+                .reseal(&sealed, &cal_aad(r.tenant_id, r.id, what))
+                .map_err(|e| anyhow::anyhow!("calendar connection {}: {e}", r.id))?
+            {
+                *slot = Some(serde_json::to_string(&new)?);
+            }
+        }
+        if refresh.is_none() && access.is_none() {
+            continue;
+        }
+        let mut q = cc::Entity::update_many().filter(cc::Column::Id.eq(r.id));
+        if let Some(v) = refresh {
+            q = q
+                .col_expr(cc::Column::RefreshTokenSealed, Expr::value(v))
+                .filter(cc::Column::RefreshTokenSealed.eq(r.refresh_token_sealed.clone()));
+            out.rotated += 1;
+        }
+        if let Some(v) = access {
+            q = q.col_expr(cc::Column::AccessTokenSealed, Expr::value(Some(v)));
+            out.rotated += 1;
+        }
+        q.exec(conn)
+            .await
+            .context("writing a re-sealed calendar token")?;
     }
     Ok(out)
 }

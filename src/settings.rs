@@ -80,6 +80,55 @@ pub struct Settings {
     /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires. Unset: `/metrics` is
     /// open in development and not served in production.
     pub metrics_token: Option<Secret>,
+    /// Google Calendar sync (the platform's OAuth client and Google's endpoints).
+    pub google: GoogleSettings,
+}
+
+/// Google Calendar: the platform's OAuth client, Google's endpoints (tests point them at
+/// a mock) and the sync cadence.
+#[derive(Debug, Clone)]
+pub struct GoogleSettings {
+    /// `GOOGLE_CLIENT_ID`; with `GOOGLE_CLIENT_SECRET` unset, calendar operations answer
+    /// `FEATURE_UNAVAILABLE`.
+    pub client_id: Option<String>,
+    /// `GOOGLE_CLIENT_SECRET`.
+    pub client_secret: Option<Secret>,
+    /// `GOOGLE_AUTH_URL` (default Google's consent page).
+    pub auth_url: String,
+    /// `GOOGLE_TOKEN_URL` (default `https://oauth2.googleapis.com/token`).
+    pub token_url: String,
+    /// `GOOGLE_REVOKE_URL` (default `https://oauth2.googleapis.com/revoke`).
+    pub revoke_url: String,
+    /// `GOOGLE_CALENDAR_API_BASE` (default `https://www.googleapis.com/calendar/v3`).
+    pub api_base: String,
+    /// `GOOGLE_TIMEOUT_SECS`: one Google call (default 15).
+    pub timeout: Duration,
+    /// `CALENDAR_SYNC_WINDOW_DAYS`: how far ahead a full sync imports (default 90).
+    pub sync_window_days: i64,
+    /// `CALENDAR_SYNC_INTERVAL_SECS`: periodic sync of every connection (default 900).
+    pub sync_interval: Duration,
+    /// `CALENDAR_CHANNEL_TTL_SECS`: requested push channel lifetime (default 604800, 7
+    /// days).
+    pub channel_ttl: Duration,
+}
+
+impl GoogleSettings {
+    /// Google's production endpoints, no client, default cadence.
+    pub fn defaults() -> GoogleSettings {
+        use integrations::google_calendar as g;
+        GoogleSettings {
+            client_id: None,
+            client_secret: None,
+            auth_url: g::DEFAULT_AUTH_URL.into(),
+            token_url: g::DEFAULT_TOKEN_URL.into(),
+            revoke_url: g::DEFAULT_REVOKE_URL.into(),
+            api_base: g::DEFAULT_API_BASE.into(),
+            timeout: g::DEFAULT_TIMEOUT,
+            sync_window_days: 90,
+            sync_interval: Duration::from_secs(900),
+            channel_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 /// Text messages and email.
@@ -288,6 +337,7 @@ impl Settings {
                 sockets: crate::sockets::SocketLimits::default(),
             },
             metrics_token: None,
+            google: GoogleSettings::defaults(),
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(5),
                 twilio_api_base: "http://127.0.0.1:9".into(),
@@ -491,6 +541,26 @@ impl Settings {
                 ],
             },
             metrics_token: env("METRICS_TOKEN").map(Secret::new),
+            google: {
+                let d = GoogleSettings::defaults();
+                GoogleSettings {
+                    client_id: env("GOOGLE_CLIENT_ID"),
+                    client_secret: env("GOOGLE_CLIENT_SECRET").map(Secret::new),
+                    auth_url: env("GOOGLE_AUTH_URL").unwrap_or(d.auth_url),
+                    token_url: env("GOOGLE_TOKEN_URL").unwrap_or(d.token_url),
+                    revoke_url: env("GOOGLE_REVOKE_URL").unwrap_or(d.revoke_url),
+                    api_base: env("GOOGLE_CALENDAR_API_BASE").unwrap_or(d.api_base),
+                    timeout: Duration::from_secs(parse_env("GOOGLE_TIMEOUT_SECS", 15)?),
+                    sync_window_days: parse_env::<i64>("CALENDAR_SYNC_WINDOW_DAYS", 90)?
+                        .clamp(1, 366),
+                    sync_interval: Duration::from_secs(
+                        parse_env::<u64>("CALENDAR_SYNC_INTERVAL_SECS", 900)?.max(60),
+                    ),
+                    channel_ttl: Duration::from_secs(
+                        parse_env::<u64>("CALENDAR_CHANNEL_TTL_SECS", 604_800)?.max(3600),
+                    ),
+                }
+            },
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(parse_env("SMTP_TIMEOUT_SECS", 15)?),
                 twilio_api_base: env("TWILIO_API_BASE")

@@ -115,6 +115,7 @@ pub async fn graph_state_with(
             trial_days: settings.billing.trial_days,
             fee_bps: settings.billing.platform_fee_bps,
             sms: settings.sms.platform.clone(),
+            google_calendar: google_setup(settings)?,
         }),
         jobs: Arc::new(JobsConfig {
             poll: settings.jobs.poll,
@@ -308,4 +309,36 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// The Google Calendar set-up, when `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET` are
+/// both set. Errors: the HTTP clients cannot be built.
+fn google_setup(settings: &Settings) -> anyhow::Result<Option<Arc<graph::calendar::GoogleSetup>>> {
+    use integrations::google_calendar::{GoogleCalendar, GoogleOAuth, GoogleOAuthConfig};
+    let g = &settings.google;
+    let (Some(id), Some(secret)) = (&g.client_id, &g.client_secret) else {
+        return Ok(None);
+    };
+    let _ = graph::calendar::sync::PERIOD.set(g.sync_interval);
+    let oauth = GoogleOAuth::new(GoogleOAuthConfig {
+        client_id: id.clone(),
+        client_secret: secret.expose().to_string(),
+        redirect_uri: format!("{}/oauth/google/callback", settings.public_base_url),
+        auth_url: g.auth_url.clone(),
+        token_url: g.token_url.clone(),
+        revoke_url: g.revoke_url.clone(),
+        timeout: g.timeout,
+    })
+    .map_err(|e| anyhow::anyhow!("Google OAuth client: {e}"))?;
+    let api = GoogleCalendar::new(&g.api_base, g.timeout)
+        .map_err(|e| anyhow::anyhow!("GOOGLE_CALENDAR_API_BASE: {e}"))?;
+    Ok(Some(Arc::new(graph::calendar::GoogleSetup {
+        oauth,
+        api: Arc::new(api),
+        sync_window_days: g.sync_window_days,
+        sync_interval: g.sync_interval,
+        channel_ttl: g.channel_ttl,
+        state_ttl: std::time::Duration::from_secs(600),
+        webhook_address: format!("{}/webhooks/google-calendar", settings.public_base_url),
+    })))
 }

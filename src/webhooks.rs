@@ -215,3 +215,45 @@ pub async fn platform_webhook(
         Err(e) => lookup_failed("platform tenant lookup", e),
     }
 }
+
+/// `POST /webhooks/google-calendar`: a Google Calendar push notification. Headers only
+/// (Google sends no body): `X-Goog-Channel-ID` must route to a tenant's channel and
+/// `X-Goog-Channel-Token` match its token; `X-Goog-Resource-State: sync` (the channel's
+/// first message) is acknowledged; anything else enqueues one incremental sync of that
+/// calendar (a pending one is replaced, so a burst costs one sync). Unknown channel →
+/// 404, wrong token → 403, both without effect
+/// (<https://developers.google.com/calendar/api/guides/push>).
+pub async fn google_calendar(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    use graph::calendar::sync::{Push, push};
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let (channel, token, state) = (
+        h("x-goog-channel-id"),
+        h("x-goog-channel-token"),
+        h("x-goog-resource-state"),
+    );
+    if channel.is_empty() || channel.len() > 64 || token.len() > 256 || state.len() > 32 {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "not a channel notification"}),
+        );
+    }
+    match push(&app.graph, channel, token, state).await {
+        Ok(Push::Enqueued) | Ok(Push::SyncMessage) => StatusCode::OK.into_response(),
+        Ok(Push::UnknownChannel) => {
+            reply(StatusCode::NOT_FOUND, json!({"error": "unknown channel"}))
+        }
+        Ok(Push::BadToken) => {
+            tracing::debug!("google calendar notification with a wrong channel token");
+            reply(
+                StatusCode::FORBIDDEN,
+                json!({"error": "invalid channel token"}),
+            )
+        }
+        Err(e) => lookup_failed("google calendar channel", e),
+    }
+}

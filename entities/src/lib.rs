@@ -9,6 +9,11 @@ pub mod agent_key;
 pub mod availability_override;
 pub mod booking;
 pub mod booking_item;
+pub mod calendar_busy_block;
+pub mod calendar_calendar;
+pub mod calendar_connection;
+pub mod calendar_event_link;
+pub mod calendar_oauth_state;
 pub mod conversation;
 pub mod customer;
 pub mod email;
@@ -86,5 +91,10 @@ tenant_owned!(
     message,
     messaging_settings,
     message_template,
-    email
+    email,
+    calendar_connection,
+    calendar_calendar,
+    calendar_busy_block,
+    calendar_event_link,
+    calendar_oauth_state
 );

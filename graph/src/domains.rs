@@ -10,5 +10,6 @@ pub fn extensions() -> Extensions<GraphState> {
     let mut ext = Extensions::default();
     crate::payments::register(&mut ext);
     crate::messaging::register(&mut ext);
+    crate::calendar::register(&mut ext);
     ext
 }

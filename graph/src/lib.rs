@@ -17,6 +17,7 @@ pub mod agents;
 pub mod auth;
 pub mod availability;
 pub mod bookings;
+pub mod calendar;
 pub mod catalog;
 pub mod context;
 pub mod cost;

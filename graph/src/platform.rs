@@ -62,6 +62,9 @@ pub struct PlatformConfig {
     pub fee_bps: [i64; 3],
     /// Text-message settings.
     pub sms: SmsPlatform,
+    /// Google Calendar (OAuth client and API), when `GOOGLE_CLIENT_ID` and
+    /// `GOOGLE_CLIENT_SECRET` are set.
+    pub google_calendar: Option<std::sync::Arc<crate::calendar::GoogleSetup>>,
 }
 
 /// Platform-level text-message settings.

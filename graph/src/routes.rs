@@ -91,6 +91,17 @@ pub async fn mine(tx: &Tx, provider: &str, external_id: &str) -> Result<bool, Ap
         .is_some())
 }
 
+/// Removes the tenant's route `(provider, external_id)`, if any.
+pub async fn remove(tx: &Tx, provider: &str, external_id: &str) -> Result<(), ApiError> {
+    provider_route::Entity::delete_many()
+        .filter(provider_route::Column::TenantId.eq(tx.tenant_id()))
+        .filter(provider_route::Column::Provider.eq(provider))
+        .filter(provider_route::Column::ExternalId.eq(external_id))
+        .exec(&**tx)
+        .await?;
+    Ok(())
+}
+
 /// Removes every route of `provider` of the transaction's tenant. Returns how many.
 pub async fn remove_all(tx: &Tx, provider: &str) -> Result<u64, ApiError> {
     let res = provider_route::Entity::delete_many()

@@ -7,6 +7,7 @@ use crate::auth::mutation::AuthMutation;
 use crate::auth::query::AuthQuery;
 use crate::availability::AvailabilityQuery;
 use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
+use crate::calendar::{CalendarMutation, CalendarQuery};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::messaging::{MessagingMutation, MessagingQuery, MessagingSubscription};
@@ -34,6 +35,7 @@ pub struct Query(
     NotificationQuery,
     PluginQuery,
     MessagingQuery,
+    CalendarQuery,
 );
 
 /// The mutation root.
@@ -51,6 +53,7 @@ pub struct Mutation(
     NotificationMutation,
     PluginMutation,
     MessagingMutation,
+    CalendarMutation,
 );
 
 /// The subscription root.

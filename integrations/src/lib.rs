@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub mod email;
+pub mod google_calendar;
 pub mod payments;
 pub mod sms;
 pub mod smtp;

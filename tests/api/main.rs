@@ -6,6 +6,7 @@ mod auth;
 mod availability;
 mod binary;
 mod bookings;
+mod calendar;
 mod clients;
 mod edge;
 mod helpers;

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entities::{
-    availability_override, booking, service, service_addon, slot_hold, staff_member, staff_service,
-    tenant, time_off, working_hours,
+    availability_override, booking, calendar_busy_block, service, service_addon, slot_hold,
+    staff_member, staff_service, tenant, time_off, working_hours,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -466,6 +466,18 @@ pub async fn load(
         busy.entry(t.staff_member_id).or_default().push(Busy::new(
             Interval::new(t.starts_at, t.ends_at),
             BusyKind::TimeOff,
+        ));
+    }
+    for c in scoped::<calendar_busy_block::Entity>(tenant_id)
+        .filter(calendar_busy_block::Column::StaffMemberId.is_in(ids.iter().copied()))
+        .filter(calendar_busy_block::Column::StartsAt.lt(to_utc))
+        .filter(calendar_busy_block::Column::EndsAt.gt(from_utc))
+        .all(&**tx)
+        .await?
+    {
+        busy.entry(c.staff_member_id).or_default().push(Busy::new(
+            Interval::new(c.starts_at, c.ends_at),
+            BusyKind::Calendar,
         ));
     }
     let mut bq = scoped::<booking::Entity>(tenant_id)

@@ -80,6 +80,8 @@ pub enum AvailabilityReason {
     Booked,
     /// The staff member has time off.
     TimeOff,
+    /// The staff member's connected calendar (Google Calendar) has an event then.
+    CalendarBusy,
     /// The slot is held for someone else for a few minutes.
     Held,
     /// The location is outside the staff member's service area.
@@ -108,6 +110,7 @@ impl From<rules::Refusal> for AvailabilityReason {
             R::NotOnGrid => AvailabilityReason::NotOnSlotGrid,
             R::Booked => AvailabilityReason::Booked,
             R::TimeOff => AvailabilityReason::TimeOff,
+            R::CalendarBusy => AvailabilityReason::CalendarBusy,
             R::Held => AvailabilityReason::Held,
             R::OutsideServiceArea => AvailabilityReason::OutsideServiceArea,
             R::Travel => AvailabilityReason::Travel,

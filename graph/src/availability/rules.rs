@@ -60,6 +60,8 @@ pub enum BusyKind {
     TimeOff,
     /// A slot hold that has not expired.
     Hold,
+    /// An event of the staff member's connected external calendar (Google Calendar).
+    Calendar,
 }
 
 /// A busy interval.
@@ -323,6 +325,8 @@ pub enum Refusal {
     Booked,
     /// Overlaps the staff member's time off.
     TimeOff,
+    /// Overlaps busy time imported from the staff member's external calendar.
+    CalendarBusy,
     /// Overlaps a slot held for someone else.
     Held,
     /// The location is outside the staff member's service area.
@@ -425,7 +429,12 @@ pub fn evaluate(
             _ => out.push(Refusal::DayOff),
         },
     }
-    for kind in [BusyKind::Booking, BusyKind::TimeOff, BusyKind::Hold] {
+    for kind in [
+        BusyKind::Booking,
+        BusyKind::TimeOff,
+        BusyKind::Hold,
+        BusyKind::Calendar,
+    ] {
         if sched
             .busy
             .iter()
@@ -435,6 +444,7 @@ pub fn evaluate(
                 BusyKind::Booking => Refusal::Booked,
                 BusyKind::TimeOff => Refusal::TimeOff,
                 BusyKind::Hold => Refusal::Held,
+                BusyKind::Calendar => Refusal::CalendarBusy,
             });
         }
     }

@@ -133,7 +133,11 @@ pub fn refusal_error(r: Refusal) -> UserError {
             C::OutsideServiceArea,
             "this address is outside the service area".into(),
         ),
-        Refusal::Booked | Refusal::TimeOff | Refusal::Held | Refusal::Travel => {
+        Refusal::Booked
+        | Refusal::TimeOff
+        | Refusal::CalendarBusy
+        | Refusal::Held
+        | Refusal::Travel => {
             return slot_unavailable();
         }
     };
@@ -209,7 +213,11 @@ fn best_refusal(refusals: &[Refusal]) -> Refusal {
     if refusals.iter().any(|r| {
         matches!(
             r,
-            Refusal::Booked | Refusal::TimeOff | Refusal::Held | Refusal::Travel
+            Refusal::Booked
+                | Refusal::TimeOff
+                | Refusal::CalendarBusy
+                | Refusal::Held
+                | Refusal::Travel
         )
     }) {
         return Refusal::Booked;

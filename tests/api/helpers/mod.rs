@@ -4,6 +4,7 @@
 //! event bus on a channel of its own. Provider mocks every provider's tests reuse live
 //! beside it ([`stripe`]).
 
+pub mod google;
 pub mod smtp;
 pub mod stripe;
 pub mod twilio;
