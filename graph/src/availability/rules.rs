@@ -789,6 +789,49 @@ mod tests {
         );
     }
 
+    #[test]
+    fn provider_drive_times_replace_the_estimate_for_their_pairs() {
+        let d = date("2026-03-04");
+        let h = WeeklyHours::from_rows((0..7).map(|d| (d, 8 * 60, 18 * 60)));
+        let o = Overrides::default();
+        let job = Geo::from_degrees(39.4143, -76.5966).expect("job");
+        let there = Geo::from_degrees(39.4593, -76.5966).expect("5 km north");
+        let busy = [Busy {
+            interval: Interval::new(local(NY, "2026-03-04 10:00"), local(NY, "2026-03-04 11:00")),
+            kind: BusyKind::Booking,
+            location: Some(job),
+        }];
+        let sc = sched(&h, &o, &busy);
+        let mut r = rules(NY, 60);
+        r.location = Some(there);
+        let estimated = TravelTimes::default();
+        assert_eq!(estimated.time(job, there), Duration::minutes(10));
+        let first_after_11 = |r: &SlotRules| {
+            slots(r, &sc, d, d)
+                .into_iter()
+                .find(|t| *t >= local(NY, "2026-03-04 11:00"))
+        };
+        assert_eq!(first_after_11(&r), Some(local(NY, "2026-03-04 11:15")));
+        let mut matrix = TravelTimes::default();
+        matrix.insert(job, there, Some(std::time::Duration::from_secs(50 * 60)));
+        matrix.insert(
+            there,
+            job,
+            Some(std::time::Duration::from_secs(49 * 60 + 1)),
+        );
+        assert_eq!(matrix.known_pairs(), 2);
+        assert_eq!(matrix.time(there, job), Duration::minutes(50), "rounded up");
+        r.travel = Arc::new(matrix.clone());
+        assert_eq!(first_after_11(&r), Some(local(NY, "2026-03-04 12:00")));
+        // A pair with no route makes the job unreachable next to the booking.
+        matrix.insert(job, there, None);
+        r.travel = Arc::new(matrix);
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 13:00"), true),
+            vec![Refusal::Travel]
+        );
+    }
+
     fn night_hours() -> WeeklyHours {
         WeeklyHours::from_rows((0..7).map(|d| (d, 0, 6 * 60)))
     }
