@@ -218,6 +218,7 @@ async fn catalog_lists_plugins_to_owners_only() {
             "sms_log",
             "smtp",
             "email_log",
+            "mapbox",
             "builtin_routing"
         ]
     );
