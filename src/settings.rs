@@ -77,6 +77,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Text messages (Twilio endpoint, quotas, pacing).
     pub sms: SmsSettings,
+    /// Routing providers (Mapbox endpoint and timeout).
+    pub routing: RoutingSettings,
     /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires. Unset: `/metrics` is
     /// open in development and not served in production.
     pub metrics_token: Option<Secret>,
@@ -143,6 +145,16 @@ pub struct SmsSettings {
     /// Quotas, unknown-outcome wait and pacing (`SMS_QUOTA_STARTER` / `_PRO` / `_TEAMS`,
     /// `SMS_UNKNOWN_OUTCOME_WAIT_SECS`, `SMS_SENDS_PER_SECOND`).
     pub platform: graph::platform::SmsPlatform,
+}
+
+/// Routing providers.
+#[derive(Debug, Clone)]
+pub struct RoutingSettings {
+    /// `MAPBOX_API_BASE` (default `https://api.mapbox.com`; tests point it at a mock).
+    pub mapbox_api_base: String,
+    /// `MAPBOX_TIMEOUT_SECS`: per-request timeout of Mapbox calls (default 5); a
+    /// timeout makes availability fall back to the built-in estimate.
+    pub mapbox_timeout: Duration,
 }
 
 /// Rate limits (see the README's Security section) and client addresses.
@@ -338,6 +350,10 @@ impl Settings {
             },
             metrics_token: None,
             google: GoogleSettings::defaults(),
+            routing: RoutingSettings {
+                mapbox_api_base: "http://127.0.0.1:9".into(),
+                mapbox_timeout: Duration::from_secs(2),
+            },
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(5),
                 twilio_api_base: "http://127.0.0.1:9".into(),
@@ -560,6 +576,12 @@ impl Settings {
                         parse_env::<u64>("CALENDAR_CHANNEL_TTL_SECS", 604_800)?.max(3600),
                     ),
                 }
+            },
+            routing: RoutingSettings {
+                mapbox_api_base: env("MAPBOX_API_BASE")
+                    .map(|u| u.trim_end_matches('/').to_string())
+                    .unwrap_or_else(|| integrations::mapbox::DEFAULT_BASE_URL.into()),
+                mapbox_timeout: Duration::from_secs(parse_env("MAPBOX_TIMEOUT_SECS", 5)?.max(1)),
             },
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(parse_env("SMTP_TIMEOUT_SECS", 15)?),

@@ -95,6 +95,9 @@ pub async fn graph_state_with(
             twilio_base_url: settings.sms.twilio_api_base.clone(),
             twilio_timeout: Some(settings.sms.twilio_timeout),
             smtp_timeout: Some(settings.sms.smtp_timeout),
+            mapbox_base_url: settings.routing.mapbox_api_base.clone(),
+            mapbox_timeout: Some(settings.routing.mapbox_timeout),
+            mapbox_pools: Default::default(),
         },
     ));
     Ok(GraphState {

@@ -235,7 +235,9 @@ pub async fn seed_demo(st: &GraphState) -> Result<bool, ApiError> {
             },
         )
         .await?;
-        let Some(slot) = slots.first() else { continue };
+        let Some(slot) = slots.0.first() else {
+            continue;
+        };
         create_booking(
             st,
             &rc,

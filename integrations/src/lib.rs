@@ -3,9 +3,8 @@
 //! secret in its constructor so that tests point it at a local mock server. The plugin
 //! registry (`plugins` crate) builds `Arc<dyn Capability>` per tenant.
 //!
-//! The walking skeleton defines the capability set and the routing trait (with its
-//! built-in fallback in `plugins`); the other traits gain their methods with the issues
-//! that use them (payments, SMS, voice, calendar, LLM).
+//! Routing is matrix-first ([`RoutingProvider`]): the Mapbox client ([`mapbox`]) and
+//! the built-in estimate in `plugins` answer whole origin × destination matrices.
 
 use std::time::Duration;
 
@@ -14,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod email;
 pub mod google_calendar;
+pub mod mapbox;
 pub mod payments;
+pub mod polyline;
 pub mod sms;
 pub mod smtp;
 pub mod stripe;
@@ -112,9 +113,110 @@ pub struct TravelEstimate {
     pub duration: Duration,
 }
 
-/// Travel times between locations (Mapbox Directions/Matrix, or the built-in estimate).
+/// Drive times and distances from every origin to every destination of one
+/// [`RoutingProvider::matrix`] question, row-major like the Mapbox Matrix API's answer
+/// (<https://docs.mapbox.com/api/navigation/matrix/#matrix-response-object>): row `i` is
+/// origin `i`, column `j` destination `j`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TravelMatrix {
+    /// Seconds from origin `i` to destination `j`; `None` where the provider found no
+    /// route (Mapbox answers `null` for such a cell).
+    pub durations_s: Vec<Vec<Option<f64>>>,
+    /// Metres from origin `i` to destination `j`; `None` where no route was found.
+    pub distances_m: Vec<Vec<Option<f64>>>,
+    /// How many HTTP requests the provider made to answer (0 when every cell came from
+    /// its cache, or from a built-in formula).
+    pub requests: u32,
+}
+
+impl TravelMatrix {
+    /// An `origins × destinations` matrix with every cell unknown (`None`).
+    pub fn unknown(origins: usize, destinations: usize) -> TravelMatrix {
+        TravelMatrix {
+            durations_s: vec![vec![None; destinations]; origins],
+            distances_m: vec![vec![None; destinations]; origins],
+            requests: 0,
+        }
+    }
+
+    /// The drive from origin `i` to destination `j`, when the cell is known and finite.
+    pub fn get(&self, i: usize, j: usize) -> Option<TravelEstimate> {
+        let seconds = (*self.durations_s.get(i)?.get(j)?)?;
+        let distance_m = self
+            .distances_m
+            .get(i)
+            .and_then(|row| row.get(j).copied().flatten())
+            .unwrap_or(0.0);
+        (seconds.is_finite() && seconds >= 0.0).then(|| TravelEstimate {
+            distance_m,
+            duration: Duration::from_secs_f64(seconds),
+        })
+    }
+}
+
+/// One driven leg between two points, with the road geometry to draw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteLeg {
+    /// Driving distance in metres.
+    pub distance_m: f64,
+    /// Driving time.
+    pub duration: Duration,
+    /// The path as an encoded polyline with precision 6 (Mapbox `geometries=polyline6`,
+    /// <https://docs.mapbox.com/api/navigation/directions/#route-object>); decode it
+    /// with [`polyline::decode6`].
+    pub polyline6: String,
+}
+
+/// Travel times between locations: the Mapbox Matrix and Directions APIs, or the
+/// built-in great-circle estimate (`plugins::HaversineRouting`).
+///
+/// Matrix-first: callers collect the distinct points a question touches and ask once
+/// ([`RoutingProvider::matrix`]); one leg with its geometry is
+/// [`RoutingProvider::route`].
 #[async_trait]
 pub trait RoutingProvider: Send + Sync {
-    /// The estimated drive from `from` to `to`. Errors: [`ProviderError`].
-    async fn travel(&self, from: GeoPoint, to: GeoPoint) -> Result<TravelEstimate, ProviderError>;
+    /// Durations (seconds) and distances (metres) from every origin to every
+    /// destination; a cell is `None` when the provider found no route between the two.
+    /// Providers with a per-request size limit split the question into several requests
+    /// and stitch the answers. Errors: [`ProviderError`] (the whole question fails; a
+    /// caller falls back to the built-in estimate).
+    async fn matrix(
+        &self,
+        origins: &[GeoPoint],
+        destinations: &[GeoPoint],
+    ) -> Result<TravelMatrix, ProviderError>;
+
+    /// The drive from `from` to `to` with its road geometry. Errors: [`ProviderError`]
+    /// (`Rejected { code: "NoRoute" }` when there is no road between them).
+    async fn route(&self, from: GeoPoint, to: GeoPoint) -> Result<RouteLeg, ProviderError>;
+
+    /// Whether this is the built-in estimate rather than a real routing provider (callers
+    /// report which one answered).
+    fn is_built_in(&self) -> bool {
+        false
+    }
+
+    /// How many distinct points one request to the provider can carry: callers asking
+    /// about `n` points use one square `n × n` matrix when `n` fits, else narrower
+    /// questions. Default: unlimited (no requests at all).
+    fn points_per_request(&self) -> usize {
+        usize::MAX
+    }
+
+    /// The cheapest real call that proves the credentials work (for `testPlugin`).
+    /// Default: nothing to check.
+    async fn check(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// The estimated drive from `from` to `to`: a 1 × 1 [`RoutingProvider::matrix`].
+    /// Errors: [`ProviderError`]; `Rejected { code: "NoRoute" }` for a `null` cell.
+    async fn travel(&self, from: GeoPoint, to: GeoPoint) -> Result<TravelEstimate, ProviderError> {
+        self.matrix(&[from], &[to])
+            .await?
+            .get(0, 0)
+            .ok_or_else(|| ProviderError::Rejected {
+                code: "NoRoute".into(),
+            })
+    }
 }

@@ -11,7 +11,9 @@
 //! travel-time estimates ([`HaversineRouting`], catalog id `builtin_routing`).
 
 use async_trait::async_trait;
-use integrations::{GeoPoint, ProviderError, RoutingProvider, TravelEstimate};
+use integrations::{
+    GeoPoint, ProviderError, RouteLeg, RoutingProvider, TravelEstimate, TravelMatrix,
+};
 use std::time::Duration;
 
 pub mod builtin;
@@ -36,7 +38,10 @@ pub fn haversine_m(a: GeoPoint, b: GeoPoint) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
-/// Built-in routing: great-circle distance × detour factor ÷ average speed.
+/// Built-in routing: great-circle distance × detour factor ÷ average speed. The one
+/// implementation of the estimate: availability uses it ([`HaversineRouting::estimate`])
+/// when a tenant has no routing provider, when the provider fails, and for pairs a
+/// provider's matrix left out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HaversineRouting {
     /// Road distance ÷ straight-line distance (default 1.3, a typical urban circuity).
@@ -45,29 +50,76 @@ pub struct HaversineRouting {
     pub average_speed_kmh: f64,
 }
 
+impl HaversineRouting {
+    /// The defaults: detour factor 1.3, 40 km/h.
+    pub const DEFAULT: HaversineRouting = HaversineRouting {
+        detour_factor: 1.3,
+        average_speed_kmh: 40.0,
+    };
+
+    /// The estimated drive from `a` to `b`: great-circle metres × detour factor, at the
+    /// average speed. A detour factor below 1 counts as 1 and a speed below 1 km/h as
+    /// 1 km/h, so the estimate is always defined.
+    pub fn estimate(&self, a: GeoPoint, b: GeoPoint) -> TravelEstimate {
+        let distance_m = haversine_m(a, b) * self.detour_factor.max(1.0);
+        let seconds = distance_m / (self.average_speed_kmh.max(1.0) * 1000.0 / 3600.0);
+        TravelEstimate {
+            distance_m,
+            duration: Duration::from_secs_f64(seconds),
+        }
+    }
+
+    fn check(&self) -> Result<(), ProviderError> {
+        if self.detour_factor >= 1.0 && self.average_speed_kmh > 0.0 {
+            Ok(())
+        } else {
+            Err(ProviderError::InvalidInput(
+                "detour factor must be >= 1 and speed > 0".into(),
+            ))
+        }
+    }
+}
+
 impl Default for HaversineRouting {
     fn default() -> Self {
-        HaversineRouting {
-            detour_factor: 1.3,
-            average_speed_kmh: 40.0,
-        }
+        HaversineRouting::DEFAULT
     }
 }
 
 #[async_trait]
 impl RoutingProvider for HaversineRouting {
-    async fn travel(&self, from: GeoPoint, to: GeoPoint) -> Result<TravelEstimate, ProviderError> {
-        if !(self.detour_factor >= 1.0 && self.average_speed_kmh > 0.0) {
-            return Err(ProviderError::InvalidInput(
-                "detour factor must be >= 1 and speed > 0".into(),
-            ));
+    /// Every cell from [`HaversineRouting::estimate`]; no request is made. Errors:
+    /// `InvalidInput` when the detour factor is below 1 or the speed not positive.
+    async fn matrix(
+        &self,
+        origins: &[GeoPoint],
+        destinations: &[GeoPoint],
+    ) -> Result<TravelMatrix, ProviderError> {
+        self.check()?;
+        let mut out = TravelMatrix::unknown(origins.len(), destinations.len());
+        for (i, o) in origins.iter().enumerate() {
+            for (j, d) in destinations.iter().enumerate() {
+                let e = self.estimate(*o, *d);
+                out.durations_s[i][j] = Some(e.duration.as_secs_f64());
+                out.distances_m[i][j] = Some(e.distance_m);
+            }
         }
-        let distance_m = haversine_m(from, to) * self.detour_factor;
-        let seconds = distance_m / (self.average_speed_kmh * 1000.0 / 3600.0);
-        Ok(TravelEstimate {
-            distance_m,
-            duration: Duration::from_secs_f64(seconds),
+        Ok(out)
+    }
+
+    /// The estimate, drawn as the straight line between the two points.
+    async fn route(&self, from: GeoPoint, to: GeoPoint) -> Result<RouteLeg, ProviderError> {
+        self.check()?;
+        let e = self.estimate(from, to);
+        Ok(RouteLeg {
+            distance_m: e.distance_m,
+            duration: e.duration,
+            polyline6: integrations::polyline::encode6(&[from, to]),
         })
+    }
+
+    fn is_built_in(&self) -> bool {
+        true
     }
 }
 
@@ -96,6 +148,16 @@ mod tests {
         assert!((t.distance_m - straight * 1.3).abs() < 1e-6);
         let expect = t.distance_m / (40_000.0 / 3600.0);
         assert!((t.duration.as_secs_f64() - expect).abs() < 1e-6);
+        let m = r.matrix(&[a, b], &[b]).await.expect("matrix");
+        assert_eq!(m.get(0, 0), Some(t));
+        assert_eq!(m.get(1, 0).map(|e| e.duration), Some(Duration::ZERO));
+        assert_eq!(m.requests, 0);
+        let leg = r.route(a, b).await.expect("route");
+        assert_eq!(
+            integrations::polyline::decode6(&leg.polyline6).map(|p| p.len()),
+            Some(2)
+        );
+        assert!(r.is_built_in());
         let bad = HaversineRouting {
             detour_factor: 0.5,
             average_speed_kmh: 40.0,

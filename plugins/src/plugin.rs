@@ -80,6 +80,9 @@ impl std::fmt::Debug for SecretString {
 /// Tenant facts (not plugin configuration) that providers are built from.
 #[derive(Debug, Clone, Default)]
 pub struct TenantPluginState {
+    /// The tenant (set by the registry; keys per-tenant provider state such as the
+    /// Mapbox matrix cache).
+    pub tenant_id: uuid::Uuid,
     /// Enabled plugins.
     pub plugins: Vec<LoadedPlugin>,
     /// Stripe Connect account set by verified onboarding (`acct_…`), if any.
@@ -103,6 +106,14 @@ pub struct PlatformProviders {
     pub twilio_timeout: Option<std::time::Duration>,
     /// Timeout of one SMTP send (connect to end of `DATA`).
     pub smtp_timeout: Option<std::time::Duration>,
+    /// Mapbox API root (`MAPBOX_API_BASE`; empty means `https://api.mapbox.com`); tests
+    /// point it at a mock server.
+    pub mapbox_base_url: String,
+    /// Timeout of one Mapbox request.
+    pub mapbox_timeout: Option<std::time::Duration>,
+    /// Per-token rate limiters and per-tenant matrix caches, which outlive the tenants'
+    /// rebuilt clients.
+    pub mapbox_pools: integrations::mapbox::MapboxPools,
 }
 
 /// What a plugin sees while building a tenant's providers.

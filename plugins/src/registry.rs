@@ -76,7 +76,8 @@ impl Registry {
             return Ok(e.providers.clone());
         }
         let generation = self.generation(tenant_id);
-        let state = self.source.load(tenant_id).await?;
+        let mut state = self.source.load(tenant_id).await?;
+        state.tenant_id = tenant_id;
         let providers = Arc::new(self.build(state));
         if let Ok(mut cache) = self.cache.write()
             && self.generation(tenant_id) == generation

@@ -89,8 +89,20 @@ fn catalog_contents() {
             "sms_log",
             "smtp",
             "email_log",
+            "mapbox",
             "builtin_routing"
         ]
+    );
+    let mb = spec("mapbox").unwrap();
+    assert_eq!(mb.capability, Capability::Routing);
+    assert!(!mb.built_in);
+    assert!(
+        mb.field("accessToken")
+            .is_some_and(|f| f.secret && f.required)
+    );
+    assert!(
+        mb.field("profile")
+            .is_some_and(|f| !f.secret && !f.required)
     );
     let s = stripe();
     assert_eq!(s.capability, Capability::Payments);

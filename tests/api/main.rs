@@ -19,6 +19,7 @@ mod payments;
 mod playground;
 mod plugins;
 mod roles;
+mod routing;
 mod scheduling;
 mod schema_snapshot;
 mod security;

@@ -218,6 +218,7 @@ async fn catalog_lists_plugins_to_owners_only() {
             "sms_log",
             "smtp",
             "email_log",
+            "mapbox",
             "builtin_routing"
         ]
     );
@@ -918,6 +919,7 @@ async fn secrets_stay_out_of_logs_debug_output_and_error_messages() {
         stripe_account_id: Some(ACCOUNT.into()),
         detour_factor: 1.3,
         speed_kmh: 40.0,
+        ..TenantPluginState::default()
     };
     let typed: plugins::builtin::stripe::StripeConfig = loaded.config().unwrap();
     let outputs = [

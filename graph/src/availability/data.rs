@@ -4,6 +4,7 @@
 //! members or days are involved (no N+1).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -16,7 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::rules::{
-    Busy, BusyKind, Geo, Interval, Overrides, SlotRules, StaffSchedule, Territory, TravelModel,
+    Busy, BusyKind, Geo, Interval, Overrides, SlotRules, StaffSchedule, Territory, TravelTimes,
     WeeklyHours, local_instant,
 };
 use crate::db::{Tx, scoped};
@@ -87,6 +88,9 @@ pub struct ScheduleData {
     pub last_booked: HashMap<Uuid, DateTime<Utc>>,
     /// Where the work would happen (mobile services), from the request.
     pub location: Option<Geo>,
+    /// Drive times the rules read: the tenant's estimate until
+    /// [`ScheduleData::set_travel`] adds a routing provider's answers.
+    pub travel: Arc<TravelTimes>,
     empty_hours: WeeklyHours,
     empty_overrides: Overrides,
 }
@@ -104,6 +108,7 @@ impl ScheduleData {
     ) -> Result<ScheduleData, ApiError> {
         Ok(ScheduleData {
             tz: tenant_tz(&tenant)?,
+            travel: Arc::new(TravelTimes::estimated(estimate_of(&tenant))),
             tenant,
             service,
             candidates,
@@ -180,11 +185,36 @@ impl ScheduleData {
             min_notice: Duration::minutes(i64::from(notice)),
             horizon: Duration::days(i64::from(self.tenant.horizon_days)),
             location: self.location,
-            travel: TravelModel {
-                detour_factor: self.tenant.travel_detour_factor,
-                speed_kmh: self.tenant.travel_speed_kmh,
-            },
+            travel: self.travel.clone(),
         }
+    }
+
+    /// Replaces the drive times the rules read (a routing provider's matrix).
+    pub fn set_travel(&mut self, travel: TravelTimes) {
+        self.travel = Arc::new(travel);
+    }
+
+    /// The distinct points travel is measured from or to, besides the requested
+    /// location: the candidates' home bases and the locations of their bookings in the
+    /// loaded range, in a stable order.
+    pub fn routing_points(&self) -> Vec<Geo> {
+        let mut points: Vec<Geo> = self
+            .candidates
+            .iter()
+            .filter_map(|c| territory(&c.staff).home)
+            .chain(self.candidates.iter().flat_map(|c| {
+                self.busy
+                    .get(&c.staff.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|b| b.kind == BusyKind::Booking)
+                    .filter_map(|b| b.location)
+            }))
+            .filter(|p| Some(*p) != self.location)
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        points
     }
 
     /// Marks `interval` busy for staff member `id` (a booking made in this transaction).
@@ -212,6 +242,14 @@ impl ScheduleData {
                     .count()
             })
             .unwrap_or(0)
+    }
+}
+
+/// The tenant's built-in travel estimate (detour factor and average speed).
+pub fn estimate_of(t: &tenant::Model) -> plugins::HaversineRouting {
+    plugins::HaversineRouting {
+        detour_factor: t.travel_detour_factor,
+        average_speed_kmh: t.travel_speed_kmh,
     }
 }
 
@@ -541,6 +579,7 @@ pub async fn load(
             .collect();
     }
     Ok(Ok(ScheduleData {
+        travel: Arc::new(TravelTimes::estimated(estimate_of(&tenant))),
         tenant,
         tz,
         service,

@@ -17,6 +17,37 @@ use crate::util::parse_id;
 pub struct AvailableSlot {
     tenant_id: uuid::Uuid,
     slot: service::Slot,
+    travel: service::TravelSource,
+}
+
+/// Which drive times an availability answer used for the travel rules (mobile
+/// services: getting to the job from the previous one or from home, and on to the
+/// next).
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TravelTimeSource {
+    /// No travel was involved (no `location`, or nothing to drive from or to).
+    NotNeeded,
+    /// The built-in estimate (great-circle distance × the tenant's detour factor ÷ its
+    /// average speed): the tenant has no routing provider.
+    Estimate,
+    /// Real drive times from the tenant's routing provider (plugin `mapbox`).
+    Provider,
+    /// The built-in estimate because the routing provider failed or timed out, or the
+    /// question touched more than 100 locations; the answer may differ from real
+    /// drive times.
+    EstimateFallback,
+}
+
+impl From<service::TravelSource> for TravelTimeSource {
+    fn from(s: service::TravelSource) -> Self {
+        use service::TravelSource as S;
+        match s {
+            S::NotNeeded => TravelTimeSource::NotNeeded,
+            S::Estimate => TravelTimeSource::Estimate,
+            S::Provider => TravelTimeSource::Provider,
+            S::EstimateFallback => TravelTimeSource::EstimateFallback,
+        }
+    }
 }
 
 /// A bookable start time and the staff members free then.
@@ -37,6 +68,11 @@ impl AvailableSlot {
             .iter()
             .map(|id| ID(id.to_string()))
             .collect()
+    }
+    /// Which drive times decided this slot's travel rules (the same for every slot of
+    /// one answer).
+    async fn travel_time_source(&self) -> TravelTimeSource {
+        self.travel.into()
     }
     /// The qualified staff members free for the whole slot.
     async fn staff_members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<StaffMember>> {
@@ -138,6 +174,8 @@ pub struct AvailabilityExplanation {
     pub reasons: Vec<AvailabilityReason>,
     /// Per qualified staff member, the verdict.
     pub staff: Vec<StaffAvailability>,
+    /// Which drive times decided the travel rules.
+    pub travel_time_source: TravelTimeSource,
 }
 
 /// One day of `availabilityCalendar`.
@@ -147,6 +185,9 @@ pub struct AvailabilityDay {
     pub date: NaiveDate,
     /// True when at least one slot is free that day.
     pub available: bool,
+    /// Which drive times decided the travel rules (the same for every day of one
+    /// answer).
+    pub travel_time_source: TravelTimeSource,
 }
 
 /// Availability queries.
@@ -191,10 +232,14 @@ impl AvailabilityQuery {
             &addon_ids,
         )?;
         let tenant_id = rc.tenant_id;
-        Ok(service::available_slots(state(ctx)?, rc, q)
-            .await?
+        let (slots, report) = service::available_slots(state(ctx)?, rc, q).await?;
+        Ok(slots
             .into_iter()
-            .map(|slot| AvailableSlot { tenant_id, slot })
+            .map(|slot| AvailableSlot {
+                tenant_id,
+                slot,
+                travel: report.source,
+            })
             .collect())
     }
 
@@ -225,13 +270,14 @@ impl AvailabilityQuery {
             &additional_service_ids,
             &addon_ids,
         )?;
-        let days = service::available_days(state(ctx)?, rc, q).await?;
+        let (days, report) = service::available_days(state(ctx)?, rc, q).await?;
         Ok(from
             .iter_days()
             .take_while(|d| *d <= to)
             .map(|date| AvailabilityDay {
                 date,
                 available: days.binary_search(&date).is_ok(),
+                travel_time_source: report.source.into(),
             })
             .collect())
     }
@@ -276,8 +322,10 @@ impl AvailabilityQuery {
                         L::NotQualified => AvailabilityReason::NotQualified,
                     }],
                     staff: vec![],
+                    travel_time_source: TravelTimeSource::NotNeeded,
                 },
-                service::Explanation::PerStaff(list) => AvailabilityExplanation {
+                service::Explanation::PerStaff(list, report) => AvailabilityExplanation {
+                    travel_time_source: report.source.into(),
                     available: list.iter().any(|v| v.reasons.is_empty()),
                     reasons: vec![],
                     staff: list

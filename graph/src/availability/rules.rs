@@ -25,7 +25,8 @@
 //! booking occupies `[start, start + duration)` inside working hours and blocks
 //! `[start − buffer before, start + duration + buffer after)` against other bookings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -93,33 +94,56 @@ pub fn distance_m(a: Geo, b: Geo) -> f64 {
     plugins::haversine_m(a.point(), b.point())
 }
 
-/// The built-in travel estimate: great-circle distance × detour factor ÷ average speed,
-/// rounded up to the minute (the same model as `plugins::HaversineRouting`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TravelModel {
-    /// Road distance ÷ straight-line distance (≥ 1).
-    pub detour_factor: f64,
-    /// Average speed, km/h (> 0).
-    pub speed_kmh: f64,
+/// Drive times the rules read, whole minutes rounded up. Pairs answered by the tenant's
+/// routing provider (a matrix asked before the rules run, see
+/// `availability::service`) are looked up; any other pair is the built-in estimate
+/// (`plugins::HaversineRouting::estimate`, the one implementation of the formula).
+/// A pair the provider found no route for counts as [`NO_ROUTE`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TravelTimes {
+    /// The estimate for pairs the provider did not answer.
+    pub estimate: plugins::HaversineRouting,
+    known: HashMap<(Geo, Geo), Duration>,
 }
 
-impl Default for TravelModel {
-    fn default() -> Self {
-        TravelModel {
-            detour_factor: 1.3,
-            speed_kmh: 40.0,
+/// The drive time of a pair with no route (the job cannot be reached that day).
+pub const NO_ROUTE: Duration = Duration::hours(24);
+
+impl TravelTimes {
+    /// Only the estimate (no provider answers).
+    pub fn estimated(estimate: plugins::HaversineRouting) -> TravelTimes {
+        TravelTimes {
+            estimate,
+            known: HashMap::new(),
         }
     }
-}
 
-impl TravelModel {
+    /// Records the provider's drive from `from` to `to` (`None`: no route).
+    pub fn insert(&mut self, from: Geo, to: Geo, drive: Option<std::time::Duration>) {
+        let minutes = drive.map_or(NO_ROUTE, |d| {
+            Duration::minutes((d.as_secs_f64() / 60.0).ceil() as i64)
+        });
+        self.known.insert((from, to), minutes);
+    }
+
+    /// How many pairs came from the provider.
+    pub fn known_pairs(&self) -> usize {
+        self.known.len()
+    }
+
     /// Driving time from `a` to `b`.
     pub fn time(&self, a: Geo, b: Geo) -> Duration {
         if a == b {
             return Duration::zero();
         }
-        let metres = distance_m(a, b) * self.detour_factor.max(1.0);
-        let seconds = metres / (self.speed_kmh.max(1.0) * 1000.0 / 3600.0);
+        if let Some(d) = self.known.get(&(a, b)) {
+            return *d;
+        }
+        let seconds = self
+            .estimate
+            .estimate(a.point(), b.point())
+            .duration
+            .as_secs_f64();
         Duration::minutes((seconds / 60.0).ceil() as i64)
     }
 }
@@ -243,7 +267,7 @@ pub fn windows_on(tz: Tz, sched: &StaffSchedule<'_>, date: NaiveDate) -> Vec<Int
 }
 
 /// Parameters of one service booked with one staff member.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SlotRules {
     /// The tenant's timezone.
     pub tz: Tz,
@@ -263,8 +287,8 @@ pub struct SlotRules {
     pub horizon: Duration,
     /// Where the work happens (mobile services); `None` = at the business.
     pub location: Option<Geo>,
-    /// How travel times are estimated.
-    pub travel: TravelModel,
+    /// Drive times between locations.
+    pub travel: Arc<TravelTimes>,
 }
 
 /// Default slot grid (minutes).
@@ -283,7 +307,7 @@ impl SlotRules {
             min_notice: Duration::zero(),
             horizon: Duration::days(731),
             location: None,
-            travel: TravelModel::default(),
+            travel: Arc::new(TravelTimes::default()),
         }
     }
 
@@ -732,7 +756,7 @@ mod tests {
         let o = Overrides::default();
         let a = Geo::from_degrees(39.40, -76.60).expect("a");
         let c = Geo::from_degrees(39.58, -76.60).expect("c"); // ~20.0 km north of a
-        let tm = TravelModel::default();
+        let tm = TravelTimes::default();
         assert_eq!(tm.time(a, c), Duration::minutes(40)); // 20.02 km × 1.3 ÷ 40 km/h = 39.03 min, rounded up
         let busy = [Busy {
             interval: Interval::new(local(NY, "2026-03-04 10:00"), local(NY, "2026-03-04 11:00")),
@@ -772,6 +796,49 @@ mod tests {
         assert_eq!(
             evaluate(&r, &sc, local(NY, "2026-03-04 12:00"), true),
             vec![Refusal::OutsideServiceArea]
+        );
+    }
+
+    #[test]
+    fn provider_drive_times_replace_the_estimate_for_their_pairs() {
+        let d = date("2026-03-04");
+        let h = WeeklyHours::from_rows((0..7).map(|d| (d, 8 * 60, 18 * 60)));
+        let o = Overrides::default();
+        let job = Geo::from_degrees(39.4143, -76.5966).expect("job");
+        let there = Geo::from_degrees(39.4593, -76.5966).expect("5 km north");
+        let busy = [Busy {
+            interval: Interval::new(local(NY, "2026-03-04 10:00"), local(NY, "2026-03-04 11:00")),
+            kind: BusyKind::Booking,
+            location: Some(job),
+        }];
+        let sc = sched(&h, &o, &busy);
+        let mut r = rules(NY, 60);
+        r.location = Some(there);
+        let estimated = TravelTimes::default();
+        assert_eq!(estimated.time(job, there), Duration::minutes(10));
+        let first_after_11 = |r: &SlotRules| {
+            slots(r, &sc, d, d)
+                .into_iter()
+                .find(|t| *t >= local(NY, "2026-03-04 11:00"))
+        };
+        assert_eq!(first_after_11(&r), Some(local(NY, "2026-03-04 11:15")));
+        let mut matrix = TravelTimes::default();
+        matrix.insert(job, there, Some(std::time::Duration::from_secs(50 * 60)));
+        matrix.insert(
+            there,
+            job,
+            Some(std::time::Duration::from_secs(49 * 60 + 1)),
+        );
+        assert_eq!(matrix.known_pairs(), 2);
+        assert_eq!(matrix.time(there, job), Duration::minutes(50), "rounded up");
+        r.travel = Arc::new(matrix.clone());
+        assert_eq!(first_after_11(&r), Some(local(NY, "2026-03-04 12:00")));
+        // A pair with no route makes the job unreachable next to the booking.
+        matrix.insert(job, there, None);
+        r.travel = Arc::new(matrix);
+        assert_eq!(
+            evaluate(&r, &sc, local(NY, "2026-03-04 13:00"), true),
+            vec![Refusal::Travel]
         );
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::data::{LoadRefusal, LoadRequest, ScheduleData, load};
-use super::rules::{self, Refusal};
+use super::rules::{self, Geo, Refusal};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::state::GraphState;
@@ -34,6 +34,127 @@ fn check_work(data: &ScheduleData, q: &SlotQuery, max: u64) -> Result<(), ApiErr
         ));
     }
     Ok(())
+}
+
+/// Most distinct points (home bases and booking locations, besides the requested
+/// location) one question asks the routing provider about; a question touching more
+/// uses the built-in estimate (flagged [`TravelSource::EstimateFallback`]). Two star
+/// matrices of 100 points are 10 Mapbox requests with `driving`.
+pub const MAX_ROUTED_POINTS: usize = 100;
+
+/// Longest wait for the routing provider's answer (all its requests together) before
+/// the built-in estimate is used instead.
+pub const ROUTING_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Which drive times an availability answer used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TravelSource {
+    /// No travel was involved (no location, or nothing to drive from or to).
+    NotNeeded,
+    /// The built-in estimate: the tenant has no routing provider.
+    Estimate,
+    /// The tenant's routing provider (Mapbox).
+    Provider,
+    /// The built-in estimate because the routing provider failed, timed out, or the
+    /// question touched more than [`MAX_ROUTED_POINTS`] points.
+    EstimateFallback,
+}
+
+/// What [`route_travel`] did: the source used and how many requests the provider made
+/// (0 when its cache answered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TravelReport {
+    /// Which drive times were used.
+    pub source: TravelSource,
+    /// HTTP requests the provider made for this question.
+    pub provider_requests: u32,
+}
+
+/// Asks the tenant's routing provider, once, for the drive times between the requested
+/// location and every point of the question ([`ScheduleData::routing_points`]), and
+/// hands them to the rules ([`ScheduleData::set_travel`]). With `n` points and a
+/// provider that carries at least `n + 1` points per request, one square matrix;
+/// otherwise two star matrices (points → location, location → points). Never fails:
+/// without a provider, or when it fails, the rules keep the built-in estimate and the
+/// report says so.
+pub async fn route_travel(
+    st: &GraphState,
+    tenant_id: Uuid,
+    data: &mut ScheduleData,
+) -> TravelReport {
+    let report = |source, provider_requests| TravelReport {
+        source,
+        provider_requests,
+    };
+    let Some(loc) = data.location else {
+        return report(TravelSource::NotNeeded, 0);
+    };
+    let points = data.routing_points();
+    if points.is_empty() {
+        return report(TravelSource::NotNeeded, 0);
+    }
+    let routing = match st.registry.tenant(tenant_id).await {
+        Ok(p) => p.routing.clone(),
+        Err(e) => {
+            tracing::warn!(error = %e, "tenant providers unavailable; travel estimated");
+            return report(TravelSource::EstimateFallback, 0);
+        }
+    };
+    if routing.is_built_in() {
+        return report(TravelSource::Estimate, 0);
+    }
+    if points.len() > MAX_ROUTED_POINTS {
+        tracing::info!(
+            points = points.len(),
+            "too many points to route; travel estimated"
+        );
+        return report(TravelSource::EstimateFallback, 0);
+    }
+    let mut travel = (*data.travel).clone();
+    let ask = async {
+        let all: Vec<integrations::GeoPoint> = std::iter::once(loc)
+            .chain(points.iter().copied())
+            .map(Geo::point)
+            .collect();
+        if all.len() <= routing.points_per_request() {
+            let m = routing.matrix(&all, &all).await?;
+            for (i, p) in points.iter().enumerate() {
+                travel.insert(*p, loc, m.get(i + 1, 0).map(|e| e.duration));
+                travel.insert(loc, *p, m.get(0, i + 1).map(|e| e.duration));
+            }
+            Ok::<u32, integrations::ProviderError>(m.requests)
+        } else {
+            let to = routing.matrix(&all[1..], &all[..1]).await?;
+            let from = routing.matrix(&all[..1], &all[1..]).await?;
+            for (i, p) in points.iter().enumerate() {
+                travel.insert(*p, loc, to.get(i, 0).map(|e| e.duration));
+                travel.insert(loc, *p, from.get(0, i).map(|e| e.duration));
+            }
+            Ok(to.requests + from.requests)
+        }
+    };
+    match tokio::time::timeout(ROUTING_BUDGET, ask).await {
+        Ok(Ok(requests)) => {
+            metrics::counter!("routing_provider_requests_total").increment(u64::from(requests));
+            tracing::debug!(
+                points = points.len(),
+                requests,
+                "travel from the routing provider"
+            );
+            data.set_travel(travel);
+            report(TravelSource::Provider, requests)
+        }
+        Ok(Err(e)) => {
+            metrics::counter!("routing_provider_fallbacks_total").increment(1);
+            tracing::warn!(error = %e, "routing provider failed; travel estimated");
+            report(TravelSource::EstimateFallback, 0)
+        }
+        Err(_) => {
+            metrics::counter!("routing_provider_fallbacks_total").increment(1);
+            tracing::warn!("routing provider too slow; travel estimated");
+            report(TravelSource::EstimateFallback, 0)
+        }
+    }
 }
 
 /// Longest range one `availableSlots` query may cover, in days.
@@ -149,19 +270,22 @@ async fn load_for(
     }
 }
 
-/// Computes bookable slots. Errors: `BAD_USER_INPUT` (range reversed or longer than
-/// [`MAX_RANGE_DAYS`]), `NOT_FOUND` (service or staff member). An archived service or
-/// staff member, or one who does not perform the service, has no slots.
+/// Computes bookable slots, with drive times from the tenant's routing provider when
+/// a location is given ([`route_travel`]; the report says which source was used).
+/// Errors: `BAD_USER_INPUT` (range reversed or longer than [`MAX_RANGE_DAYS`]),
+/// `NOT_FOUND` (service or staff member). An archived service or staff member, or one
+/// who does not perform the service, has no slots.
 pub async fn available_slots(
     st: &GraphState,
     rc: &RequestCtx,
     q: SlotQuery,
-) -> Result<Vec<Slot>, ApiError> {
+) -> Result<(Vec<Slot>, TravelReport), ApiError> {
     check_range(&q, MAX_RANGE_DAYS)?;
-    let Some(data) = load_for(st, rc, &q).await? else {
-        return Ok(vec![]);
+    let Some(mut data) = load_for(st, rc, &q).await? else {
+        return Ok((vec![], route_none()));
     };
     check_work(&data, &q, MAX_STARTS_PER_QUESTION)?;
+    let report = route_travel(st, rc.tenant_id, &mut data).await;
     let slots = compute_slots(&data, now(), q.from, q.to);
     let pairs: usize = slots.iter().map(|s| s.staff_member_ids.len()).sum();
     if slots.len() > MAX_SLOTS_PER_RESPONSE || pairs > MAX_SLOT_STAFF_PER_RESPONSE {
@@ -169,7 +293,14 @@ pub async fn available_slots(
             "more than {MAX_SLOTS_PER_RESPONSE} slots: ask for fewer days or one staff member"
         )));
     }
-    Ok(slots)
+    Ok((slots, report))
+}
+
+fn route_none() -> TravelReport {
+    TravelReport {
+        source: TravelSource::NotNeeded,
+        provider_requests: 0,
+    }
 }
 
 /// The pure part of [`available_slots`]: every candidate's slots merged by
@@ -207,12 +338,13 @@ pub async fn available_days(
     st: &GraphState,
     rc: &RequestCtx,
     q: SlotQuery,
-) -> Result<Vec<NaiveDate>, ApiError> {
+) -> Result<(Vec<NaiveDate>, TravelReport), ApiError> {
     check_range(&q, MAX_CALENDAR_DAYS)?;
-    let Some(data) = load_for(st, rc, &q).await? else {
-        return Ok(vec![]);
+    let Some(mut data) = load_for(st, rc, &q).await? else {
+        return Ok((vec![], route_none()));
     };
     check_work(&data, &q, MAX_STARTS_PER_CALENDAR)?;
+    let report = route_travel(st, rc.tenant_id, &mut data).await;
     let at = now();
     let mut days = std::collections::BTreeSet::new();
     for c in &data.candidates {
@@ -224,7 +356,7 @@ pub async fn available_days(
             q.to,
         ));
     }
-    Ok(days.into_iter().collect())
+    Ok((days.into_iter().collect(), report))
 }
 
 /// Why a start is not available, for one staff member.
@@ -241,8 +373,8 @@ pub struct StaffVerdict {
 pub enum Explanation {
     /// The service or staff member cannot be booked at all.
     Unbookable(LoadRefusal),
-    /// Per qualified staff member, the reasons.
-    PerStaff(Vec<StaffVerdict>),
+    /// Per qualified staff member, the reasons, and the drive times used.
+    PerStaff(Vec<StaffVerdict>, TravelReport),
 }
 
 /// Explains why `starts_at` can or cannot be booked for the service (with one staff
@@ -266,13 +398,14 @@ pub async fn why_not_available(
     )
     .await?;
     tx.commit().await?;
-    let data = match data {
+    let mut data = match data {
         Ok(d) => d,
         Err(r) => {
             readable(r)?;
             return Ok(Explanation::Unbookable(r));
         }
     };
+    let report = route_travel(st, rc.tenant_id, &mut data).await;
     let at = now();
     Ok(Explanation::PerStaff(
         data.candidates
@@ -287,5 +420,6 @@ pub async fn why_not_available(
                 ),
             })
             .collect(),
+        report,
     ))
 }

@@ -143,6 +143,7 @@ pub async fn create_recurring(
         Ok(d) => d,
         Err(r) => return Ok((None, vec![], vec![load_error(r)])),
     };
+    crate::availability::service::route_travel(st, rc.tenant_id, &mut data).await;
     let cust = match &req.customer {
         CustomerChoice::Existing(id) => match scoped::<customer::Entity>(rc.tenant_id)
             .filter(customer::Column::Id.eq(*id))

@@ -475,10 +475,13 @@ async fn try_create(
         },
     )
     .await?;
-    let data = match data {
+    let mut data = match data {
         Ok(d) => d,
         Err(r) => return refuse(tx, vec![load_error(r)]).await,
     };
+    // The same drive times availability offered the slot with (usually from the
+    // tenant's cache, so no request is made under the schedule lock).
+    crate::availability::service::route_travel(st, rc.tenant_id, &mut data).await;
     if !accepts_bookings(&data.tenant) {
         let e = UserError::new(
             None,
@@ -731,10 +734,11 @@ pub async fn reschedule(
         },
     )
     .await?;
-    let data = match data {
+    let mut data = match data {
         Ok(d) => d,
         Err(r) => return Ok(Err(vec![load_error(r)])),
     };
+    crate::availability::service::route_travel(st, rc.tenant_id, &mut data).await;
     if by_customer && let Err(e) = within_cancellation_window(&data.tenant, &current) {
         return Ok(Err(vec![e]));
     }

@@ -262,6 +262,7 @@ impl PublicQuery {
         )?;
         Ok(availability::available_slots(st, &rc, q)
             .await?
+            .0
             .into_iter()
             .map(|s| PublicSlot {
                 starts_at: s.starts_at,

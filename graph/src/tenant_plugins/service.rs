@@ -340,6 +340,7 @@ impl ConfigSource for DbConfigSource {
             });
         }
         Ok(TenantPluginState {
+            tenant_id,
             plugins,
             stripe_account_id: t.stripe_account_id,
             detour_factor: t.travel_detour_factor,

@@ -4,6 +4,7 @@
 
 pub mod email_log;
 pub mod manual;
+pub mod mapbox;
 pub mod routing;
 pub mod sms_log;
 pub mod smtp;
@@ -21,6 +22,7 @@ pub static ALL: &[&dyn Plugin] = &[
     &sms_log::SmsLog,
     &smtp::Smtp,
     &email_log::EmailLog,
+    &mapbox::Mapbox,
     &routing::BuiltinRouting,
 ];
 
