@@ -85,6 +85,9 @@ const MAX_STRING: usize = 10;
 const BLINK: f64 = 0.01;
 /// Share of the budget the fleet minimisation may use.
 const FLEET_SHARE: f64 = 0.4;
+/// Fleet minimisation gives up on a route after this many iterations without fewer
+/// jobs left out.
+const FLEET_STALL: u64 = 20_000;
 /// Start temperature of the annealing, in average legs of the first solution.
 const T_START: f64 = 1.0;
 /// End temperature, as a share of the start temperature.
@@ -449,6 +452,9 @@ impl<'a> Ctx<'a> {
                     if delta >= 0 {
                         continue;
                     }
+                    if self.fast[r.vehicle] && !self.reversal_feasible(r, i, k) {
+                        continue;
+                    }
                     let mut cand = r.clone();
                     cand.jobs[i..=k].reverse();
                     let ok = self.update(&mut cand);
@@ -466,9 +472,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Cost delta of inserting job `u` at `pos` of route `r`, if feasible (capacity is the
-    /// caller's business).
-    fn insertion(&self, r: &RouteState, u: usize, pos: usize) -> Option<i64> {
+    /// Cost delta of inserting job `u` at `pos` of route `r`, if it is below `bound` and
+    /// feasible (capacity is the caller's business). The delta is computed first so that
+    /// positions that cannot win skip the feasibility check.
+    fn insertion(&self, r: &RouteState, u: usize, pos: usize, bound: i64) -> Option<i64> {
         let p = self.p;
         let v = &p.vehicles[r.vehicle];
         let job = &p.jobs[u];
@@ -490,6 +497,9 @@ impl<'a> Ctx<'a> {
             next.map_or(0, |x| c(prev, x))
         };
         let delta = c(prev, job.location) + next.map_or(0, |x| c(job.location, x)) - old;
+        if delta >= bound {
+            return None;
+        }
         if let Some(max) = v.max_distance {
             let d = |a: Location, b: Location| p.distances.get(a, b);
             let old_d = if n == 0 {
@@ -585,9 +595,7 @@ impl<'a> Ctx<'a> {
                     if rng.unit() < BLINK {
                         continue;
                     }
-                    if let Some(d) = self.insertion(r, u, pos)
-                        && best.is_none_or(|(bd, _, _)| d < bd)
-                    {
+                    if let Some(d) = self.insertion(r, u, pos, best.map_or(i64::MAX, |b| b.0)) {
                         best = Some((d, ri, pos));
                     }
                 }
@@ -606,9 +614,7 @@ impl<'a> Ctx<'a> {
                     {
                         continue;
                     }
-                    if let Some(d) = self.insertion(r, u, 0)
-                        && best.is_none_or(|(bd, _, _)| d < bd)
-                    {
+                    if let Some(d) = self.insertion(r, u, 0, best.map_or(i64::MAX, |b| b.0)) {
                         best = Some((d, ri, 0));
                     }
                 }
@@ -743,8 +749,17 @@ impl<'a> Ctx<'a> {
         let mut sol = best.clone();
         let abs_sum =
             |s: &State, a: &[u32]| -> u64 { s.unassigned.iter().map(|j| a[*j] as u64).sum() };
+        let mut fewest_out = usize::MAX;
+        let mut last_gain = *it;
         while progress(*it) < FLEET_SHARE && best.used() > lower_bound {
+            if sol.unassigned.len() < fewest_out {
+                fewest_out = sol.unassigned.len();
+                last_gain = *it;
+            } else if *it - last_gain > FLEET_STALL {
+                break;
+            }
             if sol.unassigned.is_empty() {
+                fewest_out = usize::MAX;
                 best = sol.clone();
                 if best.used() <= lower_bound {
                     break;
@@ -829,6 +844,36 @@ impl<'a> Ctx<'a> {
             sol.routes[ri] = r;
         }
         sol.recount();
+    }
+
+    /// Whether reversing `r.jobs[i..=k]` keeps a route of a vehicle without breaks on
+    /// time: simulates the reversed run from the stop before it, then compares the
+    /// arrival at the next stop with its latest start. No allocation.
+    fn reversal_feasible(&self, r: &RouteState, i: usize, k: usize) -> bool {
+        let p = self.p;
+        let v = &p.vehicles[r.vehicle];
+        let (mut now, mut at) = if i == 0 {
+            (v.shift.start, v.start)
+        } else {
+            let j = r.jobs[i - 1];
+            (
+                r.start[i - 1] + p.jobs[j].service_duration,
+                p.jobs[j].location,
+            )
+        };
+        for pos in (i..=k).rev() {
+            let job = &p.jobs[r.jobs[pos]];
+            let Some(s) = job.earliest_start(now + p.durations.get(at, job.location)) else {
+                return false;
+            };
+            now = s + job.service_duration;
+            at = job.location;
+        }
+        if k + 1 == r.jobs.len() {
+            now + v.end.map_or(0, |e| p.durations.get(at, e)) <= v.shift.end
+        } else {
+            now + p.durations.get(at, self.loc(r.jobs[k + 1])) <= r.latest[k + 1]
+        }
     }
 
     /// Replaces `r`'s order by `jobs` when that is feasible and strictly cheaper.
