@@ -250,7 +250,7 @@ fn towson_problem(data: &Path) -> Option<Problem> {
                 window: TimeWindow::new(h(11.5), h(13.5)),
                 duration: h(0.5),
             }],
-            skills: if k < 2 {
+            skills: if k < 3 {
                 ["detail", "ceramic"]
                     .iter()
                     .map(|s| s.to_string())
@@ -337,7 +337,7 @@ fn towson(data: &Path) {
     };
     let work: i64 = problem.jobs.iter().map(|j| j.service_duration).sum();
     println!(
-        "Shifts 07:30–18:30 with a 30 min break starting 11:30–13:30; 60 bookings ({} h of work), 80% with a 2-hour arrival window (08–10, 10–12, 12–14, 14–16), 30–120 min each; ~15% need a skill only 2 staff members have. Drive = haversine × {} ÷ {} km/h.\n",
+        "Shifts 07:30–18:30 with a 30 min break starting 11:30–13:30; 60 bookings ({} h of work), 80% with a 2-hour arrival window (08–10, 10–12, 12–14, 14–16), 30–120 min each; ~15% need a skill only 3 of the 6 staff members have. Drive = haversine × {} ÷ {} km/h.\n",
         work / 3600,
         geo::DEFAULT_DETOUR,
         geo::DEFAULT_SPEED_KMH
@@ -365,32 +365,46 @@ fn towson(data: &Path) {
             )
         });
     }
-    // Nearest neighbour: each staff member in turn drives to the nearest booking that
-    // still fits (windows, break, shift), until none does.
+    // Nearest neighbour (a greedy dispatcher): repeatedly give the booking nearest to
+    // any staff member's current position to that staff member, among appends that keep
+    // windows, break and shift; ties to the earlier service start.
     let mut nn: Vec<Vec<usize>> = vec![Vec::new(); problem.vehicles.len()];
     let mut left: Vec<bool> = vec![true; n];
-    for (v, route) in nn.iter_mut().enumerate() {
-        loop {
-            let at = route
-                .last()
-                .map_or(problem.vehicles[v].start, |j| problem.jobs[*j].location);
-            let mut cands: Vec<usize> = (0..n)
-                .filter(|j| left[*j] && problem.can_serve(v, *j))
-                .collect();
-            cands.sort_by_key(|j| problem.durations.get(at, problem.jobs[*j].location));
-            let pick = cands.into_iter().find(|j| {
-                let mut r = route.clone();
-                r.push(*j);
-                schedule_with_breaks(&problem, v, &r).is_ok()
-            });
-            match pick {
+    loop {
+        let mut pick: Option<((i64, i64), usize, usize)> = None;
+        for (v, route) in nn.iter().enumerate() {
+            let veh = &problem.vehicles[v];
+            let (at, now) = match route.last() {
                 Some(j) => {
-                    left[j] = false;
-                    route.push(j);
+                    let done = schedule_with_breaks(&problem, v, route)
+                        .map_or(veh.shift.end, |r| r.finish);
+                    let home = veh
+                        .end
+                        .map_or(0, |e| problem.durations.get(problem.jobs[*j].location, e));
+                    (problem.jobs[*j].location, done - home)
                 }
-                None => break,
+                None => (veh.start, veh.shift.start),
+            };
+            for j in (0..n).filter(|j| left[*j] && problem.can_serve(v, *j)) {
+                let job = &problem.jobs[j];
+                let d = problem.durations.get(at, job.location);
+                let mut r = route.clone();
+                r.push(j);
+                if let Ok(s) = schedule_with_breaks(&problem, v, &r) {
+                    let start = s.stops.last().map_or(0, |x| x.service_start);
+                    let latest = job.time_windows.last().map_or(veh.shift.end, |w| w.end);
+                    // Solomon's time-oriented nearest neighbour: 0.4 distance + 0.4 time
+                    // until service + 0.2 urgency.
+                    let key = 4 * d + 4 * (start - now) + 2 * (latest - now - d);
+                    if pick.is_none_or(|(k, _, _)| key < k.0) {
+                        pick = Some(((key, start), v, j));
+                    }
+                }
             }
         }
+        let Some((_, v, j)) = pick else { break };
+        left[j] = false;
+        nn[v].push(j);
     }
     let nn_unassigned = left.iter().filter(|l| **l).count();
     let (op_drive, op_late, op_bad) = evaluate_fixed(&problem, &operator);
@@ -429,6 +443,23 @@ fn towson(data: &Path) {
             hm(sol.totals.drive_seconds),
             sol.unassigned.len()
         );
+        for u in &sol.unassigned {
+            let job = &problem.jobs[u.job];
+            println!(
+                "|   unplanned: {} ({}; {} min, window {}, needs {:?}) | | | | | |",
+                u.job_id,
+                u.reason.code(),
+                job.service_duration / 60,
+                job.time_windows
+                    .first()
+                    .map_or("any time".to_string(), |w| format!(
+                        "{}–{}",
+                        clock(w.start),
+                        clock(w.end)
+                    )),
+                job.skills
+            );
+        }
         ours = Some(sol);
     }
     let Some(sol) = ours else { return };
