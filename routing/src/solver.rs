@@ -85,6 +85,8 @@ const MAX_STRING: usize = 10;
 const BLINK: f64 = 0.01;
 /// Share of the budget the fleet minimisation may use.
 const FLEET_SHARE: f64 = 0.4;
+/// Probability that a ruin empties the seed job's whole route instead of removing strings.
+const ROUTE_RUIN: f64 = 0.05;
 /// Fleet minimisation gives up on a route after this many iterations without fewer
 /// jobs left out.
 const FLEET_STALL: u64 = 20_000;
@@ -142,6 +144,24 @@ struct State {
 }
 
 impl State {
+    /// `*self = other.clone()`, reusing this state's allocations.
+    fn copy_from(&mut self, other: &State) {
+        self.routes.truncate(other.routes.len());
+        for (a, b) in self.routes.iter_mut().zip(&other.routes) {
+            a.vehicle = b.vehicle;
+            a.jobs.clone_from(&b.jobs);
+            a.start.clone_from(&b.start);
+            a.latest.clone_from(&b.latest);
+            a.load = b.load;
+            a.dist = b.dist;
+            a.cost = b.cost;
+        }
+        let have = self.routes.len();
+        self.routes.extend(other.routes[have..].iter().cloned());
+        self.unassigned.clone_from(&other.unassigned);
+        self.cost = other.cost;
+    }
+
     fn used(&self) -> usize {
         self.routes.iter().filter(|r| !r.jobs.is_empty()).count()
     }
@@ -202,7 +222,7 @@ pub fn solve_with_stats(
     let mut sol = ctx.empty();
     let mut all: Vec<usize> = (0..problem.jobs.len()).collect();
     all.sort_by_key(|j| std::cmp::Reverse(ctx.far[*j]));
-    ctx.recreate(&mut sol, all, &mut rng, true, None, Some(0));
+    ctx.recreate(&mut sol, all, &mut rng, usize::MAX, None, Some(0));
     let mut it: u64 = 0;
 
     if options.minimize_vehicles && sol.unassigned.is_empty() {
@@ -214,13 +234,20 @@ pub fn solve_with_stats(
     let t0 = (sol.cost as f64 / legs * T_START).max(1.0);
     let tf = t0 * T_END;
     let mut best = sol.clone();
+    let mut cand = sol.clone();
     let mut current = sol;
     while progress(it) < 1.0 {
         it += 1;
-        let mut cand = current.clone();
+        cand.copy_from(&current);
         let removed = ctx.ruin(&mut cand, &mut rng);
-        let allow_new = !options.minimize_vehicles || !current.unassigned.is_empty();
-        ctx.recreate(&mut cand, removed, &mut rng, allow_new, None, None);
+        // Routes may be (re)opened up to the current count when vehicles are minimised, so
+        // a ruin that empties a route can rebuild it differently.
+        let max_routes = if options.minimize_vehicles && current.unassigned.is_empty() {
+            current.used()
+        } else {
+            usize::MAX
+        };
+        ctx.recreate(&mut cand, removed, &mut rng, max_routes, None, None);
         for (ri, r) in cand.routes.iter_mut().enumerate() {
             if r.jobs.len() > 3 && r.jobs != current.routes[ri].jobs {
                 ctx.two_opt(r);
@@ -238,9 +265,9 @@ pub fn solve_with_stats(
         };
         if accept {
             if ctx.better(&cand, &best) {
-                best = cand.clone();
+                best.copy_from(&cand);
             }
-            current = cand;
+            std::mem::swap(&mut current, &mut cand);
         }
     }
     ctx.polish(&mut best);
@@ -544,7 +571,7 @@ impl<'a> Ctx<'a> {
         sol: &mut State,
         mut removed: Vec<usize>,
         rng: &mut Rng,
-        allow_new: bool,
+        max_routes: usize,
         absences: Option<&[u32]>,
         order: Option<u8>,
     ) {
@@ -575,6 +602,7 @@ impl<'a> Ctx<'a> {
             removed.sort_by_key(|j| std::cmp::Reverse(abs[*j]));
         }
         let mut seen_class = vec![false; self.classes];
+        let mut used = sol.used();
         for u in removed {
             let job = &p.jobs[u];
             let mut best: Option<(i64, usize, usize)> = None;
@@ -600,7 +628,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
-            if allow_new && (best.is_none() || !self.minimize_vehicles) {
+            if used < max_routes && (best.is_none() || !self.minimize_vehicles) {
                 seen_class.iter_mut().for_each(|s| *s = false);
                 for (ri, r) in sol.routes.iter().enumerate() {
                     let cl = self.class_of[r.vehicle];
@@ -622,6 +650,9 @@ impl<'a> Ctx<'a> {
             match best {
                 Some((d, ri, pos)) => {
                     let r = &mut sol.routes[ri];
+                    if r.jobs.is_empty() {
+                        used += 1;
+                    }
                     r.jobs.insert(pos, u);
                     self.update(r);
                     sol.cost += d;
@@ -668,6 +699,15 @@ impl<'a> Ctx<'a> {
         };
         let mut ruined = vec![false; sol.routes.len()];
         let mut removed = Vec::new();
+        if rng.unit() < ROUTE_RUIN {
+            // Empty the seed's route: lets tight, full routes be rebuilt differently.
+            let ri = route_of[seed];
+            let r = &mut sol.routes[ri];
+            removed.append(&mut r.jobs);
+            self.update(r);
+            sol.recount();
+            return removed;
+        }
         let mut strings = 0;
         for &c in std::iter::once(&seed).chain(self.neighbours[seed].iter()) {
             if strings >= ks {
@@ -785,7 +825,7 @@ impl<'a> Ctx<'a> {
             let mut cand = sol.clone();
             let mut removed = self.ruin(&mut cand, rng);
             removed.append(&mut cand.unassigned);
-            self.recreate(&mut cand, removed, rng, false, Some(&absences), None);
+            self.recreate(&mut cand, removed, rng, sol.used(), Some(&absences), None);
             for &j in &cand.unassigned {
                 absences[j] += 1;
             }
