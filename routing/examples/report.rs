@@ -489,6 +489,29 @@ fn towson(data: &Path) {
     println!(
         "Exact check: {optimal} of {checked} routes (≤ 12 stops) are in the provably optimal order for their jobs."
     );
+    for u in &sol.unassigned {
+        let mut verdicts = Vec::new();
+        for v in (0..problem.vehicles.len()).filter(|v| problem.can_serve(*v, u.job)) {
+            let mut jobs: Vec<usize> = sol
+                .routes
+                .iter()
+                .find(|r| r.vehicle == v)
+                .map(|r| r.stops.iter().map(|s| s.job).collect())
+                .unwrap_or_default();
+            jobs.push(u.job);
+            let verdict = match solve_exact(&problem, v, &jobs) {
+                Ok(None) => "provably no room",
+                Ok(Some(_)) => "fits (the heuristic missed it)",
+                Err(_) => "over 12 stops, not provable",
+            };
+            verdicts.push(format!("{} {verdict}", problem.vehicles[v].id));
+        }
+        println!(
+            "{} added to each skilled staff member's planned day (exact solver): {}.",
+            u.job_id,
+            verdicts.join("; ")
+        );
+    }
     for r in &sol.routes {
         println!(
             "- {}: {} stops, drive {}, {}–{}",

@@ -25,6 +25,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::exact::{MAX_EXACT_BREAKS, MAX_EXACT_STOPS, solve_exact};
 use crate::model::{
     Location, Matrix, ModelError, Problem, Solution, Unassigned, UnassignedReason, reason_alone,
     schedule_with_breaks,
@@ -85,13 +86,15 @@ const MAX_STRING: usize = 10;
 const BLINK: f64 = 0.01;
 /// Share of the budget the fleet minimisation may use.
 const FLEET_SHARE: f64 = 0.4;
+/// Most exact solves the final repair of left-out jobs may run.
+const EXACT_REPAIR_CALLS: usize = 60;
 /// Probability that a ruin empties the seed job's whole route instead of removing strings.
 const ROUTE_RUIN: f64 = 0.05;
 /// Fleet minimisation gives up on a route after this many iterations without fewer
 /// jobs left out.
 const FLEET_STALL: u64 = 20_000;
 /// Start temperature of the annealing, in average legs of the first solution.
-const T_START: f64 = 1.0;
+const T_START: f64 = 0.5;
 /// End temperature, as a share of the start temperature.
 const T_END: f64 = 0.01;
 /// Neighbours kept per job for the ruin.
@@ -271,6 +274,7 @@ pub fn solve_with_stats(
         }
     }
     ctx.polish(&mut best);
+    ctx.exact_repair(&mut best);
     let stats = SolveStats {
         iterations: it,
         fleet_iterations,
@@ -929,14 +933,71 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    /// Last chance for jobs left out: the exact solver tries each one on every
+    /// compatible route that stays within [`MAX_EXACT_STOPS`] (any order, breaks placed
+    /// optimally — the greedy break rule can miss a fit), cheapest fit wins. At most
+    /// `EXACT_REPAIR_CALLS` exact solves.
+    fn exact_repair(&self, sol: &mut State) {
+        let mut calls = 0;
+        let pending = std::mem::take(&mut sol.unassigned);
+        for u in pending {
+            let job = &self.p.jobs[u];
+            let mut best: Option<(i64, usize, Vec<usize>)> = None;
+            for (ri, r) in sol.routes.iter().enumerate() {
+                let v = &self.p.vehicles[r.vehicle];
+                if (r.jobs.is_empty() && self.minimize_vehicles)
+                    || !self.compat[r.vehicle][u]
+                    || r.jobs.len() + 1 > MAX_EXACT_STOPS
+                    || v.breaks.len() > MAX_EXACT_BREAKS
+                    || v.capacity.is_some_and(|c| r.load + job.load() > c)
+                    || calls >= EXACT_REPAIR_CALLS
+                {
+                    continue;
+                }
+                calls += 1;
+                let mut jobs = r.jobs.clone();
+                jobs.push(u);
+                if let Ok(Some(route)) = solve_exact(self.p, r.vehicle, &jobs) {
+                    let order: Vec<usize> = route.stops.iter().map(|s| s.job).collect();
+                    let mut cand = r.clone();
+                    cand.jobs = order.clone();
+                    self.update(&mut cand);
+                    let delta = cand.cost - r.cost;
+                    if best.as_ref().is_none_or(|b| delta < b.0) {
+                        best = Some((delta, ri, order));
+                    }
+                }
+            }
+            match best {
+                Some((_, ri, order)) => {
+                    let r = &mut sol.routes[ri];
+                    r.jobs = order;
+                    self.update(r);
+                }
+                None => sol.unassigned.push(u),
+            }
+        }
+        sol.recount();
+    }
+
     fn to_solution(&self, sol: State) -> Solution {
         let mut routes = Vec::new();
         let mut unassigned: Vec<Unassigned> = Vec::new();
         let mut out: Vec<usize> = sol.unassigned;
         for r in sol.routes.iter().filter(|r| !r.jobs.is_empty()) {
-            match schedule_with_breaks(self.p, r.vehicle, &r.jobs) {
-                Ok(route) => routes.push(route),
-                Err(_) => out.extend(r.jobs.iter().copied()),
+            // The greedy break rule first; the exact solver when it cannot place the
+            // breaks of an order the exact repair found.
+            let exact = || {
+                (r.jobs.len() <= MAX_EXACT_STOPS)
+                    .then(|| solve_exact(self.p, r.vehicle, &r.jobs).ok().flatten())
+                    .flatten()
+            };
+            match schedule_with_breaks(self.p, r.vehicle, &r.jobs)
+                .ok()
+                .or_else(exact)
+            {
+                Some(route) => routes.push(route),
+                None => out.extend(r.jobs.iter().copied()),
             }
         }
         for j in out {
