@@ -242,7 +242,9 @@ pub fn solve_with_stats(
     while progress(it) < 1.0 {
         it += 1;
         cand.copy_from(&current);
-        let removed = ctx.ruin(&mut cand, &mut rng);
+        let mut removed = ctx.ruin(&mut cand, &mut rng);
+        // Jobs the current solution leaves out are retried every time.
+        removed.append(&mut cand.unassigned);
         // Routes may be (re)opened up to the current count when vehicles are minimised, so
         // a ruin that empties a route can rebuild it differently.
         let max_routes = if options.minimize_vehicles && current.unassigned.is_empty() {
