@@ -9,6 +9,7 @@ use crate::availability::AvailabilityQuery;
 use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::dispatch::{DispatchMutation, DispatchQuery, DispatchSubscription};
 use crate::messaging::{MessagingMutation, MessagingQuery, MessagingSubscription};
 use crate::notifications::{NotificationMutation, NotificationQuery};
 use crate::payments::{PaymentMutation, PaymentQuery};
@@ -34,6 +35,7 @@ pub struct Query(
     NotificationQuery,
     PluginQuery,
     MessagingQuery,
+    DispatchQuery,
 );
 
 /// The mutation root.
@@ -51,11 +53,16 @@ pub struct Mutation(
     NotificationMutation,
     PluginMutation,
     MessagingMutation,
+    DispatchMutation,
 );
 
 /// The subscription root.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(BookingSubscription, MessagingSubscription);
+pub struct Subscription(
+    BookingSubscription,
+    MessagingSubscription,
+    DispatchSubscription,
+);
 
 /// The Servicegraph schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
