@@ -7,6 +7,7 @@ mod availability;
 mod binary;
 mod bookings;
 mod clients;
+mod dispatch;
 mod edge;
 mod helpers;
 mod isolation;
