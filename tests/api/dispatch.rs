@@ -295,3 +295,60 @@ async fn technicians_plan_only_their_own_day_and_other_tenants_ids_are_not_found
         "NOT_FOUND"
     );
 }
+
+#[tokio::test]
+async fn a_booking_without_a_location_keeps_its_time_and_is_reported() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("unlocated")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 45).await;
+    let staff = van(&app, t, "Van 1").await;
+    let day = next_weekday(Weekday::Thu, 2);
+    book_at(
+        &app,
+        t,
+        &service,
+        &staff,
+        day,
+        "09:00",
+        EAST,
+        "+14155550620",
+    )
+    .await;
+    let customer = app.create_customer(t, "In shop", "+14155550621").await;
+    let shop = app
+        .book(t, &service, &staff, &customer, &local(NY, day, "12:00"))
+        .await;
+    let shop = shop["booking"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{shop}"))
+        .to_string();
+    book_at(
+        &app,
+        t,
+        &service,
+        &staff,
+        day,
+        "14:00",
+        WEST,
+        "+14155550622",
+    )
+    .await;
+    let v = app
+        .gql(Some(t), PLAN, json!({"s": staff, "d": day, "w": 120}))
+        .await;
+    let p = &v["optimizeRoute"];
+    assert_eq!(p["unlocatedBookingIds"], json!([shop]), "{p}");
+    let stop = p["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["booking"]["id"] == shop)
+        .unwrap_or_else(|| panic!("{p}"));
+    assert_eq!(stop["located"], false);
+    assert_eq!(
+        instant(&stop["plannedArrivalAt"]),
+        instant(&json!(local(NY, day, "12:00")))
+    );
+    assert_eq!(stop["driveMinutes"], 0);
+}
