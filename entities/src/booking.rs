@@ -54,6 +54,12 @@ pub struct Model {
     /// While `PENDING` for a deposit: when the unpaid booking lapses and frees its slot
     /// (UTC). `None` when no deposit is awaited.
     pub deposit_expires_at: Option<DateTimeUtc>,
+    /// When the staff member is planned to arrive (UTC), set by `applyRoute` /
+    /// `applyDispatch`; `None` until a route was applied.
+    pub planned_arrival_at: Option<DateTimeUtc>,
+    /// 1-based position on the staff member's applied route of the day; `None` until a
+    /// route was applied.
+    pub route_position: Option<i32>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
     /// Last change (UTC).

@@ -181,6 +181,10 @@ pub enum UserErrorCode {
     RecipientOptedOut,
     /// This month's text quota of the plan is used up.
     QuotaExceeded,
+    /// The day changed since the route or dispatch plan was proposed (a booking was
+    /// added, moved or canceled, or drive times changed): nothing was applied; ask for a
+    /// new plan.
+    StalePlan,
 }
 
 /// An expected business failure of a mutation, returned as data.

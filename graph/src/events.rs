@@ -82,6 +82,17 @@ pub enum DomainEvent {
     Booking(BookingChanged),
     /// A text arrived, was sent, or changed status.
     Message(MessageEvent),
+    /// A staff member's route of a day was applied (`applyRoute`, `applyDispatch`).
+    Route(RouteChanged),
+}
+
+/// A staff member's route of one local date was (re)planned and applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteChanged {
+    /// The staff member.
+    pub staff_member_id: Uuid,
+    /// The local date (tenant timezone).
+    pub date: chrono::NaiveDate,
 }
 
 /// Who in the tenant may receive an event.
@@ -139,6 +150,20 @@ impl Envelope {
                 booking_id: b.id,
                 staff_member_id: b.staff_member_id,
                 kind,
+            }),
+        }
+    }
+}
+
+impl Envelope {
+    /// The envelope of an applied route: seen by managers and by the staff member.
+    pub fn route(tenant_id: Uuid, staff_member_id: Uuid, date: chrono::NaiveDate) -> Envelope {
+        Envelope {
+            tenant_id,
+            audience: Audience::StaffMember { staff_member_id },
+            event: DomainEvent::Route(RouteChanged {
+                staff_member_id,
+                date,
             }),
         }
     }

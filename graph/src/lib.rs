@@ -23,6 +23,7 @@ pub mod context;
 pub mod cost;
 pub mod customers;
 pub mod db;
+pub mod dispatch;
 pub mod domains;
 pub mod error;
 pub mod events;

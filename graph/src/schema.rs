@@ -10,6 +10,7 @@ use crate::bookings::{BookingMutation, BookingQuery, BookingSubscription};
 use crate::calendar::{CalendarMutation, CalendarQuery};
 use crate::catalog::{CatalogMutation, CatalogQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::dispatch::{DispatchMutation, DispatchQuery, DispatchSubscription};
 use crate::messaging::{MessagingMutation, MessagingQuery, MessagingSubscription};
 use crate::notifications::{NotificationMutation, NotificationQuery};
 use crate::payments::{PaymentMutation, PaymentQuery};
@@ -36,6 +37,7 @@ pub struct Query(
     PluginQuery,
     MessagingQuery,
     CalendarQuery,
+    DispatchQuery,
 );
 
 /// The mutation root.
@@ -54,11 +56,16 @@ pub struct Mutation(
     PluginMutation,
     MessagingMutation,
     CalendarMutation,
+    DispatchMutation,
 );
 
 /// The subscription root.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(BookingSubscription, MessagingSubscription);
+pub struct Subscription(
+    BookingSubscription,
+    MessagingSubscription,
+    DispatchSubscription,
+);
 
 /// The Servicegraph schema type.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

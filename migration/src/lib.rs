@@ -13,6 +13,7 @@ mod m20261202_000004_extension_points;
 mod m20261202_000005_messaging;
 mod m20261202_000006_keyset_indexes;
 mod m20261202_000007_google_calendar;
+mod m20261202_000008_dispatch;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -82,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_messaging::Migration),
             Box::new(m20261202_000006_keyset_indexes::Migration),
             Box::new(m20261202_000007_google_calendar::Migration),
+            Box::new(m20261202_000008_dispatch::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod binary;
 mod bookings;
 mod calendar;
 mod clients;
+mod dispatch;
 mod edge;
 mod helpers;
 mod isolation;

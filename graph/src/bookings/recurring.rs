@@ -206,6 +206,8 @@ pub async fn create_recurring(
             latitude: Set(req.location.map(|g| g.point().lat)),
             longitude: Set(req.location.map(|g| g.point().lng)),
             deposit_expires_at: Set(None),
+            planned_arrival_at: Set(None),
+            route_position: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         }

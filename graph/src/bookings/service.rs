@@ -584,6 +584,8 @@ async fn try_create(
         latitude: Set(nb.location.map(|g| g.point().lat)),
         longitude: Set(nb.location.map(|g| g.point().lng)),
         deposit_expires_at: Set(None),
+        planned_arrival_at: Set(None),
+        route_position: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -69,6 +69,16 @@ impl Booking {
     async fn blocked_until(&self) -> DateTime<Utc> {
         self.0.blocked_until
     }
+    /// Planned arrival (UTC) from the applied route of the day (`applyRoute`,
+    /// `applyDispatch`); null until a route was applied.
+    async fn planned_arrival_at(&self) -> Option<DateTime<Utc>> {
+        self.0.planned_arrival_at
+    }
+    /// Position on the staff member's applied route of the day (1-based); null until a
+    /// route was applied.
+    async fn route_position(&self) -> Option<i32> {
+        self.0.route_position
+    }
     /// Latitude of the job (mobile services), WGS 84 degrees.
     async fn latitude(&self) -> Option<f64> {
         self.0.latitude
