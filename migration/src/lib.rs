@@ -60,6 +60,23 @@ pub fn all_tenant_tables() -> impl Iterator<Item = &'static str> {
         .copied()
 }
 
+/// PostgreSQL: row-level security on each of `tables` (enabled, forced, and the
+/// `tenant_isolation` policy on `tenant_id = app_current_tenant()`).
+pub(crate) fn tenant_rls(tables: &[&str]) -> String {
+    tables
+        .iter()
+        .map(|t| {
+            format!(
+                "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
+                 ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
+                 CREATE POLICY tenant_isolation ON {t}
+                     USING (tenant_id = app_current_tenant())
+                     WITH CHECK (tenant_id = app_current_tenant());"
+            )
+        })
+        .collect()
+}
+
 /// A `tenant_id` column of `table` referencing `tenants(id)`, deleted with its tenant.
 pub(crate) fn tenant_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
     ForeignKey::create()

@@ -108,21 +108,6 @@ pub const TABLES: &[&str] = &[
     "emails",
 ];
 
-fn pg_rls() -> String {
-    TABLES
-        .iter()
-        .map(|t| {
-            format!(
-                "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
-                 ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
-                 CREATE POLICY tenant_isolation ON {t}
-                     USING (tenant_id = app_current_tenant())
-                     WITH CHECK (tenant_id = app_current_tenant());"
-            )
-        })
-        .collect()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -325,7 +310,7 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             manager
                 .get_connection()
-                .execute_unprepared(&pg_rls())
+                .execute_unprepared(&crate::tenant_rls(TABLES))
                 .await?;
         }
         Ok(())

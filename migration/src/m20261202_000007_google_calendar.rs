@@ -130,21 +130,6 @@ CREATE FUNCTION app_calendar_connections()
 REVOKE ALL ON FUNCTION app_calendar_connections() FROM PUBLIC;
 "#;
 
-fn pg_rls() -> String {
-    TABLES
-        .iter()
-        .map(|t| {
-            format!(
-                "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
-                 ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
-                 CREATE POLICY tenant_isolation ON {t}
-                     USING (tenant_id = app_current_tenant())
-                     WITH CHECK (tenant_id = app_current_tenant());"
-            )
-        })
-        .collect()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -332,7 +317,7 @@ impl MigrationTrait for Migration {
 
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             let conn = manager.get_connection();
-            conn.execute_unprepared(&pg_rls()).await?;
+            conn.execute_unprepared(&crate::tenant_rls(TABLES)).await?;
             conn.execute_unprepared(PG_FUNCTIONS).await?;
         }
         Ok(())

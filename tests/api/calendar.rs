@@ -11,6 +11,7 @@ use chrono::Weekday;
 use chrono_tz::America::New_York;
 use serde_json::{Value, json};
 
+use crate::helpers::eventually;
 use crate::helpers::google::{Google, PRIMARY, TEAM};
 use crate::helpers::{
     Owner, TestApp, every_day, local, next_weekday, slug, spawn_app, spawn_app_with,
@@ -21,21 +22,6 @@ const BUSY: &str = "query($s: ID!, $f: DateTime!, $t: DateTime!) { busyBlocks(st
 const WHY: &str = "query($s: ID!, $t: DateTime!, $st: ID) { whyNotAvailable(serviceId: $s, startsAt: $t, staffMemberId: $st) { available staff { reasons } } }";
 const SYNC_NOW: &str =
     "mutation($s: ID!) { syncCalendarNow(staffMemberId: $s) { userErrors { code } } }";
-
-/// Polls `check` until it returns `Some`, for at most 10 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..100 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 struct World {
     app: TestApp,

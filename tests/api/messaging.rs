@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
+use crate::helpers::eventually;
 use crate::helpers::stripe::{field, header, requests_to};
 use crate::helpers::twilio::{
     self, ACCOUNT_SID, AUTH_TOKEN, FROM, configure, inbound, messages_path, mount_messages,
@@ -55,21 +56,6 @@ fn messages(thread: &Value) -> Vec<Value> {
         .as_array()
         .map(|e| e.iter().map(|n| n["node"].clone()).collect())
         .unwrap_or_default()
-}
-
-/// Polls `check` until it returns `Some`, for at most 10 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..100 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// The status of message `id` in thread `conv`, once it is `want`.

@@ -33,7 +33,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::google::{CONNECTED, db_unavailable, setup, with_token};
+use super::google::{CONNECTED, db_unavailable, job_setup, with_token};
 use super::sync::BOOKING_PROPERTY;
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
@@ -194,9 +194,7 @@ impl JobHandler<GraphState> for ExportHandler {
         job: &outbox_message::Model,
     ) -> Result<Value, ProviderError> {
         let booking_id = booking_arg(job)?;
-        let setup = setup(st).map_err(|_| ProviderError::Rejected {
-            code: "calendar_not_configured".into(),
-        })?;
+        let setup = job_setup(st)?;
         let Plan { link, target } = plan(st, job.tenant_id, booking_id)
             .await
             .map_err(db_unavailable)?;

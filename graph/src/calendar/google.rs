@@ -72,6 +72,14 @@ pub fn aad(tenant_id: Uuid, connection_id: Uuid, what: &str) -> Vec<u8> {
     format!("{tenant_id}/google_calendar/{connection_id}/{what}").into_bytes()
 }
 
+/// The set-up, for a job: without it the job cannot succeed and is dead-lettered
+/// (`Rejected{calendar_not_configured}`).
+pub fn job_setup(st: &GraphState) -> Result<&GoogleSetup, ProviderError> {
+    setup(st).map_err(|_| ProviderError::Rejected {
+        code: "calendar_not_configured".into(),
+    })
+}
+
 /// Seals `secret` for one connection's column `what` (`refresh`, `access`, `revoke`):
 /// the ciphertext opens only for the same tenant, connection and column. Returns the
 /// stored JSON. Errors: `INTERNAL`.
@@ -201,9 +209,7 @@ pub async fn access_token(
     connection_id: Uuid,
     force: bool,
 ) -> Result<String, ProviderError> {
-    let setup = setup(st).map_err(|_| ProviderError::Rejected {
-        code: "calendar_not_configured".into(),
-    })?;
+    let setup = job_setup(st)?;
     let conn = load(st, tenant_id, connection_id)
         .await
         .map_err(db_unavailable)?

@@ -595,9 +595,7 @@ impl JobHandler<GraphState> for RevokeHandler {
         st: &GraphState,
         job: &outbox_message::Model,
     ) -> Result<Value, ProviderError> {
-        let setup = setup(st).map_err(|_| ProviderError::Rejected {
-            code: "calendar_not_configured".into(),
-        })?;
+        let setup = super::google::job_setup(st)?;
         let v: Value = serde_json::from_str(&job.payload)
             .map_err(|_| ProviderError::InvalidInput("payload".into()))?;
         let seal_id: Uuid = v

@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::google::{self, CONNECTED, db_unavailable, setup, with_token};
+use super::google::{self, CONNECTED, db_unavailable, job_setup, with_token};
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
 use crate::jobs::{self, Job, JobHandler, PeriodicJob};
@@ -176,9 +176,7 @@ async fn list(
     conn: &calendar_connection::Model,
     full: bool,
 ) -> Result<Result<Listing, GoogleError>, ProviderError> {
-    let setup = setup(st).map_err(|_| ProviderError::Rejected {
-        code: "calendar_not_configured".into(),
-    })?;
+    let setup = job_setup(st)?;
     let query = match (&cal.sync_token, full) {
         (Some(t), false) => EventsQuery::Since(t.clone()),
         _ => {
@@ -440,9 +438,7 @@ impl JobHandler<GraphState> for WatchHandler {
         job: &outbox_message::Model,
     ) -> Result<Value, ProviderError> {
         let (row, _) = calendar_arg(job)?;
-        let setup = setup(st).map_err(|_| ProviderError::Rejected {
-            code: "calendar_not_configured".into(),
-        })?;
+        let setup = job_setup(st)?;
         let Some((cal, conn)) = load_pair(st, job.tenant_id, row)
             .await
             .map_err(db_unavailable)?
