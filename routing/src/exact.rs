@@ -64,6 +64,14 @@ pub fn solve_exact(
     if jobs.is_empty() {
         return Ok(schedule(problem, vehicle, &[]).ok());
     }
+    // Jobs whose reserved intervals overlap never share a route.
+    if jobs.iter().enumerate().any(|(i, &a)| {
+        jobs[i + 1..]
+            .iter()
+            .any(|&b| problem.jobs[a].clashes_with(&problem.jobs[b]))
+    }) {
+        return Ok(None);
+    }
     if jobs.iter().any(|j| !problem.can_serve(vehicle, *j)) {
         return Ok(None);
     }

@@ -149,6 +149,12 @@ pub struct Job {
     pub skills: BTreeSet<String>,
     /// Load taken against the vehicle's capacity; `None`: 0.
     pub demand: Option<i64>,
+    /// The booking's reserved (blocked) interval, half-open `[start, end)` in seconds:
+    /// two jobs whose reserved intervals overlap are never on one route, whatever their
+    /// planned times (a staff member holds no two overlapping bookings — the booking
+    /// table's invariant). `None`: no such constraint.
+    #[serde(default)]
+    pub exclusive: Option<TimeWindow>,
 }
 
 impl Job {
@@ -161,6 +167,16 @@ impl Job {
             time_windows: Vec::new(),
             skills: BTreeSet::new(),
             demand: None,
+            exclusive: None,
+        }
+    }
+
+    /// Whether this job and `other` may not share a route: both have reserved intervals
+    /// and the half-open intervals overlap.
+    pub fn clashes_with(&self, other: &Job) -> bool {
+        match (self.exclusive, other.exclusive) {
+            (Some(a), Some(b)) => a.start < b.end && b.start < a.end,
+            _ => false,
         }
     }
 
@@ -800,6 +816,19 @@ pub fn check_feasibility(problem: &Problem, solution: &Solution) -> Result<(), V
             drive += d;
             dist += m;
             load += job.load();
+        }
+        for (i, a) in r.stops.iter().enumerate() {
+            for b in &r.stops[i + 1..] {
+                if let (Some(ja), Some(jb)) = (problem.jobs.get(a.job), problem.jobs.get(b.job))
+                    && ja.clashes_with(jb)
+                {
+                    bad(
+                        Some(vi),
+                        Some(b.job),
+                        format!("reserved intervals of jobs {} and {} overlap", a.job, b.job),
+                    );
+                }
+            }
         }
         if !r.stops.is_empty() {
             for (b, n) in break_seen.iter().enumerate() {

@@ -289,6 +289,7 @@ impl SolomonInstance {
                     time_windows: vec![TimeWindow::new(c.ready * scale, c.due * scale)],
                     skills: BTreeSet::new(),
                     demand: Some(c.demand),
+                    exclusive: None,
                 })
                 .collect(),
         }

@@ -358,6 +358,12 @@ impl<'a> Ctx<'a> {
         self.p.jobs[j].location
     }
 
+    /// Whether job `u`'s reserved interval overlaps one of the route's jobs'.
+    fn clashes(&self, r: &RouteState, u: usize) -> bool {
+        let job = &self.p.jobs[u];
+        job.exclusive.is_some() && r.jobs.iter().any(|&j| job.clashes_with(&self.p.jobs[j]))
+    }
+
     fn empty(&self) -> State {
         State {
             routes: (0..self.p.vehicles.len())
@@ -613,7 +619,7 @@ impl<'a> Ctx<'a> {
             let job = &p.jobs[u];
             let mut best: Option<(i64, usize, usize)> = None;
             for (ri, r) in sol.routes.iter().enumerate() {
-                if r.jobs.is_empty() || !self.compat[r.vehicle][u] {
+                if r.jobs.is_empty() || !self.compat[r.vehicle][u] || self.clashes(r, u) {
                     continue;
                 }
                 if p.vehicles[r.vehicle]
@@ -949,6 +955,7 @@ impl<'a> Ctx<'a> {
                 let v = &self.p.vehicles[r.vehicle];
                 if (r.jobs.is_empty() && self.minimize_vehicles)
                     || !self.compat[r.vehicle][u]
+                    || self.clashes(r, u)
                     || r.jobs.len() + 1 > MAX_EXACT_STOPS
                     || v.breaks.len() > MAX_EXACT_BREAKS
                     || v.capacity.is_some_and(|c| r.load + job.load() > c)

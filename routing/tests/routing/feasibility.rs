@@ -112,3 +112,17 @@ fn finishing_after_the_shift_is_a_violation() {
     problem.vehicles[v].shift.end = s.routes[0].finish - 1;
     rejected(&problem, &s, "overtime");
 }
+
+#[test]
+fn two_jobs_with_overlapping_reserved_intervals_on_one_route_are_a_violation() {
+    let (mut problem, s) = planned();
+    let r = s.routes.iter().find(|r| r.stops.len() >= 2).unwrap();
+    let (a, b) = (r.stops[0].job, r.stops[1].job);
+    assert!(check_feasibility(&problem, &s).is_ok());
+    problem.jobs[a].exclusive = Some(routing::TimeWindow::new(0, 100));
+    problem.jobs[b].exclusive = Some(routing::TimeWindow::new(99, 200));
+    rejected(&problem, &s, "overlapping reserved intervals");
+    // Touching half-open intervals do not overlap.
+    problem.jobs[b].exclusive = Some(routing::TimeWindow::new(100, 200));
+    assert!(check_feasibility(&problem, &s).is_ok());
+}

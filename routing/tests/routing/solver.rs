@@ -197,3 +197,61 @@ fn a_malformed_problem_is_an_error() {
     problem.jobs[0].location = 99;
     assert!(solve(&problem, &SolveOptions::default()).is_err());
 }
+
+/// Three jobs at one place, all booked 09:00–10:00 but with a two-hour arrival window:
+/// time alone would let one staff member do all three in a row, the reserved intervals
+/// (a staff member holds no two overlapping bookings) spread them over three.
+#[test]
+fn jobs_with_overlapping_reserved_intervals_never_share_a_route() {
+    let m = Matrix::from_fn(2, |a, b| if a == b { 0 } else { 300 });
+    let hour = 3600;
+    let jobs: Vec<Job> = (0..3)
+        .map(|k| {
+            let mut j = Job::new(format!("b{k}"), 1, 1800);
+            j.time_windows = vec![TimeWindow::new(9 * hour, 11 * hour)];
+            j.exclusive = Some(TimeWindow::new(9 * hour, 10 * hour));
+            j
+        })
+        .collect();
+    let vehicles = |n: usize| -> Vec<Vehicle> {
+        (0..n)
+            .map(|k| Vehicle::new(format!("v{k}"), 0, TimeWindow::new(8 * hour, 18 * hour)))
+            .collect()
+    };
+    let one = Problem {
+        durations: m.clone(),
+        distances: m.clone(),
+        vehicles: vehicles(1),
+        jobs: jobs.clone(),
+    };
+    let s = solve(&one, &options(300, 1)).unwrap();
+    assert_feasible(&one, &s);
+    assert_eq!(s.totals.assigned, 1);
+    assert_eq!(s.totals.unassigned, 2);
+    assert!(routing::solve_exact(&one, 0, &[0, 1]).unwrap().is_none());
+    assert!(routing::solve_exact(&one, 0, &[0]).unwrap().is_some());
+
+    let three = Problem {
+        vehicles: vehicles(3),
+        ..one.clone()
+    };
+    let s = solve(&three, &options(300, 1)).unwrap();
+    assert_feasible(&three, &s);
+    assert_eq!(s.totals.assigned, 3);
+    assert!(s.routes.iter().all(|r| r.stops.len() <= 1));
+
+    // Without the reserved intervals one staff member takes all three.
+    let free = Problem {
+        jobs: jobs
+            .iter()
+            .cloned()
+            .map(|mut j| {
+                j.exclusive = None;
+                j
+            })
+            .collect(),
+        ..one
+    };
+    let s = solve(&free, &options(300, 1)).unwrap();
+    assert_eq!(s.totals.assigned, 3);
+}
