@@ -78,6 +78,12 @@ impl Tx {
         self.txn.commit().await?;
         Ok(())
     }
+
+    /// Commits and returns the database's own error, for callers that classify it with
+    /// [`write_conflict`] (a deferred constraint is checked at commit).
+    pub async fn commit_or_conflict(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
 }
 
 /// How a failed write should be understood.
@@ -221,6 +227,22 @@ impl Db {
             DatabaseBackend::Postgres,
             "SELECT pg_advisory_xact_lock($1)",
             [i64::from_be_bytes(key).into()],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Defers the booking overlap check (`bookings_no_overlap`) to the commit of `tx` on
+    /// PostgreSQL, so that one transaction may swap two bookings' staff members; the
+    /// final state is still checked (commit fails with SQLSTATE 23P01). SQLite has no
+    /// such constraint: callers check overlaps themselves before committing.
+    pub async fn defer_overlap_check(&self, tx: &Tx) -> Result<(), ApiError> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        tx.execute_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SET CONSTRAINTS bookings_no_overlap DEFERRED",
         ))
         .await?;
         Ok(())

@@ -14,6 +14,7 @@ mod m20261202_000005_messaging;
 mod m20261202_000006_keyset_indexes;
 mod m20261202_000007_google_calendar;
 mod m20261202_000008_dispatch;
+mod m20261203_000009_deferrable_overlap;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -101,6 +102,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_keyset_indexes::Migration),
             Box::new(m20261202_000007_google_calendar::Migration),
             Box::new(m20261202_000008_dispatch::Migration),
+            Box::new(m20261203_000009_deferrable_overlap::Migration),
         ]
     }
 }

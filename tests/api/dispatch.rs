@@ -352,3 +352,74 @@ async fn a_booking_without_a_location_keeps_its_time_and_is_reported() {
     );
     assert_eq!(stop["driveMinutes"], 0);
 }
+
+/// Applying a route schedules each confirmed customer's on-the-way text for when the
+/// staff member sets off for them (the outbox, in the route's own transaction); with
+/// `notifyCustomers: false` none.
+#[tokio::test]
+async fn applying_a_route_schedules_on_the_way_texts_for_when_the_staff_member_sets_off() {
+    use entities::outbox_message;
+    use graph::db::scoped;
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("otw")).await;
+    let t = owner.token.as_str();
+    let (_, staff, day, ids) = zigzag_day(&app, &owner).await;
+    let plan = app
+        .gql(Some(t), PLAN, json!({"s": staff, "d": day, "w": 240}))
+        .await;
+    let token = plan["optimizeRoute"]["token"].as_str().unwrap().to_string();
+    const NOTIFY: &str = "mutation($s: ID!, $d: NaiveDate!, $t: String!, $w: Int, $n: Boolean) { applyRoute(staffMemberId: $s, date: $d, token: $t, arrivalWindowMinutes: $w, notifyCustomers: $n) { onTheWayTexts userErrors { code } } }";
+    let quiet = app
+        .gql(
+            Some(t),
+            NOTIFY,
+            json!({"s": staff, "d": day, "t": token, "w": 240, "n": false}),
+        )
+        .await;
+    assert_eq!(quiet["applyRoute"]["onTheWayTexts"], 0, "{quiet}");
+    let tenant = uuid::Uuid::parse_str(&owner.tenant_id).unwrap();
+    let rows = || async {
+        let tx = app.state.db.read(tenant).await.unwrap();
+        let mut out = Vec::new();
+        for id in &ids {
+            out.push(
+                scoped::<outbox_message::Entity>(tenant)
+                    .filter(outbox_message::Column::DedupeKey.eq(format!("sms:ontheway:{id}")))
+                    .one(&*tx)
+                    .await
+                    .unwrap(),
+            );
+        }
+        tx.commit().await.unwrap();
+        out
+    };
+    assert!(rows().await.iter().all(Option::is_none));
+    let applied = app
+        .gql(
+            Some(t),
+            NOTIFY,
+            json!({"s": staff, "d": day, "t": token, "w": 240, "n": true}),
+        )
+        .await;
+    assert_eq!(applied["applyRoute"]["onTheWayTexts"], 5, "{applied}");
+    let stops = plan["optimizeRoute"]["stops"].as_array().unwrap();
+    for (id, row) in ids.iter().zip(rows().await) {
+        let row = row.unwrap_or_else(|| panic!("no on-the-way text for {id}"));
+        let stop = stops
+            .iter()
+            .find(|s| s["booking"]["id"] == id.as_str())
+            .unwrap();
+        let arrival = instant(&stop["plannedArrivalAt"]);
+        let leave = arrival - Duration::minutes(stop["driveMinutes"].as_i64().unwrap());
+        // Sent when the staff member sets off: before the arrival by the drive (and any
+        // wait), rounded minutes aside.
+        assert!(row.next_attempt_at <= arrival, "{row:?}: {stop}");
+        assert!(
+            row.next_attempt_at <= leave + Duration::seconds(30),
+            "{row:?} vs {leave}: {stop}"
+        );
+        assert_eq!(row.kind, graph::messaging::delivery::AUTO_JOB, "{row:?}");
+    }
+}

@@ -357,6 +357,9 @@ impl BookingHook<GraphState> for Recorder {
             BookingChange::Rescheduled { previous } => {
                 format!("rescheduled from {}", previous.starts_at.to_rfc3339())
             }
+            BookingChange::Reassigned { previous } => {
+                format!("reassigned from {}", previous.staff_member_id)
+            }
             BookingChange::StatusChanged { from } => format!("status from {}", from.as_str()),
             BookingChange::Canceled { from } => format!("canceled from {}", from.as_str()),
         };

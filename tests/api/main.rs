@@ -27,4 +27,5 @@ mod security;
 mod sgd;
 mod sockets;
 mod statements;
+mod team_dispatch;
 mod upgrade;

@@ -68,7 +68,9 @@ impl BookingHook<GraphState> for CalendarHook {
         change: &BookingChange,
     ) -> Result<HookOutput, ApiError> {
         let mut staff = vec![booking.staff_member_id];
-        if let BookingChange::Rescheduled { previous } = change {
+        if let BookingChange::Rescheduled { previous } | BookingChange::Reassigned { previous } =
+            change
+        {
             staff.push(previous.staff_member_id);
         }
         let connected = scoped::<calendar_connection::Entity>(tx.tenant_id())

@@ -115,35 +115,43 @@ impl DayPlan {
 
     /// "saves 45 min, 32 km", or why nothing is saved.
     pub fn summary(&self) -> String {
-        let (s, m) = (self.saved_seconds(), self.saved_metres());
-        let min = (s as f64 / 60.0).round() as i64;
-        let km = m as f64 / 1000.0;
-        if s > 0 {
-            format!("saves {min} min, {km:.0} km")
-        } else if s == 0 {
-            "no saving: the booked order is already the shortest".into()
-        } else {
-            format!(
-                "drives {} min more than the booked order, which misses an arrival window",
-                -min
-            )
-        }
+        saving_summary(self.current, self.proposed)
+    }
+}
+
+/// "saves 45 min, 32 km" for a proposal against the current order, or why nothing is
+/// saved (a proposal that drives more exists only because the current order misses an
+/// arrival window).
+pub fn saving_summary(current: DriveTotals, proposed: DriveTotals) -> String {
+    let s = current.drive_seconds - proposed.drive_seconds;
+    let m = current.distance_metres - proposed.distance_metres;
+    let min = (s as f64 / 60.0).round() as i64;
+    let km = m as f64 / 1000.0;
+    if s > 0 {
+        format!("saves {min} min, {km:.0} km")
+    } else if s == 0 {
+        "no saving: the current plan is already the shortest".into()
+    } else {
+        format!(
+            "drives {} min more than the current plan, which misses an arrival window",
+            -min
+        )
     }
 }
 
 /// Everything about one staff member's day the planner needs.
-struct Day {
-    tenant: tenant::Model,
-    staff: staff_member::Model,
-    day_start: DateTime<Utc>,
+pub(super) struct Day {
+    pub(super) tenant: tenant::Model,
+    pub(super) staff: staff_member::Model,
+    pub(super) day_start: DateTime<Utc>,
     /// Working hours that day (hull of the working intervals), if any.
-    work: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub(super) work: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Live bookings starting that day, by start.
-    bookings: Vec<booking::Model>,
+    pub(super) bookings: Vec<booking::Model>,
 }
 
 /// Technicians may plan only their own staff member's day.
-fn authorize(rc: &RequestCtx, staff_member_id: Uuid) -> Result<(), ApiError> {
+pub(super) fn authorize(rc: &RequestCtx, staff_member_id: Uuid) -> Result<(), ApiError> {
     match rc.technician_scope() {
         None => Ok(()),
         Some(Some(own)) if own == staff_member_id => Ok(()),
@@ -153,7 +161,7 @@ fn authorize(rc: &RequestCtx, staff_member_id: Uuid) -> Result<(), ApiError> {
     }
 }
 
-fn check_window(window_minutes: i32) -> Result<(), ApiError> {
+pub(super) fn check_window(window_minutes: i32) -> Result<(), ApiError> {
     if !(0..=MAX_WINDOW_MINUTES).contains(&window_minutes) {
         return Err(ApiError::BadUserInput(format!(
             "arrivalWindowMinutes must be 0–{MAX_WINDOW_MINUTES}"
@@ -162,7 +170,11 @@ fn check_window(window_minutes: i32) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn load_day(tx: &Tx, staff_member_id: Uuid, date: NaiveDate) -> Result<Day, ApiError> {
+pub(super) async fn load_day(
+    tx: &Tx,
+    staff_member_id: Uuid,
+    date: NaiveDate,
+) -> Result<Day, ApiError> {
     let tenant_id = tx.tenant_id();
     let tenant = tx.tenant().await?;
     let tz = tenant_tz(&tenant)?;
@@ -233,7 +245,7 @@ async fn load_day(tx: &Tx, staff_member_id: Uuid, date: NaiveDate) -> Result<Day
     })
 }
 
-fn point_of(b: &booking::Model) -> Option<GeoPoint> {
+pub(super) fn point_of(b: &booking::Model) -> Option<GeoPoint> {
     GeoPoint::new(b.latitude?, b.longitude?)
 }
 
@@ -242,6 +254,18 @@ fn point_of(b: &booking::Model) -> Option<GeoPoint> {
 struct Built {
     problem: Problem,
     windows: Vec<(i64, i64)>,
+}
+
+/// The matrices with one extra location, "nowhere", at no drive from or to anything
+/// (where unlocated bookings are done), and its index.
+pub(super) fn with_nowhere(durations: &Matrix, distances: &Matrix) -> (Matrix, Matrix, usize) {
+    let n = durations.size();
+    let pick = |m: &Matrix, i: usize, j: usize| if i < n && j < n { m.get(i, j) } else { 0 };
+    (
+        Matrix::from_fn(n + 1, |i, j| pick(durations, i, j)),
+        Matrix::from_fn(n + 1, |i, j| pick(distances, i, j)),
+        n,
+    )
 }
 
 /// Builds the problem: location 0 is the home base (or the first located booking), then
@@ -254,12 +278,7 @@ fn build(
     distances: &Matrix,
     located_index: &[Option<usize>],
 ) -> Built {
-    let n = durations.size();
-    let nowhere = n;
-    let size = n + 1;
-    let pick = |m: &Matrix, i: usize, j: usize| if i < n && j < n { m.get(i, j) } else { 0 };
-    let durations = Matrix::from_fn(size, |i, j| pick(durations, i, j));
-    let distances = Matrix::from_fn(size, |i, j| pick(distances, i, j));
+    let (durations, distances, nowhere) = with_nowhere(durations, distances);
     let secs = |t: DateTime<Utc>| (t - day.day_start).num_seconds();
     let first_start = day.bookings.first().map(|b| secs(b.starts_at)).unwrap_or(0);
     let last_end = day
@@ -274,7 +293,10 @@ fn build(
         .unwrap_or((first_start, last_end));
     // Every booking is respected even when it lies outside today's hours.
     let (work_start, work_end) = (work_start.min(first_start), work_end.max(last_end));
-    let home_leg = (0..size).map(|i| durations.get(i, 0)).max().unwrap_or(0);
+    let home_leg = (0..durations.size())
+        .map(|i| durations.get(i, 0))
+        .max()
+        .unwrap_or(0);
     let mut windows = Vec::with_capacity(day.bookings.len());
     let jobs = day
         .bookings
@@ -374,19 +396,26 @@ fn solve_day(problem: &Problem) -> Result<Solved, routing::ModelError> {
     Ok(out)
 }
 
-/// Drive totals along `order` (job indices), home to home.
+/// Drive totals along `order` (job indices), home (location 0) to home.
 fn totals_along(problem: &Problem, order: &[usize]) -> DriveTotals {
+    let stops: Vec<usize> = order.iter().map(|&j| problem.jobs[j].location).collect();
+    drive_along(problem, Some(0), &stops)
+}
+
+/// Drive totals from `home` through `stops` (locations) and back to `home`; without a
+/// home base, from the first stop to the last.
+pub(super) fn drive_along(problem: &Problem, home: Option<usize>, stops: &[usize]) -> DriveTotals {
     let mut t = DriveTotals::default();
-    let mut at = 0;
-    for &j in order.iter() {
-        let to = problem.jobs[j].location;
-        t.drive_seconds += problem.durations.get(at, to);
-        t.distance_metres += problem.distances.get(at, to);
-        at = to;
-    }
-    if !order.is_empty() {
-        t.drive_seconds += problem.durations.get(at, 0);
-        t.distance_metres += problem.distances.get(at, 0);
+    let mut at = home;
+    for &to in stops
+        .iter()
+        .chain(home.iter().filter(|_| !stops.is_empty()))
+    {
+        if let Some(from) = at {
+            t.drive_seconds += problem.durations.get(from, to);
+            t.distance_metres += problem.distances.get(from, to);
+        }
+        at = Some(to);
     }
     t
 }
@@ -555,7 +584,10 @@ pub async fn optimize_route(
 }
 
 /// `applyRoute`: under the schedule lock, recomputes the plan; when its token still
-/// matches, writes planned arrivals and route positions and announces the change.
+/// matches, writes planned arrivals and route positions, schedules each confirmed
+/// customer's on-the-way text for when the staff member sets off (with `notify`; see
+/// [`crate::messaging::service::schedule_on_the_way`]) and announces the change.
+/// Returns the plan and the number of texts scheduled.
 pub async fn apply_route(
     st: &GraphState,
     rc: &RequestCtx,
@@ -563,7 +595,8 @@ pub async fn apply_route(
     date: NaiveDate,
     window_minutes: i32,
     token: &str,
-) -> Result<Outcome<DayPlan>, ApiError> {
+    notify: bool,
+) -> Result<Outcome<(DayPlan, usize)>, ApiError> {
     authorize(rc, staff_member_id)?;
     check_window(window_minutes)?;
     let tx = st.db.write(rc.tenant_id).await?;
@@ -578,14 +611,26 @@ pub async fn apply_route(
     }
     let at = now();
     let mut changed = Vec::with_capacity(plan.stops.len());
+    let mut texts = 0;
     for s in &plan.stops {
         let mut am = s.booking.clone().into_active_model();
         am.planned_arrival_at = Set(Some(s.arrival));
         am.route_position = Set(Some(s.position));
         am.updated_at = Set(at);
-        changed.push(am.update(&*tx).await?);
+        let updated = am.update(&*tx).await?;
+        let leave_at = s.arrival - Duration::seconds(s.wait_seconds + s.drive_seconds);
+        if notify
+            && s.located
+            && crate::messaging::service::schedule_on_the_way(&tx, &updated, leave_at).await?
+        {
+            texts += 1;
+        }
+        changed.push(updated);
     }
     tx.commit().await?;
+    if texts > 0 {
+        crate::jobs::wake(st);
+    }
     for b in &changed {
         st.events
             .publish(Envelope::booking(b, BookingEventKind::Updated))
@@ -594,5 +639,5 @@ pub async fn apply_route(
     st.events
         .publish(Envelope::route(rc.tenant_id, staff_member_id, date))
         .await;
-    Ok(Ok(plan))
+    Ok(Ok((plan, texts)))
 }

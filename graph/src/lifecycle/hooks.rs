@@ -27,6 +27,11 @@ pub enum BookingChange {
         /// The booking as it was before the move.
         previous: Box<booking::Model>,
     },
+    /// A booking went to another staff member at the same time (`applyDispatch`).
+    Reassigned {
+        /// The booking as it was before.
+        previous: Box<booking::Model>,
+    },
     /// A booking changed status (other than to `CANCELED`).
     StatusChanged {
         /// The status before.

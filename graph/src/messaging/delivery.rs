@@ -466,6 +466,7 @@ async fn write_auto(
             ("staff_member", staff),
             ("address", b.address.clone().unwrap_or_default()),
             ("amount_due", templates::money(money, &b.currency)),
+            ("eta", templates::eta(b.planned_arrival_at, tz)),
         ],
     );
     let Some(phone) = phone else {

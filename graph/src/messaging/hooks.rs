@@ -98,9 +98,12 @@ fn reminders(b: &booking::Model, s: &Settings, tz: Tz, at: DateTime<Utc>) -> Vec
 }
 
 /// Removes every pending automatic message of `b` that only makes sense while it is
-/// upcoming (its confirmation, and its reminders whatever their offset).
+/// upcoming (its confirmation, its scheduled on-the-way text, and its reminders
+/// whatever their offset).
 async fn cancel_upcoming(tx: &Tx, b: &booking::Model) -> Result<(), ApiError> {
     jobs::cancel(tx, &key(MessageKind::Confirmation, b.id, None)).await?;
+    // An on-the-way text scheduled by an applied route belongs to the old time.
+    jobs::cancel(tx, &key(MessageKind::OnTheWay, b.id, None)).await?;
     jobs::cancel_prefix(
         tx,
         &format!("sms:{}:{}:", key_name(MessageKind::Reminder), b.id),

@@ -711,6 +711,43 @@ pub async fn usage(st: &GraphState, rc: &RequestCtx) -> Result<(u64, i64, bool),
     Ok((used, quota_of(st, &t), delivers))
 }
 
+/// The on-the-way text of booking `id` (one per booking: a later one replaces it).
+fn on_the_way_job(id: Uuid) -> Job {
+    Job::new(
+        crate::messaging::delivery::AUTO_JOB,
+        json!(crate::messaging::delivery::AutoPayload {
+            booking_id: id,
+            kind: MessageKind::OnTheWay,
+            hours: None,
+        }),
+    )
+    .keyed(crate::messaging::hooks::key(
+        MessageKind::OnTheWay,
+        id,
+        None,
+    ))
+}
+
+/// Schedules `b`'s on-the-way text for `leave_at` (when the staff member sets off for
+/// it on an applied route; the text carries the planned arrival as `{eta}`), in `tx`,
+/// replacing an earlier one. Nothing is queued — `Ok(false)` — when the tenant turned
+/// automatic messages off, `leave_at` has passed, or `b` is not `CONFIRMED`.
+pub async fn schedule_on_the_way(
+    tx: &Tx,
+    b: &entities::booking::Model,
+    leave_at: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    if b.status != entities::BookingStatus::Confirmed || leave_at <= now() {
+        return Ok(false);
+    }
+    let t = tx.tenant().await?;
+    if !settings(tx, &t).await?.automatic {
+        return Ok(false);
+    }
+    jobs::enqueue(tx, on_the_way_job(b.id).at(leave_at)).await?;
+    Ok(true)
+}
+
 /// `notifyOnTheWay`: texts the booking's customer that the staff member is on the way
 /// (now, not held by quiet hours: someone is driving there). Technicians only for their
 /// own bookings. Errors: `NOT_FOUND` (not the tenant's, or another technician's).
@@ -755,23 +792,7 @@ pub async fn notify_on_the_way(
             "the customer has no phone number to text",
         )]));
     }
-    jobs::enqueue(
-        &tx,
-        Job::new(
-            crate::messaging::delivery::AUTO_JOB,
-            json!(crate::messaging::delivery::AutoPayload {
-                booking_id: b.id,
-                kind: MessageKind::OnTheWay,
-                hours: None,
-            }),
-        )
-        .keyed(crate::messaging::hooks::key(
-            MessageKind::OnTheWay,
-            b.id,
-            None,
-        )),
-    )
-    .await?;
+    jobs::enqueue(&tx, on_the_way_job(b.id)).await?;
     tx.commit().await?;
     jobs::wake(st);
     Ok(Ok(()))

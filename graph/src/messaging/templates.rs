@@ -19,6 +19,7 @@ pub const VARIABLES: &[&str] = &[
     "staff_member",
     "address",
     "amount_due",
+    "eta",
 ];
 
 /// Longest template, in characters (one Twilio request holds 1,600; variables grow it).
@@ -34,7 +35,9 @@ pub fn default_body(kind: MessageKind) -> Option<&'static str> {
         MessageKind::Reminder => {
             "Reminder: {service} with {business} on {start}. Reply to this text to change it."
         }
-        MessageKind::OnTheWay => "{staff_member} from {business} is on the way.",
+        MessageKind::OnTheWay => {
+            "{staff_member} from {business} is on the way and will arrive {eta}."
+        }
         MessageKind::Rescheduled => "Your {service} with {business} has moved to {start}.",
         MessageKind::Canceled => "Your {service} with {business} on {start} has been canceled.",
         MessageKind::PaymentDue => {
@@ -101,6 +104,15 @@ pub fn render(body: &str, vars: &[(&str, String)]) -> String {
     }
     out.push_str(rest);
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// When the staff member will arrive, as the customer reads it in `tz`: `around 10:35
+/// AM` from the planned arrival of an applied route, else `shortly`.
+pub fn eta(planned_arrival: Option<DateTime<Utc>>, tz: Tz) -> String {
+    match planned_arrival {
+        Some(at) => format!("around {}", at.with_timezone(&tz).format("%-I:%M %p")),
+        None => "shortly".into(),
+    }
 }
 
 /// `at` as the customer reads it in `tz`: `Tue, Dec 8 at 2:30 PM`.
@@ -216,6 +228,16 @@ mod tests {
         assert_eq!(out, "Hi Ana, see you Tue, Dec 8 at 2:30 PM.");
         assert_eq!(money(1250, "usd"), "$12.50");
         assert_eq!(money(5, "eur"), "0.05 EUR");
+    }
+
+    #[test]
+    fn the_eta_is_the_planned_arrival_or_shortly() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            eta(Some(utc("2026-12-08T15:35:00Z")), tz),
+            "around 10:35 AM"
+        );
+        assert_eq!(eta(None, tz), "shortly");
     }
 
     #[test]
