@@ -423,3 +423,64 @@ async fn applying_a_route_schedules_on_the_way_texts_for_when_the_staff_member_s
         assert_eq!(row.kind, graph::messaging::delivery::AUTO_JOB, "{row:?}");
     }
 }
+
+/// A split shift (08:00–12:00 and 13:00–18:00): the proposed order never plans work in
+/// the lunch gap, although going east, east, then west would drive less if it could.
+#[tokio::test]
+async fn a_split_shift_keeps_its_break_free_of_work() {
+    let app = spawn_app().await;
+    let owner = app.sign_up(&slug("split")).await;
+    let t = owner.token.as_str();
+    let service = app.create_service(t, 30).await;
+    let mut weekly = Vec::new();
+    for (d, _, _) in every_day("08:00", "18:00") {
+        weekly.push(json!({"weekday": d, "startTime": "08:00", "endTime": "12:00"}));
+        weekly.push(json!({"weekday": d, "startTime": "13:00", "endTime": "18:00"}));
+    }
+    let created = app
+        .gql(
+            Some(t),
+            "mutation($input: CreateStaffMemberInput!) { createStaffMember(input: $input) { staffMember { id } } }",
+            json!({"input": {"name": "Split", "weeklyHours": weekly, "homeBase": {"latitude": WEST.0, "longitude": WEST.1}}}),
+        )
+        .await;
+    let staff = created["createStaffMember"]["staffMember"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let day = next_weekday(Weekday::Thu, 2);
+    for (i, (time, at)) in [("08:45", EAST), ("10:00", WEST), ("11:15", EAST)]
+        .into_iter()
+        .enumerate()
+    {
+        book_at(
+            &app,
+            t,
+            &service,
+            &staff,
+            day,
+            time,
+            at,
+            &format!("+1415555062{i}"),
+        )
+        .await;
+    }
+    let v = app
+        .gql(Some(t), PLAN, json!({"s": staff, "d": day, "w": 240}))
+        .await;
+    let p = &v["optimizeRoute"];
+    assert_eq!(p["unplanned"], json!([]), "{p}");
+    let (lunch, back) = (
+        instant(&json!(local(NY, day, "12:00"))),
+        instant(&json!(local(NY, day, "13:00"))),
+    );
+    let stops = p["stops"].as_array().unwrap();
+    assert_eq!(stops.len(), 3, "{p}");
+    for s in stops {
+        let (a, d) = (
+            instant(&s["plannedArrivalAt"]),
+            instant(&s["plannedDepartureAt"]),
+        );
+        assert!(d <= lunch || a >= back, "work in the lunch gap: {s}");
+    }
+}

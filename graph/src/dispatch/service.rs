@@ -7,7 +7,7 @@ use entities::kinds::BookingStatus;
 use entities::{availability_override, booking, staff_member, tenant, working_hours};
 use integrations::GeoPoint;
 use routing::{
-    Budget, Job, MAX_EXACT_STOPS, Matrix, Problem, Route, SolveOptions, TimeWindow, Vehicle, Visit,
+    Budget, Job, MAX_EXACT_STOPS, Matrix, Problem, Route, SolveOptions, TimeWindow, Vehicle,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
@@ -146,6 +146,8 @@ pub(super) struct Day {
     pub(super) day_start: DateTime<Utc>,
     /// Working hours that day (hull of the working intervals), if any.
     pub(super) work: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The breaks between that day's working intervals (split shifts), in order.
+    pub(super) gaps: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Live bookings starting that day, by start.
     pub(super) bookings: Vec<booking::Model>,
 }
@@ -236,11 +238,13 @@ pub(super) async fn load_day(
         .first()
         .zip(windows.last())
         .map(|(a, b)| (a.start, b.end));
+    let gaps = windows.windows(2).map(|w| (w[0].end, w[1].start)).collect();
     Ok(Day {
         tenant,
         staff,
         day_start: range.start,
         work,
+        gaps,
         bookings,
     })
 }
@@ -328,6 +332,7 @@ fn build(
         TimeWindow::new(work_start, work_end + home_leg),
     );
     vehicle.end = Some(0);
+    vehicle.breaks = breaks_of(day);
     Built {
         problem: Problem {
             durations,
@@ -337,6 +342,19 @@ fn build(
         },
         windows,
     }
+}
+
+/// The gaps between a split shift's working intervals as breaks the route must take
+/// whole, at their time (no job and no drive inside them).
+pub(super) fn breaks_of(day: &Day) -> Vec<routing::Break> {
+    let secs = |t: DateTime<Utc>| (t - day.day_start).num_seconds();
+    day.gaps
+        .iter()
+        .map(|(a, b)| routing::Break {
+            window: TimeWindow::new(secs(*a), secs(*a)),
+            duration: (*b - *a).num_seconds(),
+        })
+        .collect()
 }
 
 /// What the solvers produced.
@@ -350,8 +368,7 @@ struct Solved {
 /// CPU-bound: run inside `spawn_blocking`.
 fn solve_day(problem: &Problem) -> Result<Solved, routing::ModelError> {
     let all: Vec<usize> = (0..problem.jobs.len()).collect();
-    let booked: Vec<Visit> = all.iter().map(|&j| Visit::Job(j)).collect();
-    let current = routing::schedule(problem, 0, &booked).ok();
+    let current = routing::schedule_with_breaks(problem, 0, &all).ok();
     let mut out = Solved {
         route: None,
         unassigned: Vec::new(),
@@ -362,6 +379,7 @@ fn solve_day(problem: &Problem) -> Result<Solved, routing::ModelError> {
         return Ok(out);
     }
     if all.len() <= MAX_EXACT_STOPS
+        && problem.vehicles[0].breaks.len() <= routing::MAX_EXACT_BREAKS
         && let Some(route) = routing::solve_exact(problem, 0, &all)?
     {
         out.route = Some(route);

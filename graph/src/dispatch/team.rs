@@ -34,8 +34,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::service::{
-    Day, DriveTotals, PlannedStop, Unplanned, check_window, drive_along, load_day, point_of,
-    saving_summary, with_nowhere,
+    Day, DriveTotals, PlannedStop, Unplanned, breaks_of, check_window, drive_along, load_day,
+    point_of, saving_summary, with_nowhere,
 };
 use super::travel::{TravelSource, travel_matrix};
 use crate::availability::data::{LoadRequest, date_range_utc, load, tenant_tz};
@@ -397,6 +397,7 @@ async fn plan_team(
             };
             let mut v = Vehicle::new(d.staff.id.to_string(), start_at, TimeWindow::new(ws, we));
             v.end = None;
+            v.breaks = breaks_of(d);
             v.skills = (0..bookings.len())
                 .filter(|k| match &eligible[*k] {
                     Ok(set) => set.contains(&d.staff.id),
@@ -583,8 +584,8 @@ fn place(routes: &[Vec<routing::Stop>], jobs: usize) -> Placement {
 /// Recomputes the times of a route after a stop was taken out (keeps the old times
 /// when the shorter route cannot be rescheduled, which a metric drive matrix rules out).
 fn retime(problem: &Problem, vehicle: usize, stops: &mut Vec<routing::Stop>) {
-    let visits: Vec<routing::Visit> = stops.iter().map(|s| routing::Visit::Job(s.job)).collect();
-    if let Ok(route) = routing::schedule(problem, vehicle, &visits) {
+    let jobs: Vec<usize> = stops.iter().map(|s| s.job).collect();
+    if let Ok(route) = routing::schedule_with_breaks(problem, vehicle, &jobs) {
         *stops = route.stops;
     }
 }
