@@ -8,14 +8,24 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 
 use crate::settings::Settings;
 
-/// Opens a pool. SQLite gets WAL journaling and a busy timeout (sqlx defaults), and
-/// foreign keys on.
+/// Opens a pool with the default 10 s acquire timeout. SQLite gets WAL journaling and a
+/// busy timeout (sqlx defaults), and foreign keys on.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, max_connections, Duration::from_secs(10)).await
+}
+
+/// [`connect`] with `acquire_timeout` for a pooled connection and for a new
+/// connection's handshake.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false);
     let conn = Database::connect(opts)
         .await

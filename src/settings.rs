@@ -191,6 +191,11 @@ pub struct DatabaseSettings {
     pub migration_url: Option<String>,
     /// `DATABASE_MAX_CONNECTIONS`: pool size (default 20).
     pub max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_SECS`: how long a request waits for a pooled connection
+    /// (and a new connection for its handshake) before failing with `INTERNAL` (default
+    /// 10). While the database stalls, requests end at this or the request timeout,
+    /// whichever comes first, and the pool recovers by itself when it answers again.
+    pub acquire_timeout: Duration,
     /// `DATABASE_CONNECTIONS_PER_REQUEST`: root fields of one request resolving at once,
     /// so one request cannot take the pool (default 4).
     pub per_request: usize,
@@ -305,6 +310,7 @@ impl Settings {
                 url: format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
                 migration_url: None,
                 max_connections: 10,
+                acquire_timeout: Duration::from_secs(10),
                 per_request: 4,
                 auto_migrate: true,
             },
@@ -621,6 +627,10 @@ impl Settings {
                 url: database_url,
                 migration_url: env("MIGRATION_DATABASE_URL"),
                 max_connections: parse_env("DATABASE_MAX_CONNECTIONS", 20)?,
+                acquire_timeout: Duration::from_secs(parse_env(
+                    "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                    10,
+                )?),
                 per_request: parse_env("DATABASE_CONNECTIONS_PER_REQUEST", 4)?,
                 auto_migrate: parse_bool("AUTO_MIGRATE", true)?,
             },

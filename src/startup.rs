@@ -47,7 +47,12 @@ pub async fn graph_state_with(
     extensions: AppExtensions,
 ) -> anyhow::Result<GraphState> {
     let db_settings = &settings.database;
-    let conn = db_setup::connect(&db_settings.url, db_settings.max_connections).await?;
+    let conn = db_setup::connect_with(
+        &db_settings.url,
+        db_settings.max_connections,
+        db_settings.acquire_timeout,
+    )
+    .await?;
     if db_setup::bypasses_rls(&conn).await? {
         let msg = "the database role in DATABASE_URL is a superuser or BYPASSRLS: row-level \
                    security does not apply to it. Connect as a role that owns no tables \

@@ -10,6 +10,7 @@ mod calendar;
 mod clients;
 mod dispatch;
 mod edge;
+mod faults;
 mod helpers;
 mod isolation;
 mod jobs;

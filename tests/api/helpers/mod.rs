@@ -5,6 +5,7 @@
 //! beside it ([`stripe`]).
 
 pub mod google;
+pub mod proxy;
 pub mod smtp;
 pub mod stripe;
 pub mod twilio;
