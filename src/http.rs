@@ -266,7 +266,9 @@ async fn graphql(
     let span = tracing::info_span!(
         "graphql",
         request_id = %rid,
-        tenant_id = tracing::field::Empty
+        tenant_id = tracing::field::Empty,
+        graphql.operation.type = tracing::field::Empty,
+        graphql.operation.name = tracing::field::Empty
     );
     async move {
         // GraphQL over HTTP: a POST must be JSON (also closes the `text/plain` "simple
@@ -300,6 +302,15 @@ async fn graphql(
             }
         };
         let (query_only, operation_name) = operation_shape(&req);
+        let current = tracing::Span::current();
+        current.record(
+            "graphql.operation.type",
+            if query_only { "query" } else { "mutation" },
+        );
+        if let Some(name) = &operation_name {
+            let name: String = name.chars().take(100).collect();
+            current.record("graphql.operation.name", name.as_str());
+        }
         if method == Method::GET && !query_only {
             return error_response(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve() -> std::process::ExitCode {
-    telemetry::init();
+    let _traces = telemetry::init();
     match cli::run(cli::Cli::parse()).await {
         Ok(0) => std::process::ExitCode::SUCCESS,
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -114,13 +114,15 @@ pub fn write_conflict(e: &DbErr) -> Option<WriteConflict> {
     }
 }
 
-/// Counts statements executed through `conn` into `counter` (SeaORM's metric callback:
+/// Counts statements executed through `conn` into `counter`, and traces each when
+/// traces are exported (SeaORM's metric callback:
 /// every query and execute, inside transactions too; `BEGIN`/`COMMIT` are not
 /// statements to it).
 fn count_into(conn: &mut DatabaseConnection, counter: &Arc<AtomicU64>) {
     let counter = counter.clone();
-    conn.set_metric_callback(move |_| {
+    conn.set_metric_callback(move |info| {
         counter.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::statement_span(info);
     });
 }
 

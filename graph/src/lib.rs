@@ -49,6 +49,7 @@ pub mod schema;
 pub mod seed;
 pub mod staff;
 pub mod state;
+pub mod telemetry;
 pub mod tenant_plugins;
 pub mod util;
 

@@ -29,4 +29,5 @@ mod sgd;
 mod sockets;
 mod statements;
 mod team_dispatch;
+mod traces;
 mod upgrade;

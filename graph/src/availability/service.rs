@@ -133,7 +133,8 @@ pub async fn route_travel(
             Ok(to.requests + from.requests)
         }
     };
-    match tokio::time::timeout(ROUTING_BUDGET, ask).await {
+    let span = tracing::info_span!("provider.call", provider = "routing", operation = "matrix");
+    match tokio::time::timeout(ROUTING_BUDGET, tracing::Instrument::instrument(ask, span)).await {
         Ok(Ok(requests)) => {
             metrics::counter!("routing_provider_requests_total").increment(u64::from(requests));
             tracing::debug!(

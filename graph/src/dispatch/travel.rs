@@ -70,7 +70,9 @@ pub async fn travel_matrix(
     let mut durations = vec![0_i64; n * n];
     let mut distances = vec![0_i64; n * n];
     // One matrix question (the provider tiles and caches it).
-    let Ok(m) = provider.matrix(points, points).await else {
+    let span = tracing::info_span!("provider.call", provider = "routing", operation = "matrix");
+    let ask = tracing::Instrument::instrument(provider.matrix(points, points), span);
+    let Ok(m) = ask.await else {
         let (d, m) = estimate();
         return (d, m, TravelSource::EstimateAfterProviderError);
     };

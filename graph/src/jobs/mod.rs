@@ -333,8 +333,18 @@ pub async fn deliver_claimed(st: &GraphState, c: Claim) -> Result<Delivery, ApiE
         return Ok(Delivery::NotClaimed);
     }
     let handler = st.extensions.jobs.handler(&job.kind).cloned();
+    // One span per provider call (the job's handler), under which its statements nest.
+    let span = tracing::info_span!(
+        "provider.call",
+        job.kind = %job.kind,
+        job.attempt = job.attempts,
+        tenant_id = %c.tenant_id
+    );
     let outcome = match &handler {
-        Some(h) => h.call(st, &job).await,
+        Some(h) => {
+            use tracing::Instrument;
+            h.call(st, &job).instrument(span).await
+        }
         None => Err(ProviderError::InvalidInput(format!(
             "no handler for job kind {}",
             job.kind
