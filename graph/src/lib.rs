@@ -51,6 +51,7 @@ pub mod staff;
 pub mod state;
 pub mod tenant_plugins;
 pub mod util;
+pub mod voice;
 
 pub use context::{Principal, RequestCtx, Role, Session};
 pub use schema::{AppSchema, Limits, build_schema, sdl};
