@@ -19,7 +19,7 @@ use crate::scheduling::{SchedulingMutation, SchedulingQuery};
 use crate::staff::{StaffMutation, StaffQuery};
 use crate::state::GraphState;
 use crate::tenant_plugins::{PluginMutation, PluginQuery};
-use crate::voice::VoiceQuery;
+use crate::voice::{VoiceMutation, VoiceQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
@@ -59,6 +59,7 @@ pub struct Mutation(
     MessagingMutation,
     CalendarMutation,
     DispatchMutation,
+    VoiceMutation,
 );
 
 /// The subscription root.
@@ -117,11 +118,11 @@ impl Default for Limits {
 
 /// Builds the schema. `state` is `None` only for exporting the SDL.
 pub fn build_schema(state: Option<GraphState>, limits: Limits) -> AppSchema {
-    let mut b = crate::voice::schema::register(Schema::build(
+    let mut b = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
-    ))
+    )
     // The schema-wide limit is the larger one; admission holds other fields to
     // `max_depth` (async-graphql has no per-field depth limit).
     .limit_depth(limits.max_depth.max(limits.max_introspection_depth))

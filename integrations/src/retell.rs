@@ -87,10 +87,10 @@ pub fn verify(
         return Err(SignatureError::Malformed);
     }
     let at: i64 = ts.parse().map_err(|_| SignatureError::Malformed)?;
+    let expected = hex::decode(digest).map_err(|_| SignatureError::Malformed)?;
     if (now_ms - at).abs() > TOLERANCE_MS {
         return Err(SignatureError::Stale);
     }
-    let expected = hex::decode(digest).map_err(|_| SignatureError::Malformed)?;
     let m = mac(api_key, body, ts).ok_or(SignatureError::Mismatch)?;
     m.verify_slice(&expected)
         .map_err(|_| SignatureError::Mismatch)

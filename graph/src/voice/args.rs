@@ -4,15 +4,16 @@
 //! of each into an OpenAI function tool (`agentTools`). The type's doc comment is the
 //! tool's description, each field's doc comment its parameter's description, a
 //! non-null field a required parameter. Field names are snake_case, as voice platforms
-//! send them. Times are the tenant's local wall-clock time.
+//! send them. Times are the tenant's local wall-clock time. `runAgentTool` takes them
+//! (one per call), which puts them into the schema.
 
 use async_graphql::InputObject;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Checks which start times are free for a service on one day (the business's local
 /// time). With `time`, says whether that time is free and otherwise offers the nearest
 /// free times that day.
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct CheckAvailabilityArgs {
@@ -29,7 +30,7 @@ pub struct CheckAvailabilityArgs {
 /// Books an appointment for the caller at a local date and time (confirm service, day,
 /// time and staff with the caller first). When the time is taken, nothing is booked and
 /// the nearest free times that day are offered.
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct BookAppointmentArgs {
@@ -52,7 +53,7 @@ pub struct BookAppointmentArgs {
 
 /// Lists the caller's upcoming appointments (for the number they are calling from),
 /// with the appointment ids that rescheduling and canceling need.
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct FindAppointmentsArgs {
@@ -64,7 +65,7 @@ pub struct FindAppointmentsArgs {
 /// Moves one of the caller's appointments to another local date and time (under the
 /// business's cancellation notice). When the time is taken, nothing changes and the
 /// nearest free times that day are offered.
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleAppointmentArgs {
@@ -78,7 +79,7 @@ pub struct RescheduleAppointmentArgs {
 
 /// Cancels one of the caller's appointments (under the business's cancellation
 /// notice).
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct CancelAppointmentArgs {
@@ -90,7 +91,7 @@ pub struct CancelAppointmentArgs {
 
 /// Answers questions about the business: opening hours, address, services, prices and
 /// policies.
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct BusinessInfoArgs {
@@ -101,10 +102,66 @@ pub struct BusinessInfoArgs {
 
 /// Hands the call over to a person at the business (when the caller asks for one, or
 /// the assistant cannot help).
-#[derive(InputObject, Deserialize, Debug, Clone)]
+#[derive(InputObject, Deserialize, Serialize, Debug, Clone)]
 #[graphql(rename_fields = "snake_case")]
 #[serde(deny_unknown_fields)]
 pub struct TransferToHumanArgs {
     /// Why the call is handed over (at most 500 characters), or null.
     pub reason: Option<String>,
+}
+
+/// Input of `runAgentTool`: exactly one of the tool fields, plus the call's context.
+#[derive(InputObject, Debug, Clone, Default)]
+pub struct RunAgentToolInput {
+    /// The voice platform's tool-call id (1–255 characters): a repeat with the same id
+    /// returns the first result and never acts twice. Null: no such guarantee.
+    pub tool_call_id: Option<String>,
+    /// The number the caller is calling from (E.164), as the voice platform reports
+    /// it; null when withheld. Appointments are looked up and changed only for it.
+    pub caller_phone: Option<String>,
+    /// Run `check_availability`.
+    pub check_availability: Option<CheckAvailabilityArgs>,
+    /// Run `book_appointment`.
+    pub book_appointment: Option<BookAppointmentArgs>,
+    /// Run `find_appointments`.
+    pub find_appointments: Option<FindAppointmentsArgs>,
+    /// Run `reschedule_appointment`.
+    pub reschedule_appointment: Option<RescheduleAppointmentArgs>,
+    /// Run `cancel_appointment`.
+    pub cancel_appointment: Option<CancelAppointmentArgs>,
+    /// Run `business_info`.
+    pub business_info: Option<BusinessInfoArgs>,
+    /// Run `transfer_to_human`.
+    pub transfer_to_human: Option<TransferToHumanArgs>,
+}
+
+impl RunAgentToolInput {
+    /// The one tool chosen, as `(tool name, arguments)`; `None` unless exactly one
+    /// tool field is set.
+    pub fn chosen(&self) -> Option<(&'static str, serde_json::Value)> {
+        fn arg<T: Serialize>(
+            name: &'static str,
+            v: &Option<T>,
+        ) -> Option<(&'static str, serde_json::Value)> {
+            v.as_ref()
+                .and_then(|a| serde_json::to_value(a).ok())
+                .map(|a| (name, a))
+        }
+        let set: Vec<(&'static str, serde_json::Value)> = [
+            arg("check_availability", &self.check_availability),
+            arg("book_appointment", &self.book_appointment),
+            arg("find_appointments", &self.find_appointments),
+            arg("reschedule_appointment", &self.reschedule_appointment),
+            arg("cancel_appointment", &self.cancel_appointment),
+            arg("business_info", &self.business_info),
+            arg("transfer_to_human", &self.transfer_to_human),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[_; 1]>::try_from(set) {
+            Ok([one]) => Some(one),
+            Err(_) => None,
+        }
+    }
 }

@@ -16,10 +16,12 @@ pub mod schema;
 pub mod speech;
 pub mod tools;
 
-use async_graphql::{Context, Json, Object};
+use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::Value;
 
+use crate::error::ApiError;
 use crate::guards::{OWNER, RoleGuard};
+use crate::state::{caller, state};
 
 /// Voice-agent queries.
 #[derive(Default)]
@@ -40,5 +42,53 @@ impl VoiceQuery {
     async fn agent_tools(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<Value>> {
         let _ = ctx;
         Ok(Json(schema::openai_tools().await?.clone()))
+    }
+}
+
+/// What a voice tool answered.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AgentToolResult {
+    /// False when the tool could not do what was asked (`message` says why).
+    pub ok: bool,
+    /// A short speakable sentence on one line, in the tenant's local time and currency.
+    pub message: String,
+    /// Structured result: ids, local `date`/`time`, UTC `startsAt`-style instants,
+    /// prices in cents with their currency.
+    pub data: Json<Value>,
+}
+
+/// Voice-agent mutations.
+#[derive(Default)]
+pub struct VoiceMutation;
+
+/// Voice-agent mutations.
+#[Object]
+impl VoiceMutation {
+    /// Runs one voice tool as the calling agent, exactly as
+    /// `POST /agent/{tenant_slug}/tool-calls` does: set exactly one tool field of
+    /// `input`. Agents only. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `BAD_USER_INPUT`
+    /// (not exactly one tool). What the tool refuses comes back as `ok: false`.
+    #[graphql(guard = "RoleGuard::or_agent(&[])")]
+    async fn run_agent_tool(
+        &self,
+        ctx: &Context<'_>,
+        input: args::RunAgentToolInput,
+    ) -> async_graphql::Result<AgentToolResult> {
+        let rc = caller(ctx)?;
+        let Some((name, arguments)) = input.chosen() else {
+            return Err(ApiError::BadUserInput("set exactly one tool field".into()).into());
+        };
+        let call = tools::ToolCall {
+            id: input.tool_call_id,
+            name: name.to_string(),
+            arguments,
+        };
+        let who = tools::Caller::from_raw(input.caller_phone.as_deref());
+        let out = tools::call(state(ctx)?, rc, &who, &call).await;
+        Ok(AgentToolResult {
+            ok: out.ok,
+            message: out.message,
+            data: Json(out.data),
+        })
     }
 }

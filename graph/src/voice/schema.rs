@@ -1,13 +1,14 @@
 //! `agentTools`: the voice tools as OpenAI function tools, generated from the GraphQL
-//! description of their argument types ([`super::args`]) — the same documentation that
-//! the SDL publishes, read through standard introspection, never written twice.
+//! description of their argument types ([`super::args`], the arguments of
+//! `runAgentTool`) — the same documentation that the SDL publishes, read from the
+//! schema through standard introspection, never written twice.
 //!
 //! Every tool is strict-mode ready (OpenAI "Structured Outputs"): `parameters` is an
 //! object schema with `additionalProperties: false` and every property listed in
 //! `required`; a parameter that is optional in GraphQL (nullable) is typed
 //! `["<type>", "null"]`.
 
-use async_graphql::{EmptyMutation, EmptySubscription, InputType, Object, Schema};
+use async_graphql::InputType;
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 
@@ -30,20 +31,6 @@ pub fn argument_types() -> [String; 7] {
     ]
 }
 
-/// Registers the argument types on a schema under construction (they are referenced by
-/// no field, so this puts them, with their documentation, into the SDL).
-pub fn register<Q, M, S>(
-    b: async_graphql::SchemaBuilder<Q, M, S>,
-) -> async_graphql::SchemaBuilder<Q, M, S> {
-    b.register_input_type::<CheckAvailabilityArgs>()
-        .register_input_type::<BookAppointmentArgs>()
-        .register_input_type::<FindAppointmentsArgs>()
-        .register_input_type::<RescheduleAppointmentArgs>()
-        .register_input_type::<CancelAppointmentArgs>()
-        .register_input_type::<BusinessInfoArgs>()
-        .register_input_type::<TransferToHumanArgs>()
-}
-
 /// The tool name of an argument type: `BookAppointmentArgs` → `book_appointment`.
 pub fn tool_name(type_name: &str) -> String {
     let base = type_name.strip_suffix("Args").unwrap_or(type_name);
@@ -59,17 +46,6 @@ pub fn tool_name(type_name: &str) -> String {
         }
     }
     out
-}
-
-/// The root of the introspection-only schema the tools are read from.
-struct ToolTypes;
-
-#[Object]
-impl ToolTypes {
-    /// Always true (a schema needs one query field).
-    async fn ok(&self) -> bool {
-        true
-    }
 }
 
 const INTROSPECT: &str = "{ __schema { types { name description inputFields { name description \
@@ -129,7 +105,13 @@ fn one_line(s: &str) -> String {
 }
 
 async fn generate() -> Result<Value, String> {
-    let schema = register(Schema::build(ToolTypes, EmptyMutation, EmptySubscription)).finish();
+    // The published schema itself (without state: introspection needs none), where
+    // `runAgentTool` takes the argument types.
+    let limits = crate::schema::Limits {
+        introspection: true,
+        ..Default::default()
+    };
+    let schema = crate::schema::build_schema(None, limits);
     let resp = schema.execute(INTROSPECT).await;
     if !resp.errors.is_empty() {
         return Err(format!("introspection failed: {:?}", resp.errors));
@@ -166,7 +148,10 @@ mod tests {
 
     #[tokio::test]
     async fn every_tool_is_strict_mode_valid_and_documented() {
-        let tools = openai_tools().await.unwrap();
+        let tools = match openai_tools().await {
+            Ok(t) => t,
+            Err(e) => panic!("{e:?}"),
+        };
         let names: Vec<_> = tools
             .as_array()
             .unwrap()
