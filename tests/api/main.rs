@@ -28,3 +28,4 @@ mod sgd;
 mod sockets;
 mod statements;
 mod upgrade;
+mod voice_tools;
