@@ -28,4 +28,5 @@ mod sgd;
 mod sockets;
 mod statements;
 mod upgrade;
+mod voice_sgd;
 mod voice_tools;
