@@ -218,9 +218,21 @@ async fn play(app: &TestApp, t: &Tenant, steps: &[Step]) -> Counts {
 #[tokio::test]
 async fn sgd_dialogues_play_through_the_voice_tool_calls() {
     let (file, source) = crate::sgd::sgd_data_file();
-    println!("SGD data: {} ({source})", file.display());
-    let sgd = servicegraph::replay_sgd::read(&file).unwrap();
+    // With the shared data, the dev split beside the train split too.
+    let dev = file.with_file_name("dev_services_dialogues.json");
+    let mut files = vec![file.clone()];
+    if file.ends_with("train_services_dialogues.json") && dev.is_file() {
+        files.push(dev);
+    }
     let app = spawn_app_with(without_rate_limits()).await;
+    for file in files {
+        println!("SGD data: {} ({source})", file.display());
+        play_file(&app, &file).await;
+    }
+}
+
+async fn play_file(app: &TestApp, file: &std::path::Path) {
+    let sgd = servicegraph::replay_sgd::read(file).unwrap();
     let today = chrono::Utc::now().date_naive();
     let shift = servicegraph::replay_sgd::week_shift(&sgd.calls, today);
 
@@ -254,7 +266,6 @@ async fn sgd_dialogues_play_through_the_voice_tool_calls() {
                 phone,
             });
     }
-    let app = &app;
     let results: Vec<(Counts, usize)> = futures::stream::iter(scripts.iter().enumerate())
         .map(|(i, (name, steps))| async move {
             let t = tenant(app, i, name).await;
