@@ -19,7 +19,6 @@ const BOB: &str = "+14155550102";
 struct Shop {
     owner: Owner,
     key: String,
-    service_id: String,
     date: NaiveDate,
 }
 
@@ -32,17 +31,13 @@ async fn shop(app: &TestApp) -> Shop {
             json!({"input": {"name": "Haircut", "durationMinutes": 30, "priceCents": 4500}}),
         )
         .await;
-    let service_id = data["createService"]["service"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    assert!(data["createService"]["service"]["id"].is_string(), "{data}");
     app.create_staff(&owner.token, "Ana", &every_day("09:00", "17:00"))
         .await;
     let key = agent_key(app, &owner).await;
     Shop {
         owner,
         key,
-        service_id,
         date: next_weekday(Weekday::Tue, 3),
     }
 }
