@@ -11,6 +11,8 @@
 //! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]; `METRICS_TOKEN`) |
 //! | `POST /webhooks/{tenant_slug}/{plugin}[/{action}]` | a tenant's provider webhooks (signed; routed through the plugin list; Twilio: `/twilio/sms`, `/twilio/status`) |
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
+//! | `POST /agent/{tenant_slug}/tool-calls` | voice tools for Vapi and OpenAI-style callers (agent key; [`crate::agent`]) |
+//! | `POST /agent/{tenant_slug}/retell` | voice tools for Retell custom functions (agent key + `X-Retell-Signature`) |
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -46,6 +48,18 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/webhooks/platform/stripe",
             axum::routing::post(crate::webhooks::platform_webhook),
+        )
+        .route(
+            "/agent/{tenant_slug}/tool-calls",
+            axum::routing::post(crate::agent::tool_calls).layer(RequestBodyLimitLayer::new(
+                crate::agent::MAX_AGENT_BODY_BYTES,
+            )),
+        )
+        .route(
+            "/agent/{tenant_slug}/retell",
+            axum::routing::post(crate::agent::retell).layer(RequestBodyLimitLayer::new(
+                crate::agent::MAX_AGENT_BODY_BYTES,
+            )),
         )
         .route(
             "/webhooks/{tenant_slug}/{plugin}",

@@ -3,6 +3,7 @@
 //! `main.rs` is thin; everything a test needs is here: [`Application::build`] binds
 //! (port 0 in tests), [`Application::port`], [`Application::run_until_stopped`].
 
+pub mod agent;
 pub mod app_state;
 pub mod cli;
 pub mod db_setup;

@@ -70,6 +70,15 @@ pub struct BookCall {
     pub time: NaiveTime,
 }
 
+/// One `FindProvider` call that found providers: the first one offered.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// Dialogue it came from.
+    pub dialogue_id: String,
+    /// The first provider in the call's results.
+    pub provider: String,
+}
+
 /// Providers and calls read from an SGD file.
 #[derive(Debug, Default)]
 pub struct SgdFile {
@@ -77,6 +86,8 @@ pub struct SgdFile {
     pub providers: Vec<String>,
     /// Every `BookAppointment` call, in file order.
     pub calls: Vec<BookCall>,
+    /// Every `FindProvider` call with results, in file order.
+    pub lookups: Vec<Lookup>,
 }
 
 fn provider_name(fields: &BTreeMap<String, String>) -> Option<&String> {
@@ -93,6 +104,7 @@ pub fn read(path: &Path) -> anyhow::Result<SgdFile> {
     let dialogues: Vec<Dialogue> = serde_json::from_str(&text).context("parsing SGD dialogues")?;
     let mut providers = std::collections::BTreeSet::new();
     let mut calls = Vec::new();
+    let mut lookups = Vec::new();
     for d in &dialogues {
         for frame in d.turns.iter().flat_map(|t| &t.frames) {
             let Some(call) = &frame.service_call else {
@@ -100,6 +112,12 @@ pub fn read(path: &Path) -> anyhow::Result<SgdFile> {
             };
             match call.method.as_str() {
                 "FindProvider" => {
+                    if let Some(first) = frame.service_results.first().and_then(provider_name) {
+                        lookups.push(Lookup {
+                            dialogue_id: d.dialogue_id.clone(),
+                            provider: first.clone(),
+                        });
+                    }
                     providers.extend(
                         frame
                             .service_results
@@ -134,6 +152,7 @@ pub fn read(path: &Path) -> anyhow::Result<SgdFile> {
     Ok(SgdFile {
         providers: providers.into_iter().collect(),
         calls,
+        lookups,
     })
 }
 

@@ -113,3 +113,119 @@ pub async fn store<T: Serialize>(tx: &Tx, key: &str, result: &T) -> Result<(), A
         .await?;
     Ok(())
 }
+
+/// What [`reserve`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reserved<T> {
+    /// The key is ours: act (in as many transactions as needed), then [`finish`] — or
+    /// [`release`] when the attempt failed in a way a retry may fix.
+    New,
+    /// The key was finished before for this operation: its stored result.
+    Stored(T),
+    /// Another caller holds the key and has not finished yet.
+    InFlight,
+    /// The key was used for another operation.
+    OtherOperation,
+}
+
+/// Reserves `key` for `operation` in a transaction of its own, for work that spans
+/// several transactions (a voice tool that calls booking services, each committing
+/// on its own). The row is committed at once with an empty result, so concurrent
+/// callers see [`Reserved::InFlight`] until [`finish`] stores the result; a reservation
+/// left unfinished for `stale_after` (its holder died) is taken over, so the work is
+/// redone — make that work idempotent itself (e.g. a booking idempotency key).
+/// Errors: database errors; `INTERNAL` when a stored result cannot be read as `T`.
+pub async fn reserve<T: DeserializeOwned>(
+    db: &crate::db::Db,
+    tenant_id: uuid::Uuid,
+    key: &str,
+    operation: &str,
+    stale_after: chrono::Duration,
+) -> Result<Reserved<T>, ApiError> {
+    let tx = db.write(tenant_id).await?;
+    let outcome = reserve_in(&tx, key, operation, stale_after).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn reserve_in<T: DeserializeOwned>(
+    tx: &Tx,
+    key: &str,
+    operation: &str,
+    stale_after: chrono::Duration,
+) -> Result<Reserved<T>, ApiError> {
+    let tenant_id = tx.tenant_id();
+    let row = idempotency_key::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant_id),
+        key: Set(key.to_string()),
+        operation: Set(operation.to_string()),
+        response: Set(String::new()),
+        created_at: Set(now()),
+    };
+    let inserted = idempotency_key::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            idempotency_key::Column::TenantId,
+            idempotency_key::Column::Key,
+        ])
+        .exec_without_returning(&**tx)
+        .await?;
+    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(Reserved::New);
+    }
+    let row = scoped::<idempotency_key::Entity>(tenant_id)
+        .filter(idempotency_key::Column::Key.eq(key))
+        .one(&**tx)
+        .await?
+        .ok_or(ApiError::Internal("idempotency key vanished".into()))?;
+    if row.operation != operation {
+        return Ok(Reserved::OtherOperation);
+    }
+    if !row.response.is_empty() {
+        let stored = serde_json::from_str(&row.response)
+            .map_err(|e| ApiError::Internal(format!("stored idempotent result: {e}")))?;
+        return Ok(Reserved::Stored(stored));
+    }
+    if row.created_at > now() - stale_after {
+        return Ok(Reserved::InFlight);
+    }
+    // Take over an abandoned reservation (compare-and-set on its time).
+    let taken = idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::CreatedAt, Expr::value(now()))
+        .filter(idempotency_key::Column::TenantId.eq(tenant_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::CreatedAt.eq(row.created_at))
+        .filter(idempotency_key::Column::Response.eq(""))
+        .exec(&**tx)
+        .await?;
+    Ok(if taken.rows_affected == 1 {
+        Reserved::New
+    } else {
+        Reserved::InFlight
+    })
+}
+
+/// Stores the result of a [`reserve`]d key (in a transaction of its own).
+pub async fn finish<T: Serialize>(
+    db: &crate::db::Db,
+    tenant_id: uuid::Uuid,
+    key: &str,
+    result: &T,
+) -> Result<(), ApiError> {
+    let tx = db.write(tenant_id).await?;
+    store(&tx, key, result).await?;
+    tx.commit().await
+}
+
+/// Drops an unfinished reservation of `key`, so that a retry runs again (after a
+/// failure that changed nothing, such as a database error).
+pub async fn release(db: &crate::db::Db, tenant_id: uuid::Uuid, key: &str) -> Result<(), ApiError> {
+    let tx = db.write(tenant_id).await?;
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::TenantId.eq(tenant_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::Response.eq(""))
+        .exec(&*tx)
+        .await?;
+    tx.commit().await
+}

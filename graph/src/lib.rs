@@ -52,6 +52,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tenant_plugins;
 pub mod util;
+pub mod voice;
 
 pub use context::{Principal, RequestCtx, Role, Session};
 pub use schema::{AppSchema, Limits, build_schema, sdl};

@@ -19,6 +19,7 @@ use crate::scheduling::{SchedulingMutation, SchedulingQuery};
 use crate::staff::{StaffMutation, StaffQuery};
 use crate::state::GraphState;
 use crate::tenant_plugins::{PluginMutation, PluginQuery};
+use crate::voice::{VoiceMutation, VoiceQuery};
 
 /// The query root.
 #[derive(MergedObject, Default)]
@@ -38,6 +39,7 @@ pub struct Query(
     MessagingQuery,
     CalendarQuery,
     DispatchQuery,
+    VoiceQuery,
 );
 
 /// The mutation root.
@@ -57,6 +59,7 @@ pub struct Mutation(
     MessagingMutation,
     CalendarMutation,
     DispatchMutation,
+    VoiceMutation,
 );
 
 /// The subscription root.

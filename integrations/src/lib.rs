@@ -16,6 +16,7 @@ pub mod google_calendar;
 pub mod mapbox;
 pub mod payments;
 pub mod polyline;
+pub mod retell;
 pub mod sms;
 pub mod smtp;
 pub mod stripe;

@@ -90,7 +90,8 @@ fn catalog_contents() {
             "smtp",
             "email_log",
             "mapbox",
-            "builtin_routing"
+            "builtin_routing",
+            "retell"
         ]
     );
     let mb = spec("mapbox").unwrap();

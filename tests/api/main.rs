@@ -31,3 +31,5 @@ mod statements;
 mod team_dispatch;
 mod traces;
 mod upgrade;
+mod voice_sgd;
+mod voice_tools;

@@ -219,7 +219,8 @@ async fn catalog_lists_plugins_to_owners_only() {
             "smtp",
             "email_log",
             "mapbox",
-            "builtin_routing"
+            "builtin_routing",
+            "retell"
         ]
     );
 

@@ -25,7 +25,7 @@ const SHARED_SGD_FILE: &str = "../shared/data/sgd/train_services_dialogues.json"
 const SAMPLE_SGD_FILE: &str = "tests/data/sgd/sample_services_dialogues.json";
 
 /// The dialogues file to replay and why it was chosen (see the module comment).
-fn sgd_data_file() -> (PathBuf, &'static str) {
+pub(crate) fn sgd_data_file() -> (PathBuf, &'static str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if let Some(file) = std::env::var_os("SGD_DATA_FILE").filter(|f| !f.is_empty()) {
         let file = root.join(file);

@@ -5,6 +5,7 @@
 pub mod email_log;
 pub mod manual;
 pub mod mapbox;
+pub mod retell;
 pub mod routing;
 pub mod sms_log;
 pub mod smtp;
@@ -24,6 +25,7 @@ pub static ALL: &[&dyn Plugin] = &[
     &email_log::EmailLog,
     &mapbox::Mapbox,
     &routing::BuiltinRouting,
+    &retell::Retell,
 ];
 
 /// The plugin with catalog id `id`.
