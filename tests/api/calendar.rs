@@ -102,6 +102,16 @@ async fn connected(w: &World) -> Value {
     .await
 }
 
+/// Waits until the connection's watch channel is stored (its own job opens it, after
+/// or beside the first sync).
+async fn channel_stored(w: &World) {
+    eventually("the channel's expiry on the status", || async {
+        let s = status(w).await;
+        (!s["channelExpiresAt"].is_null()).then_some(())
+    })
+    .await;
+}
+
 fn list_calls(g: &Google) -> Vec<HashMap<String, String>> {
     g.requests(
         "GET",
@@ -492,8 +502,8 @@ async fn push_notifications_trigger_one_sync_and_forged_ones_nothing() {
     let w = world().await;
     w.google
         .put_event(PRIMARY, timed("a", w.day, "09:00", "10:00"));
-    let s = connected(&w).await;
-    assert!(!s["channelExpiresAt"].is_null());
+    connected(&w).await;
+    channel_stored(&w).await;
     let ch = eventually("a watch channel", || async {
         w.google.state.lock().unwrap().watched.first().cloned()
     })
@@ -522,8 +532,10 @@ async fn push_notifications_trigger_one_sync_and_forged_ones_nothing() {
     assert_eq!(list_calls(&w.google).len(), before);
 
     // A slow Google: the first notification's sync is in flight while five more come;
-    // they coalesce into one more sync.
-    w.google.state.lock().unwrap().list_delay = Duration::from_millis(800);
+    // they coalesce into one more sync. Each listing takes 1.5 s (the tests' Google
+    // timeout is 2 s), so the five arrive while the first is in flight even on a loaded
+    // machine.
+    w.google.state.lock().unwrap().list_delay = Duration::from_millis(1500);
     w.google
         .put_event(PRIMARY, timed("b", w.day, "13:00", "14:00"));
     assert_eq!(notify(&w, &ch.id, &ch.token, "exists").await, 200);
@@ -535,7 +547,9 @@ async fn push_notifications_trigger_one_sync_and_forged_ones_nothing() {
         assert_eq!(notify(&w, &ch.id, &ch.token, "exists").await, 200);
     }
     busy_count(&w, 2).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Past the end of the coalesced second sync (≈ 3 s after the first started): a
+    // wrong third one would have started by now.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     let syncs = list_calls(&w.google).len() - before;
     assert_eq!(syncs, 2, "six notifications, one in flight: two syncs");
 }
@@ -736,6 +750,9 @@ async fn disconnect_removes_busy_time_and_revokes_the_grant() {
         w.google.state.lock().unwrap().watched.first().cloned()
     })
     .await;
+    // Google saw the watch request; wait until the server has stored the channel too,
+    // or the disconnect finds nothing to stop.
+    channel_stored(&w).await;
     let r = w
         .app
         .gql(
