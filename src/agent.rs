@@ -34,7 +34,6 @@ use graph::voice::tools::{self, Caller, ToolCall, ToolOutput};
 use graph::{Principal, RequestCtx};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::app_state::AppState;
 
@@ -62,15 +61,6 @@ fn unauthorized() -> Response {
         "UNAUTHENTICATED",
         "a valid agent key of this business is required",
     )
-}
-
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
 /// The agent key from `Authorization: Bearer sgk_…` or `x-vapi-secret: sgk_…`.
@@ -214,7 +204,7 @@ pub async fn tool_calls(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let rid = request_id(&headers);
+    let rid = crate::http::request_id(&headers);
     let rc = match authenticate(&app, &slug, &headers, &rid).await {
         Ok(rc) => rc,
         Err(resp) => return resp,
@@ -273,7 +263,7 @@ pub async fn retell(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let rid = request_id(&headers);
+    let rid = crate::http::request_id(&headers);
     let rc = match authenticate(&app, &slug, &headers, &rid).await {
         Ok(rc) => rc,
         Err(resp) => return resp,

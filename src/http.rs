@@ -127,7 +127,7 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, hops: usize) -> IpAddr {
         .unwrap_or(peer.ip())
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())

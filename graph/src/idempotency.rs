@@ -64,13 +64,9 @@ pub fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_LEN
 }
 
-/// Claims `key` for `operation` in `tx` (see the module documentation). Errors:
-/// database errors; `INTERNAL` when a stored result cannot be read back as `T`.
-pub async fn claim<T: DeserializeOwned>(
-    tx: &Tx,
-    key: &str,
-    operation: &str,
-) -> Result<Claimed<T>, ApiError> {
+/// Inserts the placeholder row of `key` for `operation` (empty result) in `tx`; `false`
+/// when the key is already taken (unique on tenant and key).
+async fn insert_placeholder(tx: &Tx, key: &str, operation: &str) -> Result<bool, ApiError> {
     let row = idempotency_key::ActiveModel {
         id: Set(new_id()),
         tenant_id: Set(tx.tenant_id()),
@@ -86,7 +82,17 @@ pub async fn claim<T: DeserializeOwned>(
         ])
         .exec_without_returning(&**tx)
         .await?;
-    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+    Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Claims `key` for `operation` in `tx` (see the module documentation). Errors:
+/// database errors; `INTERNAL` when a stored result cannot be read back as `T`.
+pub async fn claim<T: DeserializeOwned>(
+    tx: &Tx,
+    key: &str,
+    operation: &str,
+) -> Result<Claimed<T>, ApiError> {
+    if insert_placeholder(tx, key, operation).await? {
         return Ok(Claimed::New);
     }
     let row = scoped::<idempotency_key::Entity>(tx.tenant_id())
@@ -155,22 +161,7 @@ async fn reserve_in<T: DeserializeOwned>(
     stale_after: chrono::Duration,
 ) -> Result<Reserved<T>, ApiError> {
     let tenant_id = tx.tenant_id();
-    let row = idempotency_key::ActiveModel {
-        id: Set(new_id()),
-        tenant_id: Set(tenant_id),
-        key: Set(key.to_string()),
-        operation: Set(operation.to_string()),
-        response: Set(String::new()),
-        created_at: Set(now()),
-    };
-    let inserted = idempotency_key::Entity::insert(row)
-        .on_conflict_do_nothing_on([
-            idempotency_key::Column::TenantId,
-            idempotency_key::Column::Key,
-        ])
-        .exec_without_returning(&**tx)
-        .await?;
-    if matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+    if insert_placeholder(tx, key, operation).await? {
         return Ok(Reserved::New);
     }
     let row = scoped::<idempotency_key::Entity>(tenant_id)
