@@ -362,7 +362,10 @@ async fn graphql(
             (graph::loaders::loaders(app.graph.db.clone()), None)
         };
         let started = std::time::Instant::now();
-        let req = req.data(session).data(loaders);
+        let mut req = req.data(session).data(loaders);
+        if let Some(reads) = &reads {
+            req = req.data(reads.clone());
+        }
         let resp = match tokio::time::timeout(app.request_timeout, app.schema.execute(req)).await {
             Ok(resp) => resp,
             Err(_) => {

@@ -82,9 +82,12 @@ impl RequestReads {
     }
 }
 
-/// A loader batch's transaction: its own, or the request's shared one.
-enum ReadTx {
+/// A read transaction: its own, or the request's shared one (see [`read`]). Derefs
+/// to the SeaORM transaction; end it with [`ReadTx::end`].
+pub enum ReadTx {
+    /// Opened for this read alone; committed by [`ReadTx::end`].
     Own(Tx),
+    /// The request's shared transaction; ends with the request.
     Shared(std::sync::Arc<Tx>),
 }
 
@@ -99,8 +102,9 @@ impl std::ops::Deref for ReadTx {
 }
 
 impl ReadTx {
-    /// Commits an own transaction; a shared one ends with its request.
-    async fn end(self) -> Result<(), ApiError> {
+    /// Commits an own transaction; a shared one ends with its request. Errors:
+    /// `INTERNAL` (the commit failed).
+    pub async fn end(self) -> Result<(), ApiError> {
         match self {
             ReadTx::Own(tx) => tx.commit().await,
             ReadTx::Shared(_) => Ok(()),
@@ -114,6 +118,20 @@ impl DbLoader {
             Some(reads) => ReadTx::Shared(reads.tx(tenant).await?),
             None => ReadTx::Own(self.db.read(tenant).await?),
         })
+    }
+}
+
+/// A tenant-scoped read transaction for a resolver: the request's shared one when the
+/// request is an HTTP query (its loaders use the same, so the page and its edges read
+/// one snapshot and set the tenant once), otherwise a new one. Errors: `INTERNAL`.
+pub async fn read(
+    ctx: &async_graphql::Context<'_>,
+    db: &Db,
+    tenant: Uuid,
+) -> Result<ReadTx, ApiError> {
+    match ctx.data_opt::<std::sync::Arc<RequestReads>>() {
+        Some(reads) => Ok(ReadTx::Shared(reads.tx(tenant).await?)),
+        None => Ok(ReadTx::Own(db.read(tenant).await?)),
     }
 }
 

@@ -157,9 +157,11 @@ impl BookingQuery {
                 .transpose()?,
         };
         let args = PageArgs::of(ctx, first, after, last, before);
-        Ok(service::list(state(ctx)?, rc, filter, args)
-            .await?
-            .into_page(Booking))
+        let st = state(ctx)?;
+        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let page = service::list(&*tx, rc, filter, args).await?;
+        tx.end().await?;
+        Ok(page.into_page(Booking))
     }
 
     /// One booking. Errors: `UNAUTHENTICATED`, `NOT_FOUND` (also for bookings of other

@@ -14,7 +14,8 @@ use entities::{
     BookingSource, BookingStatus, TenantStatus, booking, booking_item, customer, slot_hold, tenant,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -1030,12 +1031,11 @@ pub struct BookingFilter {
 /// Lists bookings by start time (keyset pages, see [`crate::pagination`]); technicians
 /// get only their own.
 pub async fn list(
-    st: &GraphState,
+    conn: &impl ConnectionTrait,
     rc: &RequestCtx,
     f: BookingFilter,
     args: PageArgs,
 ) -> Result<Slice<booking::Model>, ApiError> {
-    let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<booking::Entity>(rc.tenant_id);
     if let Some(from) = f.from {
         q = q.filter(booking::Column::StartsAt.gte(from));
@@ -1060,9 +1060,7 @@ pub async fn list(
             id: b.id,
         },
     };
-    let page = paginate_keyset(&*tx, q, keys, args).await?;
-    tx.commit().await?;
-    Ok(page)
+    paginate_keyset(conn, q, keys, args).await
 }
 
 /// Moves a booking to `to` if the lifecycle allows it. Technicians may change only

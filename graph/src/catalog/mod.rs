@@ -37,9 +37,11 @@ impl CatalogQuery {
     ) -> async_graphql::Result<Page<Service>> {
         let rc = caller(ctx)?;
         let args = PageArgs::of(ctx, first, after, last, before);
-        Ok(service::list(state(ctx)?, rc, include_archived, args)
-            .await?
-            .into_page(Service))
+        let st = state(ctx)?;
+        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let page = service::list(&*tx, rc, include_archived, args).await?;
+        tx.end().await?;
+        Ok(page.into_page(Service))
     }
 
     /// One service by id. Errors: `UNAUTHENTICATED`, `NOT_FOUND`.

@@ -1,7 +1,9 @@
 //! Catalog rules.
 
 use entities::service;
-use sea_orm::{ActiveModelTrait, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
 use uuid::Uuid;
 
 use super::types::{CreateServiceInput, UpdateServiceInput};
@@ -92,12 +94,11 @@ pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 
 /// Lists services (active only unless `include_archived`).
 pub async fn list(
-    st: &GraphState,
+    conn: &impl ConnectionTrait,
     rc: &RequestCtx,
     include_archived: bool,
     args: PageArgs,
 ) -> Result<Slice<service::Model>, ApiError> {
-    let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<service::Entity>(rc.tenant_id)
         .order_by_asc(service::Column::DisplayOrder)
         .order_by_asc(service::Column::Name)
@@ -105,9 +106,7 @@ pub async fn list(
     if !include_archived {
         q = q.filter(service::Column::Active.eq(true));
     }
-    let page = paginate(&*tx, q, args).await?;
-    tx.commit().await?;
-    Ok(page)
+    paginate(conn, q, args).await
 }
 
 /// One service. Errors: `NOT_FOUND`.

@@ -39,11 +39,11 @@ impl CustomerQuery {
     ) -> async_graphql::Result<Page<Customer>> {
         let rc = caller(ctx)?;
         let args = PageArgs::of(ctx, first, after, last, before);
-        Ok(
-            service::list(state(ctx)?, rc, search, include_archived, args)
-                .await?
-                .into_page(Customer),
-        )
+        let st = state(ctx)?;
+        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let page = service::list(&*tx, rc, search, include_archived, args).await?;
+        tx.end().await?;
+        Ok(page.into_page(Customer))
     }
 
     /// One customer. Errors: `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`.

@@ -3,7 +3,8 @@
 use entities::customer;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -132,13 +133,12 @@ pub async fn find_or_create_by_phone(
 
 /// Lists customers by name (keyset pages, see [`crate::pagination`]).
 pub async fn list(
-    st: &GraphState,
+    conn: &impl ConnectionTrait,
     rc: &RequestCtx,
     search: Option<String>,
     include_archived: bool,
     args: PageArgs,
 ) -> Result<Slice<customer::Model>, ApiError> {
-    let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<customer::Entity>(rc.tenant_id);
     if !include_archived {
         q = q.filter(customer::Column::ArchivedAt.is_null());
@@ -170,9 +170,7 @@ pub async fn list(
             id: c.id,
         },
     };
-    let page = paginate_keyset(&*tx, q, keys, args).await?;
-    tx.commit().await?;
-    Ok(page)
+    paginate_keyset(conn, q, keys, args).await
 }
 
 /// One customer. Errors: `NOT_FOUND`.

@@ -35,9 +35,11 @@ impl StaffQuery {
     ) -> async_graphql::Result<Page<StaffMember>> {
         let rc = caller(ctx)?;
         let args = PageArgs::of(ctx, first, after, last, before);
-        Ok(service::list(state(ctx)?, rc, include_archived, args)
-            .await?
-            .into_page(StaffMember))
+        let st = state(ctx)?;
+        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let page = service::list(&*tx, rc, include_archived, args).await?;
+        tx.end().await?;
+        Ok(page.into_page(StaffMember))
     }
 
     /// One staff member. Errors: `UNAUTHENTICATED`, `NOT_FOUND`.

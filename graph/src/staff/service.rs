@@ -2,7 +2,8 @@
 
 use entities::{staff_member, user, working_hours};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -135,21 +136,18 @@ fn check_name(name: &str, errors: &mut Vec<UserError>) {
 
 /// Lists staff members.
 pub async fn list(
-    st: &GraphState,
+    conn: &impl ConnectionTrait,
     rc: &RequestCtx,
     include_archived: bool,
     args: PageArgs,
 ) -> Result<Slice<staff_member::Model>, ApiError> {
-    let tx = st.db.read(rc.tenant_id).await?;
     let mut q = scoped::<staff_member::Entity>(rc.tenant_id)
         .order_by_asc(staff_member::Column::Name)
         .order_by_asc(staff_member::Column::Id);
     if !include_archived {
         q = q.filter(staff_member::Column::Active.eq(true));
     }
-    let page = paginate(&*tx, q, args).await?;
-    tx.commit().await?;
-    Ok(page)
+    paginate(conn, q, args).await
 }
 
 /// One staff member. Errors: `NOT_FOUND`.
