@@ -66,8 +66,51 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-/// No SeaORM relations are declared; edges are loaded with DataLoaders.
+/// The booking's customer, service and staff member, joined on the composite keys
+/// `(tenant_id, id)` so that a join can never pair rows of two tenants. Used to read a
+/// page of bookings with its edges in one statement; single edges load through
+/// DataLoaders.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// `(tenant_id, customer_id)` → `customers (tenant_id, id)`.
+    #[sea_orm(
+        belongs_to = "super::customer::Entity",
+        from = "(Column::TenantId, Column::CustomerId)",
+        to = "(super::customer::Column::TenantId, super::customer::Column::Id)"
+    )]
+    Customer,
+    /// `(tenant_id, service_id)` → `services (tenant_id, id)`.
+    #[sea_orm(
+        belongs_to = "super::service::Entity",
+        from = "(Column::TenantId, Column::ServiceId)",
+        to = "(super::service::Column::TenantId, super::service::Column::Id)"
+    )]
+    Service,
+    /// `(tenant_id, staff_member_id)` → `staff_members (tenant_id, id)`.
+    #[sea_orm(
+        belongs_to = "super::staff_member::Entity",
+        from = "(Column::TenantId, Column::StaffMemberId)",
+        to = "(super::staff_member::Column::TenantId, super::staff_member::Column::Id)"
+    )]
+    StaffMember,
+}
+
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
+impl Related<super::service::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Service.def()
+    }
+}
+
+impl Related<super::staff_member::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::StaffMember.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

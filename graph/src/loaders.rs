@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{customer, service, staff_member};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -27,13 +27,20 @@ pub struct DbLoader {
     shared: Option<std::sync::Arc<RequestReads>>,
 }
 
-/// The per-request loader.
-pub type Loaders = DataLoader<DbLoader>;
+/// The per-request loader. Its cache is on only for HTTP queries ([`request_loaders`]),
+/// where one read transaction serves the whole request; see [`feed_booking_edges`].
+pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
-/// A loader over `db` that opens a read transaction per batch (mutations, WebSocket
-/// connections).
+/// A loader over `db` that opens a read transaction per batch and caches nothing
+/// (mutations, WebSocket connections: a read after a write must see the write).
 pub fn loaders(db: Db) -> Loaders {
-    DataLoader::new(DbLoader { db, shared: None }, tokio::spawn)
+    let l = DataLoader::with_cache(
+        DbLoader { db, shared: None },
+        tokio::spawn,
+        HashMapCache::default(),
+    );
+    l.enable_all_cache(false);
+    l
 }
 
 /// A loader for one HTTP query whose batches share one read transaction per tenant;
@@ -47,7 +54,10 @@ pub fn request_loaders(db: Db) -> (Loaders, std::sync::Arc<RequestReads>) {
         db,
         shared: Some(reads.clone()),
     };
-    (DataLoader::new(loader, tokio::spawn), reads)
+    (
+        DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()),
+        reads,
+    )
 }
 
 /// The read transactions one request's loaders share (one per tenant, opened on first
@@ -133,6 +143,41 @@ pub async fn read(
         Some(reads) => Ok(ReadTx::Shared(reads.tx(tenant).await?)),
         None => Ok(ReadTx::Own(db.read(tenant).await?)),
     }
+}
+
+/// Puts the customers, services and staff members joined into a page of bookings into
+/// the request's loader cache, so that `Booking.customer`, `.service` and `.staffMember`
+/// of that page cost no further statement. Rows are keyed by the tenant they were read
+/// under (the page's); `None`s (nothing joined) are skipped.
+pub async fn feed_booking_edges(
+    ctx: &async_graphql::Context<'_>,
+    tenant: Uuid,
+    rows: &[crate::bookings::service::WithEdges],
+) {
+    let Ok(loader) = ctx.data::<Loaders>() else {
+        return;
+    };
+    loader
+        .feed_many(
+            rows.iter()
+                .filter_map(|r| r.1.clone())
+                .map(|c| (CustomerKey(tenant, c.id), c)),
+        )
+        .await;
+    loader
+        .feed_many(
+            rows.iter()
+                .filter_map(|r| r.2.clone())
+                .map(|s| (ServiceKey(tenant, s.id), s)),
+        )
+        .await;
+    loader
+        .feed_many(
+            rows.iter()
+                .filter_map(|r| r.3.clone())
+                .map(|s| (StaffKey(tenant, s.id), s)),
+        )
+        .await;
 }
 
 /// Key of a customer.

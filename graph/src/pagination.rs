@@ -351,6 +351,28 @@ where
     E::Model: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
+    paginate_keyset_with(conn, select, keys, args, |q| q.all(conn), |m| m).await
+}
+
+/// [`paginate_keyset`] whose page query is run by `fetch`: it gets the page's `Select`
+/// (filtered, ordered, limited) and may widen it (e.g. join the rows' edges into the same
+/// statement) as long as it returns one row per selected row, in order; `model` reads
+/// the listed entity's row out of one result. Errors: as [`paginate_keyset`].
+pub async fn paginate_keyset_with<E, C, R, F, Fut>(
+    conn: &C,
+    select: Select<E>,
+    keys: Keyset<E>,
+    args: PageArgs,
+    fetch: F,
+    model: fn(&R) -> &E::Model,
+) -> Result<Slice<R>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+    C: ConnectionTrait,
+    F: FnOnce(Select<E>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<R>, sea_orm::DbErr>>,
+{
     let Bounds {
         first,
         last,
@@ -376,12 +398,12 @@ where
     }
     let order = if backward { Order::Desc } else { Order::Asc };
     let n = if backward { last } else { first }.unwrap_or(DEFAULT_PAGE as u64);
-    let mut rows = q
-        .order_by(keys.column, order.clone())
-        .order_by(keys.id, order)
-        .limit(n + 1)
-        .all(conn)
-        .await?;
+    let mut rows = fetch(
+        q.order_by(keys.column, order.clone())
+            .order_by(keys.id, order)
+            .limit(n + 1),
+    )
+    .await?;
     let more = rows.len() as u64 > n;
     rows.truncate(n as usize);
     let (has_previous, has_next) = if backward {
@@ -401,7 +423,7 @@ where
     Ok(Slice {
         cursors: rows
             .iter()
-            .map(|m| PageCursor::Key((keys.key)(m)))
+            .map(|r| PageCursor::Key((keys.key)(model(r))))
             .collect(),
         rows,
         has_previous,

@@ -159,9 +159,18 @@ impl BookingQuery {
         let args = PageArgs::of(ctx, first, after, last, before);
         let st = state(ctx)?;
         let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
-        let page = service::list(&*tx, rc, filter, args).await?;
+        // The edges a page selects are joined into its one statement and handed to the
+        // loaders (a page of 50 with its customer, service and staff member: one SELECT).
+        let node = ctx.look_ahead().field("edges").field("node");
+        let edges = ["customer", "service", "staffMember"]
+            .iter()
+            .any(|f| node.field(f).exists());
+        let page = service::list(&*tx, rc, filter, args, edges).await?;
         tx.end().await?;
-        Ok(page.into_page(Booking))
+        if edges {
+            crate::loaders::feed_booking_edges(ctx, rc.tenant_id, &page.rows).await;
+        }
+        Ok(page.into_page(|r| Booking(r.0)))
     }
 
     /// One booking. Errors: `UNAUTHENTICATED`, `NOT_FOUND` (also for bookings of other
