@@ -6,7 +6,8 @@
 #
 # BASE_URL  e.g. http://127.0.0.1:18080 (the GraphQL endpoint is BASE_URL/graphql)
 # TOKEN     an owner/manager access token of the tenant (they live 15 minutes)
-# BENCH     any of: slots public_slots bookings fixed_rate (default: all four)
+# BENCH     any of: slots public_slots bookings fixed_rate fixed_rate_bookings
+#           (default: all five)
 #
 # Environment (all optional):
 #   THREADS=2 CONNECTIONS=16 DURATION=20s   wrk settings
@@ -20,13 +21,13 @@
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 BASE_URL=${1%/}
 TOKEN=$2
 shift 2
-BENCHES=${*:-slots public_slots bookings fixed_rate}
+BENCHES=${*:-slots public_slots bookings fixed_rate fixed_rate_bookings}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 URL="$BASE_URL/graphql"
@@ -76,31 +77,37 @@ run_wrk() { # run_wrk NAME SCRIPT
     -s "$HERE/$2" "$URL"
 }
 
+fixed_rate() { # fixed_rate LABEL QUERY: oha at $RATE req/s (open model)
+  echo
+  echo "## $1 at a fixed $RATE req/s for $RATE_DURATION ($RATE_CONNECTIONS connections)"
+  if ! command -v "$OHA" >/dev/null 2>&1; then
+    echo "oha not found: skipped (cargo install oha, or set OHA=...)"
+    return
+  fi
+  local body pre
+  body=$(jq -cn --arg q "$2" '{query:$q}')
+  # oha judges by HTTP status only; GraphQL errors come with 200, so check once first.
+  pre=$(curl -sS --max-time 30 "$URL" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $TOKEN" --data-binary "$body")
+  if [ "$(jq -r '.errors // empty' <<<"$pre")" != "" ]; then
+    echo "preflight returned errors, not measuring: $(head -c 300 <<<"$pre")"
+    return
+  fi
+  echo "preflight: $(head -c 120 <<<"$pre")… no errors"
+  "$OHA" --no-tui -q "$RATE" -z "$RATE_DURATION" -c "$RATE_CONNECTIONS" --latency-correction \
+    -m POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -d "$body" "$URL"
+}
+
 for b in $BENCHES; do
   case "$b" in
     slots) run_wrk "availableSlots ($DAYS days, one staff member, bearer token)" available_slots.lua ;;
     public_slots) run_wrk "publicAvailableSlots ($DAYS days, one staff member, no token)" public_available_slots.lua ;;
     bookings) run_wrk "bookings(first: 50) with customer/service/staffMember" bookings.lua ;;
     fixed_rate)
-      echo
-      echo "## availableSlots at a fixed $RATE req/s for $RATE_DURATION ($RATE_CONNECTIONS connections)"
-      if ! command -v "$OHA" >/dev/null 2>&1; then
-        echo "oha not found: skipped (cargo install oha, or set OHA=...)"
-        continue
-      fi
-      body=$(jq -cn --arg q "{ availableSlots(serviceId:\"$SG_SERVICE_ID\", staffMemberId:\"$SG_STAFF_ID\", from:\"$SG_FROM\", to:\"$SG_TO\") { startsAt endsAt staffMemberIds } }" '{query:$q}')
-      # oha judges by HTTP status only; GraphQL errors come with 200, so check once first.
-      pre=$(curl -sS --max-time 30 "$URL" -H 'Content-Type: application/json' \
-        -H "Authorization: Bearer $TOKEN" --data-binary "$body")
-      if [ "$(jq -r '.errors // empty' <<<"$pre")" != "" ]; then
-        echo "preflight returned errors, not measuring: $(head -c 300 <<<"$pre")"
-        continue
-      fi
-      echo "preflight: $(jq '.data.availableSlots | length' <<<"$pre") slots, no errors"
-      "$OHA" --no-tui -q "$RATE" -z "$RATE_DURATION" -c "$RATE_CONNECTIONS" --latency-correction \
-        -m POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
-        -d "$body" "$URL"
-      ;;
+      fixed_rate "availableSlots" "{ availableSlots(serviceId:\"$SG_SERVICE_ID\", staffMemberId:\"$SG_STAFF_ID\", from:\"$SG_FROM\", to:\"$SG_TO\") { startsAt endsAt staffMemberIds } }" ;;
+    fixed_rate_bookings)
+      fixed_rate "bookings(first: 50)" "{ bookings(first: 50) { edges { node { id startsAt customer { name } service { name } staffMember { name } } } } }" ;;
     *) echo "unknown bench: $b" >&2; exit 2 ;;
   esac
 done
