@@ -221,14 +221,16 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
 
 /// Whether every operation of the document is a query, and the name of the one that
 /// runs (`operationName`, or the document's only operation's name).
-fn operation_shape(req: &async_graphql::Request) -> (bool, Option<String>) {
-    match async_graphql::parser::parse_query(&req.query) {
+fn operation_shape(req: &mut async_graphql::Request) -> (bool, Option<String>) {
+    let operation_name = req.operation_name.clone();
+    // Parsed once here and kept in the request, so the executor does not parse again.
+    match req.parsed_query() {
         Ok(doc) => {
             let query_only = doc
                 .operations
                 .iter()
                 .all(|(_, op)| op.node.ty == OperationType::Query);
-            let name = req.operation_name.clone().or_else(|| {
+            let name = operation_name.or_else(|| {
                 let mut ops = doc.operations.iter();
                 match (ops.next(), ops.next()) {
                     (Some((name, _)), None) => name.map(|n| n.to_string()),
@@ -238,7 +240,7 @@ fn operation_shape(req: &async_graphql::Request) -> (bool, Option<String>) {
             (query_only, name)
         }
         // Let the executor report the syntax error as usual.
-        Err(_) => (true, req.operation_name.clone()),
+        Err(_) => (true, operation_name),
     }
 }
 
@@ -294,7 +296,7 @@ async fn graphql(
                 "POST /graphql takes Content-Type: application/json",
             );
         }
-        let req = match req {
+        let mut req = match req {
             Ok(r) => r.into_inner(),
             Err(rejection) => {
                 let (status, message) = match rejection.0 {
@@ -315,7 +317,7 @@ async fn graphql(
                 return error_response(status, "BAD_REQUEST", &message);
             }
         };
-        let (query_only, operation_name) = operation_shape(&req);
+        let (query_only, operation_name) = operation_shape(&mut req);
         let current = tracing::Span::current();
         current.record(
             "graphql.operation.type",
