@@ -829,3 +829,65 @@ async fn assistant_settings_are_validated_and_owner_only() {
         .await;
     assert_eq!(code, "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn a_caller_moves_and_then_cancels_their_appointment_each_after_a_yes() {
+    let l = line().await;
+    let first = "CA00000000000000000000000000000101";
+    l.say(first, ALICE, None).await;
+    l.script
+        .push([tool("m1", "book_appointment", book_args(l.date))]);
+    l.say(first, ALICE, Some("book me at 10")).await;
+    l.script.push([
+        tool("m2", "book_appointment", book_args(l.date)),
+        text("Booked."),
+    ]);
+    l.say(first, ALICE, Some("yes")).await;
+    let id = l.bookings().await[0]["id"].as_str().unwrap().to_string();
+
+    let sid = "CA00000000000000000000000000000102";
+    l.say(sid, ALICE, None).await;
+    let move_args = json!({"appointment_id": id, "date": l.date.to_string(), "time": "11:00"});
+    l.script
+        .push([tool("m3", "reschedule_appointment", move_args.clone())]);
+    let t = l.say(sid, ALICE, Some("move it to 11")).await;
+    let readback = said(&t);
+    assert!(
+        readback.starts_with("To confirm: move your Haircut on ")
+            && readback.contains("10:00 AM with Ana to ")
+            && readback.contains("at 11:00 AM"),
+        "{t}"
+    );
+    let before = l.bookings().await[0]["startsAt"].clone();
+    l.script.push([
+        tool("m4", "reschedule_appointment", move_args),
+        text("Moved to 11."),
+    ]);
+    l.say(sid, ALICE, Some("yes please")).await;
+    let after = l.bookings().await[0]["startsAt"].clone();
+    assert_ne!(before, after);
+    assert_eq!(
+        l.call_row(sid).await.unwrap().outcome,
+        Some(entities::CallOutcome::Rescheduled)
+    );
+
+    let cancel_args = json!({"appointment_id": id, "reason": "sick"});
+    l.script
+        .push([tool("m5", "cancel_appointment", cancel_args.clone())]);
+    let t = l.say(sid, ALICE, Some("actually cancel it")).await;
+    assert!(
+        said(&t).starts_with("To confirm: cancel your Haircut on "),
+        "{t}"
+    );
+    assert_eq!(l.bookings().await[0]["status"], "CONFIRMED");
+    l.script.push([
+        tool("m6", "cancel_appointment", cancel_args),
+        text("Canceled."),
+    ]);
+    l.say(sid, ALICE, Some("yes")).await;
+    assert_eq!(l.bookings().await[0]["status"], "CANCELED");
+    let row = l.call_row(sid).await.unwrap();
+    assert_eq!(row.outcome, Some(entities::CallOutcome::Canceled));
+    assert_eq!(row.intent, Some(entities::CallIntent::Cancel));
+    assert_eq!(row.booking_id.map(|b| b.to_string()), Some(id));
+}
