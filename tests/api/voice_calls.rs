@@ -235,6 +235,21 @@ impl Line {
         row
     }
 
+    /// Active slot holds of the tenant.
+    async fn holds(&self) -> usize {
+        let tenant: uuid::Uuid = self.owner.tenant_id.parse().unwrap();
+        let tx = self.app.state.db.read(tenant).await.unwrap();
+        let n = entities::slot_hold::Entity::find()
+            .filter(entities::slot_hold::Column::TenantId.eq(tenant))
+            .filter(entities::slot_hold::Column::ExpiresAt.gt(chrono::Utc::now()))
+            .all(&*tx)
+            .await
+            .unwrap()
+            .len();
+        tx.commit().await.unwrap();
+        n
+    }
+
     async fn set_transfer_number(&self, number: &str) {
         let data = self
             .app
@@ -307,6 +322,7 @@ async fn a_whole_voice_call_books_only_after_the_read_back_and_logs_the_call() {
         "{t2}"
     );
     assert!(l.bookings().await.is_empty());
+    assert_eq!(l.holds().await, 1, "the slot is held during the read-back");
     // The caller says yes and the model repeats the call: now it runs.
     l.script.push([
         tool("call_a3", "book_appointment", book_args(l.date)),
@@ -319,6 +335,7 @@ async fn a_whole_voice_call_books_only_after_the_read_back_and_logs_the_call() {
     assert_eq!(list[0]["source"], "AGENT");
     assert_eq!(list[0]["status"], "CONFIRMED");
     assert_eq!(list[0]["customer"]["phone"], ALICE);
+    assert_eq!(l.holds().await, 0, "the hold became the booking");
 
     // What we sent the model: the model, the caller's words, the tools.
     let sent = l.requests().await;
@@ -516,15 +533,26 @@ async fn without_a_yes_nothing_is_booked_moved_or_canceled() {
         text("Sorry, I can't do that."),
     ]);
     l.say(sid, ALICE, Some("yes")).await;
-    // Alice's own booking: read back, then she says no and the model insists.
+    // Alice's own booking: read back (Bob has 10:00, so 11:00), then she says no and
+    // the model insists.
+    let mut alice = book_args(l.date);
+    alice["time"] = json!("11:00");
     l.script
-        .push([tool("c3", "book_appointment", book_args(l.date))]);
+        .push([tool("c3", "book_appointment", alice.clone())]);
     let t = l.say(sid, ALICE, Some("book me at 10")).await;
     assert!(said(&t).starts_with("To confirm:"), "{t}");
-    l.script
-        .push([tool("c4", "book_appointment", book_args(l.date))]);
+    l.script.push([tool("c4", "book_appointment", alice)]);
     let t = l.say(sid, ALICE, Some("no, wait, make it Friday")).await;
-    assert!(said(&t).starts_with("To confirm:"), "read back again: {t}");
+    assert!(
+        said(&t).starts_with("To confirm:"),
+        "read back again: {t} {:?}",
+        l.call_row(sid).await.map(|r| r.tool_calls)
+    );
+    assert_eq!(
+        l.holds().await,
+        1,
+        "the dropped read-back's hold was released"
+    );
     // Another tenant's slug spoken aloud changes nothing either: the tenant is the URL's.
     l.script
         .push([text("This is the only salon I can help with.")]);

@@ -21,9 +21,11 @@
 //! **Read-back, enforced here and not by the prompt**: the first `book_appointment`,
 //! `reschedule_appointment` or `cancel_appointment` call of a change is not run; its
 //! checked details are read back ("To confirm: Haircut on Tuesday December 8 at 2:30 PM
-//! with Ana, for Sam. Shall I go ahead?") and stored as the call's pending action. It
-//! runs only when the caller's next words are a yes ([`affirmative`]) and the model then
-//! calls the same tool with the same arguments; anything else drops it.
+//! with Ana, for Sam. Shall I go ahead?") and stored as the call's pending action (a
+//! booking's slot is held meanwhile, [`tools::READ_BACK_HOLD_MINUTES`]). It runs only
+//! when the caller's next words are a yes ([`affirmative`]) and the model then calls the
+//! same tool with the same arguments (a booking with its hold); anything else drops it
+//! and releases the hold.
 //!
 //! **Never silence**: the model's whole work in a turn has a budget
 //! (`VOICE_LLM_BUDGET_MS`, default 8 s, under Twilio's 15 s); on a timeout or error the
@@ -170,6 +172,9 @@ struct Pending {
     words: String,
     /// The turn it was read back in (part of the exactly-once id of its run).
     turn: i32,
+    /// For a booking: the hold on its slot.
+    #[serde(default)]
+    hold_token: Option<String>,
 }
 
 /// One transcript line.
@@ -427,6 +432,8 @@ struct Turn {
     transcript: Vec<Line>,
     tool_log: Vec<Value>,
     pending: Option<Pending>,
+    /// Whether this turn ran the change the caller said yes to.
+    confirmed_used: bool,
 }
 
 impl Turn {
@@ -439,6 +446,7 @@ impl Turn {
                 .pending_action
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok()),
+            confirmed_used: false,
             row,
         }
     }
@@ -669,7 +677,9 @@ pub async fn voice(
     turn.row.turns += 1;
     turn.row.silent_turns = 0;
     turn.line("caller", &words);
-    let confirmed = turn.pending.take().filter(|_| affirmative(&words));
+    let previous = turn.pending.take();
+    let yes = affirmative(&words);
+    let confirmed = previous.clone().filter(|_| yes);
     turn.conversation.push(ChatMessage::User {
         content: words.clone(),
     });
@@ -682,7 +692,11 @@ pub async fn voice(
     let who = Caller {
         phone: turn.row.from_phone.clone(),
         request_only: cfg.booking_mode == PhoneBookingMode::Request,
+        hold_token: None,
     };
+    if !yes {
+        release(st, &rc, previous.as_ref()).await;
+    }
     let providers = st
         .registry
         .tenant(tenant_id)
@@ -706,14 +720,28 @@ pub async fn voice(
         &system,
         &tools_list,
         &mut turn,
-        confirmed,
+        confirmed.clone(),
         deadline,
         &cfg,
     )
     .await;
+    if !turn.confirmed_used {
+        // A yes the model did not act on: the held slot goes back.
+        release(st, &rc, confirmed.as_ref()).await;
+    }
     turn.line("assistant", &say);
     turn.save(st).await?;
     Ok(twiml(&urls, &say, &next))
+}
+
+/// Releases the slot hold of a dropped read-back, if any (failures only logged: the
+/// hold lapses by itself).
+async fn release(st: &GraphState, rc: &RequestCtx, pending: Option<&Pending>) {
+    if let Some(token) = pending.and_then(|p| p.hold_token.as_deref())
+        && let Err(e) = crate::bookings::service::release_hold(st, rc, token).await
+    {
+        tracing::warn!(request_id = %rc.request_id, error = ?e, "phone assistant: releasing a hold failed");
+    }
 }
 
 /// The model rounds of one caller turn: what to say and what comes next. Never fails:
@@ -867,21 +895,27 @@ async fn one_call(
             let same = confirmed
                 .as_ref()
                 .is_some_and(|p| p.name == c.name && p.arguments == arguments);
-            if same {
+            if same && !turn.confirmed_used {
                 let p_turn = confirmed.as_ref().map(|p| p.turn).unwrap_or_default();
                 let tc = ToolCall {
                     id: Some(call_id(format!("confirmed:{p_turn}"))),
                     ..tc
                 };
-                (tools::call(st, rc, who, &tc).await, true)
+                let held = Caller {
+                    hold_token: confirmed.as_ref().and_then(|p| p.hold_token.clone()),
+                    ..who.clone()
+                };
+                turn.confirmed_used = true;
+                (tools::call(st, rc, &held, &tc).await, true)
             } else {
                 match tools::read_back(st, rc, who, &tc).await {
-                    Ok(Ok(words)) => {
+                    Ok(Ok(tools::ReadBack { words, hold_token })) => {
                         turn.pending = Some(Pending {
                             name: c.name.clone(),
                             arguments: arguments.clone(),
                             words: words.clone(),
                             turn: turn.row.turns,
+                            hold_token,
                         });
                         *read_back = Some(words.clone());
                         (

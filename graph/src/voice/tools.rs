@@ -109,6 +109,9 @@ pub struct Caller {
     /// Whether bookings are only requests (`PENDING` until an operator confirms them):
     /// the built-in phone assistant of a tenant whose assistant settings say so.
     pub request_only: bool,
+    /// A slot hold to book with (`holdToken` of `createBooking`): the built-in phone
+    /// assistant holds the slot while it reads a booking back.
+    pub hold_token: Option<String>,
 }
 
 impl Caller {
@@ -118,6 +121,7 @@ impl Caller {
         Caller {
             phone: number.and_then(normalize_phone),
             request_only: false,
+            hold_token: None,
         }
     }
 }
@@ -809,7 +813,7 @@ async fn book_appointment(
         },
         source: BookingSource::Agent,
         idempotency_key: call_id.map(|id| format!("voice-tool-call:{id}")),
-        hold_token: None,
+        hold_token: caller.hold_token.clone(),
         location: None,
         extra_service_ids: vec![],
         addon_ids: vec![],
@@ -1278,18 +1282,31 @@ async fn business_info(
     Ok(ToolOutput::ok(sentences.join(" "), data))
 }
 
+/// How long the slot of a booking being read back is held, minutes.
+pub const READ_BACK_HOLD_MINUTES: i32 = 10;
+
+/// A change ready to be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadBack {
+    /// What it would do, in words ("Haircut on Tuesday December 8 at 2:30 PM with Ana").
+    pub words: String,
+    /// For a booking: the hold on its slot (book with it, or release it).
+    pub hold_token: Option<String>,
+}
+
 /// What a change tool (`book_appointment`, `reschedule_appointment`,
-/// `cancel_appointment`) would do, in words to read back to the caller before it runs
-/// ("Haircut on Tuesday December 8 at 2:30 PM with Ana"), after the same checks of its
-/// arguments the tool makes (service and staff names, date and time, that the
-/// appointment is the caller's). `Ok(Err(output))`: the tool would refuse; `output`
-/// says why. Errors: database errors only.
+/// `cancel_appointment`) would do, in words to read back to the caller before it runs,
+/// after the same checks of its arguments the tool makes (service and staff names,
+/// date and time, that the appointment is the caller's). A booking's slot is held for
+/// [`READ_BACK_HOLD_MINUTES`] (refused like the booking when it is taken).
+/// `Ok(Err(output))`: the tool would refuse; `output` says why. Errors: database
+/// errors only.
 pub async fn read_back(
     st: &GraphState,
     rc: &RequestCtx,
     caller: &Caller,
     tc: &ToolCall,
-) -> Result<Result<String, ToolOutput>, ApiError> {
+) -> Result<Result<ReadBack, ToolOutput>, ApiError> {
     let Some(tool) = Tool::parse(&tc.name).filter(|t| t.writes()) else {
         return Ok(Err(ToolOutput::fail("not a change tool")));
     };
@@ -1314,9 +1331,9 @@ pub async fn read_back(
         Tool::BookAppointment => {
             let a = args!(BookAppointmentArgs);
             let svc = check!(b.service(&a.service));
-            let staff = match a.staff.as_deref().filter(|s| !s.trim().is_empty()) {
-                Some(s) => format!("with {}", check!(b.staff_member(s)).name),
-                None => "with the first available team member".to_string(),
+            let member = match a.staff.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(s) => Some(check!(b.staff_member(s))),
+                None => None,
             };
             let at = check!(b.instant(&a.date, &a.time));
             if caller.phone.is_none()
@@ -1328,12 +1345,30 @@ pub async fn read_back(
                     "I need the customer's phone number to book (customer_phone)",
                 )));
             }
-            Ok(Ok(format!(
-                "{} on {} {staff}, for {}",
-                svc.name,
-                speech::at(at, b.tz),
-                speech::one_line(&a.customer_name.chars().take(100).collect::<String>())
-            )))
+            let held = match bookings::hold(
+                st,
+                rc,
+                svc.id,
+                member.map(|m| m.id),
+                at,
+                Some(READ_BACK_HOLD_MINUTES),
+                None,
+            )
+            .await?
+            {
+                Ok(h) => h,
+                Err(errors) => return Ok(Err(refusal(&errors))),
+            };
+            Ok(Ok(ReadBack {
+                words: format!(
+                    "{} on {} with {}, for {}",
+                    svc.name,
+                    speech::at(at, b.tz),
+                    b.staff_name(held.hold.staff_member_id),
+                    speech::one_line(&a.customer_name.chars().take(100).collect::<String>())
+                ),
+                hold_token: Some(held.token),
+            }))
         }
         Tool::RescheduleAppointment => {
             let a = args!(RescheduleAppointmentArgs);
@@ -1343,11 +1378,14 @@ pub async fn read_back(
                 return Ok(Err(not_found()));
             };
             let at = check!(b.instant(&a.date, &a.time));
-            Ok(Ok(format!(
-                "move your {} to {}",
-                b.appointment_words(&current),
-                speech::at(at, b.tz)
-            )))
+            Ok(Ok(ReadBack {
+                words: format!(
+                    "move your {} to {}",
+                    b.appointment_words(&current),
+                    speech::at(at, b.tz)
+                ),
+                hold_token: None,
+            }))
         }
         Tool::CancelAppointment => {
             let a = args!(CancelAppointmentArgs);
@@ -1356,7 +1394,10 @@ pub async fn read_back(
             let Some(current) = owned(st, rc, &phone, id).await? else {
                 return Ok(Err(not_found()));
             };
-            Ok(Ok(format!("cancel your {}", b.appointment_words(&current))))
+            Ok(Ok(ReadBack {
+                words: format!("cancel your {}", b.appointment_words(&current)),
+                hold_token: None,
+            }))
         }
         _ => Ok(Err(ToolOutput::fail("not a change tool"))),
     }
