@@ -79,6 +79,8 @@ pub struct Settings {
     pub sms: SmsSettings,
     /// Routing providers (Mapbox endpoint and timeout).
     pub routing: RoutingSettings,
+    /// The built-in phone assistant (turn budget, turn limit, LLM endpoint rules).
+    pub voice: VoiceSettings,
     /// `METRICS_TOKEN`: the bearer token `GET /metrics` requires. Unset: `/metrics` is
     /// open in development and not served in production.
     pub metrics_token: Option<Secret>,
@@ -155,6 +157,23 @@ pub struct RoutingSettings {
     /// `MAPBOX_TIMEOUT_SECS`: per-request timeout of Mapbox calls (default 5); a
     /// timeout makes availability fall back to the built-in estimate.
     pub mapbox_timeout: Duration,
+}
+
+/// The built-in phone assistant (Twilio Voice turn loop with the tenant's `openai`
+/// plugin).
+#[derive(Debug, Clone)]
+pub struct VoiceSettings {
+    /// Turn budget, limits and summary switch (`VOICE_LLM_BUDGET_MS`, default 8000:
+    /// the whole model work of one turn, well under Twilio's 15 s webhook timeout;
+    /// `VOICE_MAX_TURNS`, default 30; `VOICE_MAX_CALLS_PER_HOUR`, default 120 per
+    /// tenant).
+    pub platform: graph::platform::VoicePlatform,
+    /// `OPENAI_TIMEOUT_SECS`: per-request timeout of the OpenAI client (default 30; the
+    /// turn budget cuts a phone turn shorter).
+    pub llm_timeout: Duration,
+    /// `OPENAI_ALLOW_HTTP`: whether a tenant's `openai` `baseUrl` may be plain
+    /// `http://` (default: yes in development, no in production).
+    pub llm_allow_http: bool,
 }
 
 /// Rate limits (see the README's Security section) and client addresses.
@@ -359,6 +378,11 @@ impl Settings {
             routing: RoutingSettings {
                 mapbox_api_base: "http://127.0.0.1:9".into(),
                 mapbox_timeout: Duration::from_secs(2),
+            },
+            voice: VoiceSettings {
+                platform: graph::platform::VoicePlatform::default(),
+                llm_timeout: Duration::from_secs(5),
+                llm_allow_http: true,
             },
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(5),
@@ -588,6 +612,17 @@ impl Settings {
                     .map(|u| u.trim_end_matches('/').to_string())
                     .unwrap_or_else(|| integrations::mapbox::DEFAULT_BASE_URL.into()),
                 mapbox_timeout: Duration::from_secs(parse_env("MAPBOX_TIMEOUT_SECS", 5)?.max(1)),
+            },
+            voice: VoiceSettings {
+                platform: graph::platform::VoicePlatform {
+                    llm_budget: Duration::from_millis(
+                        parse_env::<u64>("VOICE_LLM_BUDGET_MS", 8_000)?.clamp(500, 12_000),
+                    ),
+                    max_turns: parse_env::<u32>("VOICE_MAX_TURNS", 30)?.clamp(1, 200),
+                    max_calls_per_hour: parse_env::<u32>("VOICE_MAX_CALLS_PER_HOUR", 120)?.max(1),
+                },
+                llm_timeout: Duration::from_secs(parse_env("OPENAI_TIMEOUT_SECS", 30)?.max(1)),
+                llm_allow_http: parse_bool("OPENAI_ALLOW_HTTP", app_env == AppEnv::Development)?,
             },
             sms: SmsSettings {
                 smtp_timeout: Duration::from_secs(parse_env("SMTP_TIMEOUT_SECS", 15)?),

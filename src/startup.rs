@@ -103,6 +103,8 @@ pub async fn graph_state_with(
             mapbox_base_url: settings.routing.mapbox_api_base.clone(),
             mapbox_timeout: Some(settings.routing.mapbox_timeout),
             mapbox_pools: Default::default(),
+            llm_timeout: Some(settings.voice.llm_timeout),
+            llm_allow_http: settings.voice.llm_allow_http,
         },
     ));
     Ok(GraphState {
@@ -123,6 +125,7 @@ pub async fn graph_state_with(
             trial_days: settings.billing.trial_days,
             fee_bps: settings.billing.platform_fee_bps,
             sms: settings.sms.platform.clone(),
+            voice: settings.voice.platform.clone(),
             google_calendar: google_setup(settings)?,
         }),
         jobs: Arc::new(JobsConfig {

@@ -252,6 +252,81 @@ pub enum MessageKind {
 }
 }
 
+stored_enum! {
+/// Where a phone call stands, after Twilio's `CallStatus`
+/// (<https://www.twilio.com/docs/voice/api/call-resource#call-status-values>).
+pub enum CallStatus {
+    /// The assistant is talking with the caller.
+    InProgress,
+    /// The call ended normally.
+    Completed,
+    /// The line was busy.
+    Busy,
+    /// The call could not be connected.
+    Failed,
+    /// Nobody answered.
+    NoAnswer,
+    /// Hung up before it was answered.
+    Canceled,
+}
+}
+
+stored_enum! {
+/// What a caller wanted, as the assistant's tool calls show it.
+pub enum CallIntent {
+    /// A new appointment.
+    Book,
+    /// Move an appointment.
+    Reschedule,
+    /// Cancel an appointment.
+    Cancel,
+    /// Hours, services, prices, policies.
+    Question,
+    /// Anything else.
+    Other,
+}
+}
+
+stored_enum! {
+/// How a call ended.
+pub enum CallOutcome {
+    /// An appointment was booked (or requested, when the business approves bookings).
+    Booked,
+    /// An appointment was moved.
+    Rescheduled,
+    /// An appointment was canceled.
+    Canceled,
+    /// The caller's questions were answered; nothing changed.
+    Answered,
+    /// Handed over to a person (`<Dial>`).
+    Transferred,
+    /// The caller left a message.
+    Voicemail,
+    /// The caller hung up before anything was done.
+    Abandoned,
+}
+}
+
+stored_enum! {
+/// What the phone assistant does outside business hours.
+pub enum AfterHoursMode {
+    /// Answers as during the day.
+    Answer,
+    /// Offers to take a message (`<Record>`), which lands in the call log.
+    TakeMessage,
+}
+}
+
+stored_enum! {
+/// How the phone assistant books.
+pub enum PhoneBookingMode {
+    /// Books directly (`CONFIRMED`).
+    Book,
+    /// Only requests: the booking is `PENDING` until an operator confirms it.
+    Request,
+}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! integer count of minor units (`*_cents`).
 
 pub mod agent_key;
+pub mod assistant_settings;
 pub mod availability_override;
 pub mod booking;
 pub mod booking_item;
@@ -14,6 +15,7 @@ pub mod calendar_calendar;
 pub mod calendar_connection;
 pub mod calendar_event_link;
 pub mod calendar_oauth_state;
+pub mod call;
 pub mod conversation;
 pub mod customer;
 pub mod email;
@@ -42,8 +44,9 @@ pub mod webhook_event;
 pub mod working_hours;
 
 pub use kinds::{
-    BookingSource, BookingStatus, JobStatus, MessageDirection, MessageKind, MessageStatus,
-    PaymentKind, PaymentMethod, PaymentStatus, TenantStatus,
+    AfterHoursMode, BookingSource, BookingStatus, CallIntent, CallOutcome, CallStatus, JobStatus,
+    MessageDirection, MessageKind, MessageStatus, PaymentKind, PaymentMethod, PaymentStatus,
+    PhoneBookingMode, TenantStatus,
 };
 
 use sea_orm::EntityTrait;
@@ -96,5 +99,7 @@ tenant_owned!(
     calendar_calendar,
     calendar_busy_block,
     calendar_event_link,
-    calendar_oauth_state
+    calendar_oauth_state,
+    call,
+    assistant_settings
 );

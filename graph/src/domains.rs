@@ -11,5 +11,6 @@ pub fn extensions() -> Extensions<GraphState> {
     crate::payments::register(&mut ext);
     crate::messaging::register(&mut ext);
     crate::calendar::register(&mut ext);
+    crate::voice::register(&mut ext);
     ext
 }

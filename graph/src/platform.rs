@@ -62,9 +62,36 @@ pub struct PlatformConfig {
     pub fee_bps: [i64; 3],
     /// Text-message settings.
     pub sms: SmsPlatform,
+    /// The built-in phone assistant's limits.
+    pub voice: VoicePlatform,
     /// Google Calendar (OAuth client and API), when `GOOGLE_CLIENT_ID` and
     /// `GOOGLE_CLIENT_SECRET` are set.
     pub google_calendar: Option<std::sync::Arc<crate::calendar::GoogleSetup>>,
+}
+
+/// Limits of the built-in phone assistant (Twilio Voice turn loop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoicePlatform {
+    /// Time the model may take in one caller turn, all tool rounds together
+    /// (`VOICE_LLM_BUDGET_MS`, default 8 s: Twilio waits 15 s for a webhook answer,
+    /// <https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides>).
+    pub llm_budget: std::time::Duration,
+    /// Caller turns per call before the assistant hands over (or says goodbye)
+    /// (`VOICE_MAX_TURNS`, default 30).
+    pub max_turns: u32,
+    /// New calls the assistant takes per tenant per hour; more are offered the
+    /// transfer or a goodbye (`VOICE_MAX_CALLS_PER_HOUR`, default 120).
+    pub max_calls_per_hour: u32,
+}
+
+impl Default for VoicePlatform {
+    fn default() -> Self {
+        VoicePlatform {
+            llm_budget: std::time::Duration::from_secs(8),
+            max_turns: 30,
+            max_calls_per_hour: 120,
+        }
+    }
 }
 
 /// Platform-level text-message settings.

@@ -19,6 +19,8 @@ use crate::scheduling::{SchedulingMutation, SchedulingQuery};
 use crate::staff::{StaffMutation, StaffQuery};
 use crate::state::GraphState;
 use crate::tenant_plugins::{PluginMutation, PluginQuery};
+use crate::voice::assistant::{AssistantMutation, AssistantQuery};
+use crate::voice::calls::CallQuery;
 use crate::voice::{VoiceMutation, VoiceQuery};
 
 /// The query root.
@@ -40,6 +42,8 @@ pub struct Query(
     CalendarQuery,
     DispatchQuery,
     VoiceQuery,
+    AssistantQuery,
+    CallQuery,
 );
 
 /// The mutation root.
@@ -60,6 +64,7 @@ pub struct Mutation(
     CalendarMutation,
     DispatchMutation,
     VoiceMutation,
+    AssistantMutation,
 );
 
 /// The subscription root.

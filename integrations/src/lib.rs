@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod email;
 pub mod google_calendar;
+pub mod llm;
 pub mod mapbox;
 pub mod payments;
 pub mod polyline;

@@ -15,6 +15,7 @@ mod m20261202_000006_keyset_indexes;
 mod m20261202_000007_google_calendar;
 mod m20261202_000008_dispatch;
 mod m20261203_000009_deferrable_overlap;
+mod m20261203_000010_voice_calls;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -58,6 +59,7 @@ pub fn all_tenant_tables() -> impl Iterator<Item = &'static str> {
         .chain(m20261202_000004_extension_points::TABLES)
         .chain(m20261202_000005_messaging::TABLES)
         .chain(m20261202_000007_google_calendar::TABLES)
+        .chain(m20261203_000010_voice_calls::TABLES)
         .copied()
 }
 
@@ -103,6 +105,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_google_calendar::Migration),
             Box::new(m20261202_000008_dispatch::Migration),
             Box::new(m20261203_000009_deferrable_overlap::Migration),
+            Box::new(m20261203_000010_voice_calls::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use integrations::email::EmailProvider;
+use integrations::llm::LlmProvider;
 use integrations::payments::PaymentProvider;
 use integrations::sms::SmsProvider;
 use integrations::stripe::StripeClient;
@@ -114,6 +115,12 @@ pub struct PlatformProviders {
     /// Per-token rate limiters and per-tenant matrix caches, which outlive the tenants'
     /// rebuilt clients.
     pub mapbox_pools: integrations::mapbox::MapboxPools,
+    /// Timeout of one chat completion (`None`: the client's default, 30 s); the voice
+    /// turn loop applies its own, shorter, budget on top.
+    pub llm_timeout: Option<std::time::Duration>,
+    /// Whether an `openai` plugin's `baseUrl` may be plain `http://` (development and
+    /// tests, against a local server); otherwise only `https://`.
+    pub llm_allow_http: bool,
 }
 
 /// What a plugin sees while building a tenant's providers.
@@ -172,6 +179,8 @@ pub struct TenantProviders {
     pub sms: Option<Arc<dyn SmsProvider>>,
     /// Email (the built-in log unless an email plugin replaces it).
     pub email: Option<Arc<dyn EmailProvider>>,
+    /// A language model (the voice assistant's), when an LLM plugin is configured.
+    pub llm: Option<Arc<dyn LlmProvider>>,
     /// Ids of the tenant's enabled (configured) plugins.
     pub enabled: Vec<String>,
     inbound: BTreeMap<&'static str, Arc<dyn InboundVerifier>>,
@@ -184,6 +193,7 @@ impl Default for TenantProviders {
             routing: Arc::new(HaversineRouting::default()),
             sms: None,
             email: None,
+            llm: None,
             enabled: Vec::new(),
             inbound: BTreeMap::new(),
         }

@@ -91,8 +91,16 @@ fn catalog_contents() {
             "email_log",
             "mapbox",
             "builtin_routing",
-            "retell"
+            "retell",
+            "openai"
         ]
+    );
+    let ai = spec("openai").unwrap();
+    assert_eq!(ai.capability, Capability::Llm);
+    assert!(ai.field("apiKey").is_some_and(|f| f.secret && f.required));
+    assert!(
+        ai.field("baseUrl")
+            .is_some_and(|f| !f.secret && !f.required)
     );
     let mb = spec("mapbox").unwrap();
     assert_eq!(mb.capability, Capability::Routing);

@@ -31,5 +31,6 @@ mod statements;
 mod team_dispatch;
 mod traces;
 mod upgrade;
+mod voice_calls;
 mod voice_sgd;
 mod voice_tools;

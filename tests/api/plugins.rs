@@ -220,7 +220,8 @@ async fn catalog_lists_plugins_to_owners_only() {
             "email_log",
             "mapbox",
             "builtin_routing",
-            "retell"
+            "retell",
+            "openai"
         ]
     );
 

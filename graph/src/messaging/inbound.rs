@@ -116,9 +116,13 @@ impl InboundHandler<GraphState> for TwilioInbound {
         match req.action {
             Some("sms") => incoming(st, tenant_id, &params).await,
             Some("status") => status(st, tenant_id, &params, req.query).await,
+            // Voice calls: the built-in phone assistant (`crate::voice::phone`).
+            Some("voice") => crate::voice::phone::voice(st, tenant_id, &params).await,
+            Some("voice-status") => crate::voice::phone::status(st, tenant_id, &params).await,
+            Some("voice-recording") => crate::voice::phone::recording(st, tenant_id, &params).await,
             _ => Ok(InboundReply::json(
                 404,
-                serde_json::json!({"error": "unknown endpoint: use /twilio/sms or /twilio/status"}),
+                serde_json::json!({"error": "unknown endpoint: use /twilio/sms, /twilio/status, /twilio/voice, /twilio/voice-status or /twilio/voice-recording"}),
             )),
         }
     }

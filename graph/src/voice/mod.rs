@@ -5,13 +5,18 @@
 //!   descriptions (GraphQL input objects in the SDL, serde shapes for tool calls);
 //! - [`schema`]: `agentTools`, the tools as OpenAI function tools generated from them;
 //! - [`tools`]: dispatch and exactly-once execution under the agent principal;
-//! - [`speech`]: speakable wording.
+//! - [`speech`]: speakable wording;
+//! - [`phone`]: the built-in phone assistant (Twilio Voice turn loop with the tenant's
+//!   `openai` plugin), with its settings in [`assistant`] and its call log in [`calls`].
 //!
 //! The HTTP endpoints for external platforms (`/agent/{tenant_slug}/tool-calls` for Vapi
 //! and OpenAI-style callers, `/agent/{tenant_slug}/retell`) live in the server crate and
 //! call [`tools::call`].
 
 pub mod args;
+pub mod assistant;
+pub mod calls;
+pub mod phone;
 pub mod schema;
 pub mod speech;
 pub mod tools;
@@ -20,8 +25,15 @@ use async_graphql::{Context, Json, Object, SimpleObject};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::extensions::Extensions;
 use crate::guards::{OWNER, RoleGuard};
-use crate::state::{caller, state};
+use crate::state::{GraphState, caller, state};
+
+/// Registers the phone assistant's after-call summary job.
+pub fn register(ext: &mut Extensions<GraphState>) {
+    ext.jobs
+        .register(std::sync::Arc::new(phone::SummaryHandler));
+}
 
 /// Voice-agent queries.
 #[derive(Default)]

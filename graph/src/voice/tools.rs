@@ -106,6 +106,12 @@ pub struct Caller {
     /// The caller's number, normalised to E.164; `None` when withheld or not a phone
     /// call (then appointments cannot be looked up or changed).
     pub phone: Option<String>,
+    /// Whether bookings are only requests (`PENDING` until an operator confirms them):
+    /// the built-in phone assistant of a tenant whose assistant settings say so.
+    pub request_only: bool,
+    /// A slot hold to book with (`holdToken` of `createBooking`): the built-in phone
+    /// assistant holds the slot while it reads a booking back.
+    pub hold_token: Option<String>,
 }
 
 impl Caller {
@@ -114,6 +120,8 @@ impl Caller {
     pub fn from_raw(number: Option<&str>) -> Caller {
         Caller {
             phone: number.and_then(normalize_phone),
+            request_only: false,
+            hold_token: None,
         }
     }
 }
@@ -798,10 +806,14 @@ async fn book_appointment(
         customer: CustomerChoice::Details(customer),
         address: None,
         notes: a.notes.filter(|n| !n.trim().is_empty()),
-        status: BookingStatus::Confirmed,
+        status: if caller.request_only {
+            BookingStatus::Pending
+        } else {
+            BookingStatus::Confirmed
+        },
         source: BookingSource::Agent,
         idempotency_key: call_id.map(|id| format!("voice-tool-call:{id}")),
-        hold_token: None,
+        hold_token: caller.hold_token.clone(),
         location: None,
         extra_service_ids: vec![],
         addon_ids: vec![],
@@ -809,6 +821,17 @@ async fn book_appointment(
     match bookings::create(st, rc, nb).await? {
         Ok(created) => {
             let bk = &created.booking;
+            if bk.status == BookingStatus::Pending {
+                return Ok(ToolOutput::ok(
+                    format!(
+                        "Requested: {}, {}. The team will confirm it by text. Appointment id {}.",
+                        b.appointment_words(bk),
+                        speech::money(bk.price_cents, &bk.currency),
+                        bk.id
+                    ),
+                    json!({"booked": true, "pending": true, "appointment": b.appointment_json(bk)}),
+                ));
+            }
             Ok(ToolOutput::ok(
                 format!(
                     "Booked: {}, {}. Appointment id {}.",
@@ -1257,6 +1280,127 @@ async fn business_info(
         });
     }
     Ok(ToolOutput::ok(sentences.join(" "), data))
+}
+
+/// How long the slot of a booking being read back is held, minutes.
+pub const READ_BACK_HOLD_MINUTES: i32 = 10;
+
+/// A change ready to be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadBack {
+    /// What it would do, in words ("Haircut on Tuesday December 8 at 2:30 PM with Ana").
+    pub words: String,
+    /// For a booking: the hold on its slot (book with it, or release it).
+    pub hold_token: Option<String>,
+}
+
+/// What a change tool (`book_appointment`, `reschedule_appointment`,
+/// `cancel_appointment`) would do, in words to read back to the caller before it runs,
+/// after the same checks of its arguments the tool makes (service and staff names,
+/// date and time, that the appointment is the caller's). A booking's slot is held for
+/// [`READ_BACK_HOLD_MINUTES`] (refused like the booking when it is taken).
+/// `Ok(Err(output))`: the tool would refuse; `output` says why. Errors: database
+/// errors only.
+pub async fn read_back(
+    st: &GraphState,
+    rc: &RequestCtx,
+    caller: &Caller,
+    tc: &ToolCall,
+) -> Result<Result<ReadBack, ToolOutput>, ApiError> {
+    let Some(tool) = Tool::parse(&tc.name).filter(|t| t.writes()) else {
+        return Ok(Err(ToolOutput::fail("not a change tool")));
+    };
+    let b = Business::load(st, rc).await?;
+    macro_rules! args {
+        ($t:ty) => {
+            match parse_args::<$t>(&tc.arguments) {
+                Ok(a) => a,
+                Err(out) => return Ok(Err(out)),
+            }
+        };
+    }
+    macro_rules! check {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(out) => return Ok(Err(out)),
+            }
+        };
+    }
+    match tool {
+        Tool::BookAppointment => {
+            let a = args!(BookAppointmentArgs);
+            let svc = check!(b.service(&a.service));
+            let member = match a.staff.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(s) => Some(check!(b.staff_member(s))),
+                None => None,
+            };
+            let at = check!(b.instant(&a.date, &a.time));
+            if caller.phone.is_none()
+                && a.customer_phone
+                    .as_deref()
+                    .is_none_or(|p| p.trim().is_empty())
+            {
+                return Ok(Err(ToolOutput::fail(
+                    "I need the customer's phone number to book (customer_phone)",
+                )));
+            }
+            let held = match bookings::hold(
+                st,
+                rc,
+                svc.id,
+                member.map(|m| m.id),
+                at,
+                Some(READ_BACK_HOLD_MINUTES),
+                None,
+            )
+            .await?
+            {
+                Ok(h) => h,
+                Err(errors) => return Ok(Err(refusal(&errors))),
+            };
+            Ok(Ok(ReadBack {
+                words: format!(
+                    "{} on {} with {}, for {}",
+                    svc.name,
+                    speech::at(at, b.tz),
+                    b.staff_name(held.hold.staff_member_id),
+                    speech::one_line(&a.customer_name.chars().take(100).collect::<String>())
+                ),
+                hold_token: Some(held.token),
+            }))
+        }
+        Tool::RescheduleAppointment => {
+            let a = args!(RescheduleAppointmentArgs);
+            let phone = check!(caller_phone(caller)).to_string();
+            let id = check!(parse_appointment_id(&a.appointment_id));
+            let Some(current) = owned(st, rc, &phone, id).await? else {
+                return Ok(Err(not_found()));
+            };
+            let at = check!(b.instant(&a.date, &a.time));
+            Ok(Ok(ReadBack {
+                words: format!(
+                    "move your {} to {}",
+                    b.appointment_words(&current),
+                    speech::at(at, b.tz)
+                ),
+                hold_token: None,
+            }))
+        }
+        Tool::CancelAppointment => {
+            let a = args!(CancelAppointmentArgs);
+            let phone = check!(caller_phone(caller)).to_string();
+            let id = check!(parse_appointment_id(&a.appointment_id));
+            let Some(current) = owned(st, rc, &phone, id).await? else {
+                return Ok(Err(not_found()));
+            };
+            Ok(Ok(ReadBack {
+                words: format!("cancel your {}", b.appointment_words(&current)),
+                hold_token: None,
+            }))
+        }
+        _ => Ok(Err(ToolOutput::fail("not a change tool"))),
+    }
 }
 
 #[cfg(test)]

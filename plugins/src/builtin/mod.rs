@@ -5,6 +5,7 @@
 pub mod email_log;
 pub mod manual;
 pub mod mapbox;
+pub mod openai;
 pub mod retell;
 pub mod routing;
 pub mod sms_log;
@@ -26,6 +27,7 @@ pub static ALL: &[&dyn Plugin] = &[
     &mapbox::Mapbox,
     &routing::BuiltinRouting,
     &retell::Retell,
+    &openai::OpenAi,
 ];
 
 /// The plugin with catalog id `id`.
