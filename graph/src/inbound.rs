@@ -78,6 +78,25 @@ impl InboundRequest<'_> {
     }
 }
 
+/// Escapes text for XML (TwiML) element content or an attribute value: `&`, `<`, `>`
+/// and both quotes.
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// The first value of form field `name` in decoded `application/x-www-form-urlencoded`
+/// pairs (Twilio's webhook bodies).
+pub fn form_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// What the HTTP edge answers a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundReply {

@@ -23,7 +23,10 @@ use uuid::Uuid;
 use crate::db::scoped;
 use crate::error::ApiError;
 use crate::events::{Envelope, MessageEventKind};
-use crate::inbound::{self, InboundEvent, InboundHandler, InboundReply, InboundRequest};
+use crate::inbound::{
+    self, InboundEvent, InboundHandler, InboundReply, InboundRequest, form_param as param,
+    xml_escape,
+};
 use crate::messaging::delivery::{TWILIO_UNSUBSCRIBED, status_of};
 use crate::messaging::service::{
     self as svc, MAX_BODY_CHARS, set_opt_out, thread_for_phone, touch,
@@ -80,21 +83,6 @@ pub fn keyword(body: &str) -> Option<Keyword> {
     } else {
         None
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// Twilio's inbound handler.

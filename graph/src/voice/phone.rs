@@ -65,7 +65,7 @@ use crate::auth::tokens::hash_token;
 use crate::context::{Principal, RequestCtx};
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
-use crate::inbound::InboundReply;
+use crate::inbound::{InboundReply, form_param as param, xml_escape};
 use crate::jobs::{self, Job, JobHandler};
 use crate::state::GraphState;
 use crate::util::{normalize_phone, now};
@@ -92,22 +92,6 @@ pub fn xml_text(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-/// Escapes text for a TwiML attribute value (also both quotes).
-pub fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// Whether a caller's words are a yes to a read-back: a yes word ("yes", "yeah",
