@@ -10,6 +10,7 @@ pub mod assistant_settings;
 pub mod availability_override;
 pub mod booking;
 pub mod booking_item;
+pub mod by_index;
 pub mod calendar_busy_block;
 pub mod calendar_calendar;
 pub mod calendar_connection;

@@ -151,3 +151,64 @@ async fn pages_without_a_total_still_know_whether_more_follow() {
     assert_eq!(total["customers"]["totalCount"], 5);
     assert_eq!(total["customers"]["pageInfo"]["hasNextPage"], true);
 }
+
+#[tokio::test]
+async fn a_joined_page_reads_exactly_what_single_loads_read() {
+    // The joined page decodes its 60 columns by position (`entities::by_index`); every
+    // field, NULLs included, must equal what `booking(id)` reads through the loaders.
+    let app = crate::helpers::spawn_app().await;
+    let owner = app.sign_up(&slug("joined")).await;
+    let service = app.create_service(&owner.token, 45).await;
+    let staff = app
+        .create_staff(&owner.token, "Jo", &every_day("08:00", "18:00"))
+        .await;
+    let day = next_weekday(Weekday::Thu, 3);
+    let with_notes = app
+        .create_customer(&owner.token, "Noted", "+14155550181")
+        .await;
+    app.gql(
+        Some(&owner.token),
+        "mutation($id: ID!) { updateCustomer(id: $id, input: {notes: \"gate code 4\", email: \"n@example.com\"}) { userErrors { code } } }",
+        json!({"id": with_notes}),
+    )
+    .await;
+    let bare = app
+        .create_customer(&owner.token, "Bare", "+14155550182")
+        .await;
+    for (c, time) in [(&with_notes, "09:00"), (&bare, "10:30")] {
+        let b = app
+            .book(&owner.token, &service, &staff, c, &local(NY, day, time))
+            .await;
+        assert_eq!(b["userErrors"], json!([]), "{b}");
+    }
+    let fields = "id status startsAt endsAt durationMinutes address priceCents currency source notes blockedFrom blockedUntil plannedArrivalAt routePosition latitude longitude seriesId assignmentReason createdAt updatedAt depositExpiresAt \
+        customer { id name phone email address notes archived createdAt } \
+        service { id name description durationMinutes priceCents active displayOrder bufferBeforeMinutes bufferAfterMinutes slotIntervalMinutes minNoticeMinutes } \
+        staffMember { id name active userId homeBase { latitude longitude } serviceArea { radiusKm } }";
+    let page = app
+        .gql(
+            Some(&owner.token),
+            &format!("{{ bookings(first: 10) {{ edges {{ node {{ {fields} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let nodes: Vec<_> = page["bookings"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert_eq!(nodes.len(), 2, "{page}");
+    assert_eq!(nodes[0]["customer"]["notes"], "gate code 4", "{page}");
+    assert_eq!(nodes[1]["customer"]["notes"], json!(null), "{page}");
+    for node in &nodes {
+        let one = app
+            .gql(
+                Some(&owner.token),
+                &format!("query($id: ID!) {{ booking(id: $id) {{ {fields} }} }}"),
+                json!({"id": node["id"]}),
+            )
+            .await;
+        assert_eq!(&one["booking"], node);
+    }
+}

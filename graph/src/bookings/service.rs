@@ -10,12 +10,14 @@
 //!   auto-assigned, the next qualified staff member is tried.
 
 use chrono::{DateTime, Duration, Utc};
+use entities::by_index::ByIndex;
 use entities::{
     BookingSource, BookingStatus, TenantStatus, booking, booking_item, customer, slot_hold, tenant,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait,
+    Select, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -1037,6 +1039,36 @@ pub type WithEdges = (
     Option<entities::staff_member::Model>,
 );
 
+/// A booking row with its LEFT JOINed customer, service and staff member, decoded by
+/// column position (see [`entities::by_index`]); selected by [`joined_edges`].
+struct EdgeRow(WithEdges);
+
+impl FromQueryResult for EdgeRow {
+    fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
+        let at = &mut 0;
+        Ok(Self((
+            booking::Model::decode(res, at)?,
+            entities::customer::Model::decode_optional(res, at)?,
+            entities::service::Model::decode_optional(res, at)?,
+            entities::staff_member::Model::decode_optional(res, at)?,
+        )))
+    }
+}
+
+/// `q` widened to select, after the booking's own columns, its customer's, service's and
+/// staff member's (LEFT JOINs on the composite `(tenant_id, id)` relations), in the
+/// order [`EdgeRow`] decodes them.
+fn joined_edges(q: Select<booking::Entity>) -> Select<booking::Entity> {
+    q.select_only()
+        .columns(booking::Model::columns())
+        .join(JoinType::LeftJoin, booking::Relation::Customer.def())
+        .join(JoinType::LeftJoin, booking::Relation::Service.def())
+        .join(JoinType::LeftJoin, booking::Relation::StaffMember.def())
+        .columns(entities::customer::Model::columns())
+        .columns(entities::service::Model::columns())
+        .columns(entities::staff_member::Model::columns())
+}
+
 /// Lists bookings by start time (keyset pages, see [`crate::pagination`]); technicians
 /// get only their own. With `edges`, each booking's customer, service and staff member
 /// come joined in the page's one statement (on the composite `(tenant_id, id)` keys;
@@ -1079,11 +1111,14 @@ pub async fn list(
             q,
             keys,
             args,
-            |q| {
-                q.find_also_related(entities::customer::Entity)
-                    .find_also(booking::Entity, entities::service::Entity)
-                    .find_also(booking::Entity, entities::staff_member::Entity)
+            |q| async move {
+                Ok(joined_edges(q)
+                    .into_model::<EdgeRow>()
                     .all(conn)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.0)
+                    .collect())
             },
             |r| &r.0,
         )
