@@ -249,6 +249,9 @@ pub enum MessageKind {
     PaymentDue,
     /// The answer to HELP/INFO, or to STOP/START.
     Keyword,
+    /// A voicemail left with the phone assistant (inbound; the recording's URL is in
+    /// `mediaUrls`).
+    Voicemail,
 }
 }
 

@@ -636,6 +636,50 @@ async fn without_a_transfer_number_a_failing_model_takes_a_voicemail() {
     let row = l.call_row(sid).await.unwrap();
     assert_eq!(row.outcome, Some(entities::CallOutcome::Voicemail));
     assert!(row.voicemail_url.unwrap().ends_with("/RE1"));
+    // Twilio retries the callback: the voicemail is filed once.
+    let (status, _) = twilio::post_signed(
+        &l.app,
+        &l.owner.slug,
+        "voice-recording",
+        &[
+            ("CallSid", sid),
+            (
+                "RecordingUrl",
+                "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE1",
+            ),
+            ("RecordingDuration", "7"),
+        ],
+        AUTH_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // It is in the caller's text conversation, unread, with the recording attached.
+    let threads = l
+        .app
+        .gql(
+            Some(&l.owner.token),
+            "{ conversations(first: 10) { edges { node { phone unreadCount messages(first: 10) { edges { node { direction kind body mediaUrls } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = threads["conversations"]["edges"].as_array().unwrap();
+    let thread = edges
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["phone"] == ALICE)
+        .unwrap_or_else(|| panic!("no conversation for the caller: {threads}"));
+    assert_eq!(thread["unreadCount"], 1, "{thread}");
+    let messages = thread["messages"]["edges"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{thread}");
+    let m = &messages[0]["node"];
+    assert_eq!(m["direction"], "INBOUND");
+    assert_eq!(m["kind"], "VOICEMAIL");
+    assert_eq!(
+        m["mediaUrls"],
+        json!(["https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE1"])
+    );
+    assert!(m["body"].as_str().unwrap().contains("7 s"), "{m}");
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use integrations::twilio::signature::parse_form;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use crate::db::scoped;
+use crate::db::{Tx, scoped};
 use crate::error::ApiError;
 use crate::events::{Envelope, MessageEventKind};
 use crate::inbound::{
@@ -203,6 +203,38 @@ async fn incoming(
         .publish(Envelope::message(&m, MessageEventKind::MessageReceived))
         .await;
     Ok(InboundReply::twiml(&reply))
+}
+
+/// Files a voicemail left with the phone assistant in the caller's text conversation
+/// (created as a lead when the number has none): an inbound `VOICEMAIL` message whose
+/// `mediaUrls` holds the recording's URL, marked unread, with an operator notification.
+/// `seconds` is Twilio's `RecordingDuration`. Publish the returned message's
+/// `MessageReceived` event after the transaction commits. Errors: database errors.
+pub async fn record_voicemail(
+    tx: &Tx,
+    from: &str,
+    url: &str,
+    seconds: Option<u32>,
+) -> Result<message::Model, ApiError> {
+    let thread = thread_for_phone(tx, from, None, true).await?;
+    let body = match seconds {
+        Some(s) => format!("Voicemail ({s} s) left with the phone assistant."),
+        None => "Voicemail left with the phone assistant.".to_string(),
+    };
+    let mut row = svc::new_row(
+        tx.tenant_id(),
+        thread.id,
+        MessageDirection::Inbound,
+        MessageKind::Voicemail,
+        body,
+        MessageStatus::Received,
+    );
+    let at = *row.created_at.as_ref();
+    row.media_urls = Set(Some(serde_json::json!([url]).to_string()));
+    let m = row.insert(&**tx).await?;
+    touch(tx, thread.id, at, true).await?;
+    notify(tx, MESSAGE_RECEIVED, format!("New voicemail from {from}"), None, None).await?;
+    Ok(m)
 }
 
 async fn status(

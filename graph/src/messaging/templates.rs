@@ -44,7 +44,7 @@ pub fn default_body(kind: MessageKind) -> Option<&'static str> {
             "Hi {customer_name}, {amount_due} is still due for your {service} on {start}. \
              Reply to this text with any questions."
         }
-        MessageKind::Manual | MessageKind::Keyword => return None,
+        MessageKind::Manual | MessageKind::Keyword | MessageKind::Voicemail => return None,
     })
 }
 

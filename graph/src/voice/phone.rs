@@ -1057,7 +1057,9 @@ pub async fn status(
 
 /// `POST /webhooks/{slug}/twilio/voice-recording`: the `<Record>` result. A
 /// `RecordingUrl` (an `https://` URL of at most 500 characters) becomes the call's
-/// voicemail (outcome `VOICEMAIL`); the caller hears a goodbye.
+/// voicemail (outcome `VOICEMAIL`) and an inbound `VOICEMAIL` message in the caller's
+/// text conversation (see [`crate::messaging::inbound::record_voicemail`]), once per
+/// call however often Twilio retries; the caller hears a goodbye.
 pub async fn recording(
     st: &GraphState,
     tenant_id: Uuid,
@@ -1069,17 +1071,28 @@ pub async fn recording(
     let url = param(params, "RecordingUrl")
         .filter(|u| u.starts_with("https://") && u.len() <= 500)
         .map(str::to_string);
+    let seconds = param(params, "RecordingDuration")
+        .and_then(|d| d.parse::<u32>().ok())
+        .filter(|d| *d <= 86_400);
     let tx = st.db.write(tenant_id).await?;
+    let mut filed = None;
     if let Some(row) = scoped::<call::Entity>(tenant_id)
         .filter(call::Column::CallSid.eq(sid))
         .one(&*tx)
         .await?
-        && url.is_some()
+        && let Some(url) = url
+        // A retried callback (same call, voicemail already kept) files nothing twice.
+        && row.voicemail_url.is_none()
     {
+        if let Some(from) = row.from_phone.as_deref().and_then(normalize_phone) {
+            filed = Some(
+                crate::messaging::inbound::record_voicemail(&tx, &from, &url, seconds).await?,
+            );
+        }
         let mut m = row.clone();
         set_outcome(&mut m, CallOutcome::Voicemail);
         call::ActiveModel {
-            voicemail_url: Set(url),
+            voicemail_url: Set(Some(url)),
             outcome: Set(m.outcome),
             updated_at: Set(now()),
             ..row.into()
@@ -1088,6 +1101,14 @@ pub async fn recording(
         .await?;
     }
     tx.commit().await?;
+    if let Some(m) = filed {
+        st.events
+            .publish(crate::events::Envelope::message(
+                &m,
+                crate::events::MessageEventKind::MessageReceived,
+            ))
+            .await;
+    }
     Ok(InboundReply::twiml(
         "<Say>Thank you. We will get back to you soon. Goodbye.</Say><Hangup/>",
     ))
