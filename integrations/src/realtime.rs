@@ -19,6 +19,8 @@
 use std::time::Duration;
 
 pub use async_openai::types::realtime::RealtimeServerEvent;
+/// `response.function_call_arguments.done`: a tool call the model finished.
+pub use async_openai::types::realtime::RealtimeServerEventResponseFunctionCallArgumentsDone as FunctionCallDone;
 use async_openai::types::realtime::{
     Audio, AudioInput, AudioOutput, AudioTranscription, RealtimeAudioFormats, RealtimeClientEvent,
     RealtimeClientEventConversationItemCreate, RealtimeClientEventConversationItemTruncate,

@@ -481,6 +481,11 @@ impl Turn {
         previous.filter(|_| yes)
     }
 
+    /// Whether a change was read back and awaits the caller's answer.
+    pub(super) fn awaiting_answer(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// A caller's turn ends: a yes the model did not act on releases its held slot.
     pub(super) async fn end(&self, st: &GraphState, rc: &RequestCtx, confirmed: Option<&Pending>) {
         if !self.confirmed_used {

@@ -41,9 +41,11 @@
 //! `VOICE_STREAM_MAX_SECONDS` per call, `VOICE_MAX_STREAMS_PER_TENANT` at once per
 //! server instance (the edge), [`MAX_TOOL_CALLS_PER_TURN`].
 //!
-//! A read-back confirmed by a yes whose transcription arrives only after the model's
-//! repeated tool call is read back again (no yes seen yet): the rule errs on the side
-//! of asking twice.
+//! The caller's words come from the input transcription, which runs beside the model:
+//! a change tool called while a read-back awaits its answer and the caller's last
+//! speech is not transcribed yet is held until the words arrive (at most
+//! [`WORDS_WAIT`]); without words it is read back again — the rule errs on the side of
+//! asking twice.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -52,7 +54,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use entities::{CallStatus, PhoneBookingMode, call, service};
 use integrations::llm::LlmToolCall;
-use integrations::realtime::{self, RealtimeFunction, RealtimeServerEvent, RealtimeSocket};
+use integrations::realtime::{
+    self, FunctionCallDone, RealtimeFunction, RealtimeServerEvent, RealtimeSocket,
+};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -81,6 +85,9 @@ pub const MAX_TWILIO_MESSAGE_BYTES: usize = 16 * 1024;
 pub const MAX_AUDIO_CHUNK_CHARS: usize = 64 * 1024;
 /// Most tool calls run in one caller turn; more are answered "not run".
 pub const MAX_TOOL_CALLS_PER_TURN: usize = 6;
+/// Longest wait for the transcription of the caller's answer to a read-back before a
+/// change tool called meanwhile is judged without it.
+pub const WORDS_WAIT: Duration = Duration::from_secs(3);
 /// The `<Parameter>` name of the token.
 pub const TOKEN_PARAMETER: &str = "token";
 /// Dedupe namespace of used stream tokens.
@@ -362,6 +369,11 @@ struct Live<'a> {
     mark_seq: u64,
     /// Tool calls in this caller turn.
     calls_this_turn: usize,
+    /// The caller spoke (audio committed) and the words are not transcribed yet.
+    awaiting_words: bool,
+    /// Change tool calls held until the caller's words arrive, and until when.
+    held: Vec<FunctionCallDone>,
+    held_until: Option<tokio::time::Instant>,
 }
 
 impl Live<'_> {
@@ -502,6 +514,9 @@ pub async fn bridge(
         marks: VecDeque::new(),
         mark_seq: 0,
         calls_this_turn: 0,
+        awaiting_words: false,
+        held: Vec::new(),
+        held_until: None,
     };
     if key.is_none() {
         return live
@@ -594,6 +609,12 @@ pub async fn bridge(
             _ = &mut deadline => {
                 break live.hand_over("We've been talking for a while.").await?;
             }
+            _ = wait_until(live.held_until), if !live.held.is_empty() => {
+                live.awaiting_words = false;
+                if let Some(end) = run_held(&mut live, &mut ai).await? {
+                    break end;
+                }
+            }
         }
     };
     ai.close().await;
@@ -602,6 +623,24 @@ pub async fn bridge(
         live.save().await?;
     }
     Ok(ended)
+}
+
+async fn wait_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the tool calls held for the caller's words.
+async fn run_held(live: &mut Live<'_>, ai: &mut RealtimeSocket) -> Result<Option<Ended>, ApiError> {
+    live.held_until = None;
+    for f in std::mem::take(&mut live.held) {
+        if let Some(end) = run_call(live, ai, f).await? {
+            return Ok(Some(end));
+        }
+    }
+    Ok(None)
 }
 
 /// Twilio played our audio up to mark `name`.
@@ -679,10 +718,16 @@ async fn on_model_event(
                 live.save().await?;
             }
         }
+        RealtimeServerEvent::InputAudioBufferCommitted(_) => live.awaiting_words = true,
+        RealtimeServerEvent::ConversationItemInputAudioTranscriptionFailed(_) => {
+            live.awaiting_words = false;
+            return run_held(live, ai).await;
+        }
         RealtimeServerEvent::ConversationItemInputAudioTranscriptionCompleted(d) => {
+            live.awaiting_words = false;
             let words = one_line(&d.transcript, phone::MAX_SPEECH_CHARS);
             if words.trim().is_empty() {
-                return Ok(None);
+                return run_held(live, ai).await;
             }
             if live.turn.row.turns >= live.st.platform.voice.max_turns as i32 {
                 live.turn.line("caller", &words);
@@ -696,58 +741,76 @@ async fn on_model_event(
             live.confirmed = live.turn.begin(live.st, &live.rc, &words).await;
             live.calls_this_turn = 0;
             live.save().await?;
+            return run_held(live, ai).await;
         }
         RealtimeServerEvent::ResponseFunctionCallArgumentsDone(f) => {
-            let index = live.calls_this_turn;
-            live.calls_this_turn += 1;
-            let mut read_back = None;
-            let mut transfer = false;
-            let result = if index >= MAX_TOOL_CALLS_PER_TURN {
-                json!({"ok": false, "message": "not run: one step at a time"})
-            } else {
-                let call = LlmToolCall {
-                    id: f.call_id.clone(),
-                    name: f.name.clone(),
-                    arguments: f.arguments.clone(),
-                };
-                let confirmed = live.confirmed.clone();
-                phone::one_call(
-                    live.st,
-                    &live.rc,
-                    &live.who,
-                    &mut live.turn,
-                    &call,
-                    &confirmed,
-                    index,
-                    0,
-                    &mut read_back,
-                    &mut transfer,
-                )
-                .await
-            };
-            if transfer {
-                return live.hand_over("Of course.").await.map(Some);
+            let writes = super::tools::Tool::parse(&f.name).is_some_and(|t| t.writes());
+            if writes && live.awaiting_words && live.turn.awaiting_answer() {
+                live.held_until
+                    .get_or_insert_with(|| tokio::time::Instant::now() + WORDS_WAIT);
+                live.held.push(f);
+                return Ok(None);
             }
-            live.save().await?;
-            let say = read_back
-                .map(|w| format!("Say exactly these words, nothing else: To confirm: {w}. Shall I go ahead? Please say yes or no."));
-            let sent = async {
-                ai.send(&realtime::function_output(&f.call_id, &result.to_string()))
-                    .await?;
-                ai.send(&realtime::respond(say.as_deref())).await
-            }
-            .await;
-            if sent.is_err() {
-                return live
-                    .hand_over("I'm sorry, I'm having trouble right now.")
-                    .await
-                    .map(Some);
-            }
+            return run_call(live, ai, f).await;
         }
         RealtimeServerEvent::Error(e) => {
             tracing::warn!(request_id = %live.rc.request_id, code = ?e.error.code, kind = %e.error.r#type, "phone stream: realtime error");
         }
         _ => {}
+    }
+    Ok(None)
+}
+
+/// Runs one tool call of the model through the turn loop's path and answers it.
+async fn run_call(
+    live: &mut Live<'_>,
+    ai: &mut RealtimeSocket,
+    f: FunctionCallDone,
+) -> Result<Option<Ended>, ApiError> {
+    let index = live.calls_this_turn;
+    live.calls_this_turn += 1;
+    let mut read_back = None;
+    let mut transfer = false;
+    let result = if index >= MAX_TOOL_CALLS_PER_TURN {
+        json!({"ok": false, "message": "not run: one step at a time"})
+    } else {
+        let call = LlmToolCall {
+            id: f.call_id.clone(),
+            name: f.name.clone(),
+            arguments: f.arguments.clone(),
+        };
+        let confirmed = live.confirmed.clone();
+        phone::one_call(
+            live.st,
+            &live.rc,
+            &live.who,
+            &mut live.turn,
+            &call,
+            &confirmed,
+            index,
+            0,
+            &mut read_back,
+            &mut transfer,
+        )
+        .await
+    };
+    if transfer {
+        return live.hand_over("Of course.").await.map(Some);
+    }
+    live.save().await?;
+    let say = read_back
+        .map(|w| format!("Say exactly these words, nothing else: To confirm: {w}. Shall I go ahead? Please say yes or no."));
+    let sent = async {
+        ai.send(&realtime::function_output(&f.call_id, &result.to_string()))
+            .await?;
+        ai.send(&realtime::respond(say.as_deref())).await
+    }
+    .await;
+    if sent.is_err() {
+        return live
+            .hand_over("I'm sorry, I'm having trouble right now.")
+            .await
+            .map(Some);
     }
     Ok(None)
 }
