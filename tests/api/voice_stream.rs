@@ -206,9 +206,13 @@ struct Line {
 }
 
 async fn line() -> Line {
+    line_with(|_| {}).await
+}
+
+async fn line_with(adjust: impl Fn(&mut servicegraph::Settings) + Send + Sync + 'static) -> Line {
     let twilio_mock = wiremock::MockServer::start().await;
     twilio::mount_messages(&twilio_mock).await;
-    let app = spawn_app_with(twilio::platform(&twilio_mock, |_| {})).await;
+    let app = spawn_app_with(twilio::platform(&twilio_mock, adjust)).await;
     let owner = app.sign_up_in(&slug("stream"), "America/New_York").await;
     let data = app
         .gql(
@@ -557,13 +561,23 @@ async fn a_streamed_voice_call_books_once_after_the_read_back_yes_with_barge_in_
             "audio_end_ms": 100})
     );
 
-    // The caller's yes, then the same call: now it books.
-    l.ai.emit(heard("item_u2", "Yes, that's right."));
+    // The caller's yes and the same call again — the call before the transcription of
+    // the yes, as the Realtime API may send them: it waits for the words, then books.
+    l.ai.emit(
+        json!({"type": "input_audio_buffer.committed", "event_id": "event_c",
+        "previous_item_id": "item_rb", "item_id": "item_u2"}),
+    );
     l.ai.emit(function_call(
         "call_2",
         "book_appointment",
         &book_args(l.date),
     ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        l.bookings().await.is_empty(),
+        "no booking before the yes is heard"
+    );
+    l.ai.emit(heard("item_u2", "Yes, that's right."));
     let out = l.ai.expect("conversation.item.create").await;
     assert_eq!(out["item"]["call_id"], "call_2");
     let output: Value = serde_json::from_str(out["item"]["output"].as_str().unwrap()).unwrap();
@@ -825,4 +839,46 @@ async fn turn_mode_stays_the_default_and_a_revoked_assistant_hands_over_in_strea
         !twiml.contains("<Stream") && twiml.contains(&format!("<Dial>{TRANSFER}</Dial>")),
         "{twiml}"
     );
+}
+
+#[tokio::test]
+async fn streams_are_capped_per_tenant_and_in_duration() {
+    let mut l = line_with(|s| {
+        s.voice.platform.max_streams_per_tenant = 1;
+        s.voice.platform.stream_max_duration = Duration::from_secs(1);
+    })
+    .await;
+    let sid = "CA00000000000000000000000000000511";
+    let token = token_of(&l.answer(sid).await);
+    let mut tw = l.open().await;
+    // A second stream of the tenant while one is open: refused before the upgrade.
+    let url = format!(
+        "{}/agent/{}/twilio-stream",
+        l.app.address.replace("http://", "ws://"),
+        l.owner.slug
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429)
+        }
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    // The call runs into the duration cap: handed over, not cut off in silence.
+    start(&mut tw, sid, Some(&token)).await;
+    l.ai.expect("session.update").await;
+    assert_eq!(next_close(&mut tw).await, Some(CloseCode::Normal));
+    let end = l.stream_end(sid).await;
+    assert!(
+        end.contains("talking for a while") && end.contains(&format!("<Dial>{TRANSFER}</Dial>")),
+        "{end}"
+    );
+}
+
+/// Skips messages until the server closes; the close code.
+async fn next_close(ws: &mut Ws) -> Option<CloseCode> {
+    loop {
+        if let Err(code) = next(ws).await {
+            return code;
+        }
+    }
 }
