@@ -212,8 +212,19 @@ impl RealtimeSocket {
 }
 
 /// A server event, when it is one `async-openai` knows and it parses; `None` otherwise.
+/// A transcription without `usage` (which `async-openai` requires and the caller's
+/// words do not need) is taken with a zero usage rather than dropped.
 pub fn parse(text: &str) -> Option<RealtimeServerEvent> {
-    serde_json::from_str(text).ok()
+    let mut v: Value = serde_json::from_str(text).ok()?;
+    if let Ok(e) = serde_json::from_value(v.clone()) {
+        return Some(e);
+    }
+    let obj = v.as_object_mut()?;
+    if obj.contains_key("usage") {
+        return None;
+    }
+    obj.insert("usage".into(), json!({"type": "duration", "seconds": 0}));
+    serde_json::from_value(v).ok()
 }
 
 /// The `type` of a server event's JSON, for logging what [`parse`] skipped.
@@ -243,14 +254,17 @@ pub struct RealtimeFunction {
 /// `session.update` for a phone call: `instructions`, `tools` (tool choice `auto`),
 /// audio in and out as `audio/pcmu` (G.711 μ-law 8 kHz, no transcoding), server VAD
 /// (interrupting the model's answer when the caller speaks), input transcription with
-/// [`TRANSCRIPTION_MODEL`], the client's model and voice, audio output only.
+/// [`TRANSCRIPTION_MODEL`], the client's voice, audio output only (the model is the
+/// URL's).
 pub fn session_update(
     client: &RealtimeClient,
     instructions: &str,
     tools: &[RealtimeFunction],
 ) -> Value {
+    // No `model` (chosen by the URL; `session.update` may not change it) and no
+    // `parallel_tool_calls` (the bridge runs calls one at a time anyway): only fields
+    // every GA Realtime model accepts.
     let session = RealtimeSession {
-        model: Some(client.model.clone()),
         instructions: Some(instructions.to_string()),
         output_modalities: Some(vec!["audio".into()]),
         audio: Some(Audio {
@@ -288,7 +302,6 @@ pub fn session_update(
                 })
                 .collect(),
         ),
-        parallel_tool_calls: Some(false),
         ..Default::default()
     };
     let mut v = wire(RealtimeClientEvent::SessionUpdate(
@@ -396,6 +409,7 @@ mod tests {
         );
         assert_eq!(s["type"], "session.update");
         assert_eq!(s["session"]["type"], "realtime");
+        assert!(s["session"].get("model").is_none());
         assert_eq!(
             s["session"]["audio"]["input"]["format"]["type"],
             "audio/pcmu"
@@ -421,6 +435,15 @@ mod tests {
             json!({"type": "conversation.item.truncate", "item_id": "item_1",
                 "content_index": 0, "audio_end_ms": 320})
         );
+        let heard = parse(
+            r#"{"type":"conversation.item.input_audio_transcription.completed","event_id":"e","item_id":"i","content_index":0,"transcript":"yes"}"#,
+        );
+        assert!(matches!(
+            heard,
+            Some(RealtimeServerEvent::ConversationItemInputAudioTranscriptionCompleted(ref t))
+                if t.transcript == "yes"
+        ));
+        assert!(parse(r#"{"type":"nothing.we.know"}"#).is_none());
         assert_eq!(
             append("AAA="),
             json!({"type": "input_audio_buffer.append", "audio": "AAA="})
