@@ -36,8 +36,8 @@
 //!
 //! **Streaming mode**: a tenant whose settings say `mode: STREAM` gets the same start
 //! (call logged; limits, revoked key and after hours handled here) but is answered
-//! with `<Connect><Stream>` ([`super::stream`]), which reuses [`Turn::begin`] /
-//! [`Turn::end`] (the caller's yes) and [`one_call`] (read-back and tools) above.
+//! with `<Connect><Stream>` (`super::stream`), which reuses `Turn::begin` /
+//! `Turn::end` (the caller's yes) and `one_call` (read-back and tools) above.
 //!
 //! **Principal**: the tools run as the tenant's built-in agent key "Phone assistant"
 //! (one row per tenant with a fixed id, created on the first call, listed in
@@ -151,7 +151,7 @@ pub fn affirmative(words: &str) -> bool {
 }
 
 /// A change read back to the caller, awaiting their yes (shared with the streaming
-/// mode, [`super::stream`]).
+/// mode, `super::stream`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Pending {
     /// Tool name.

@@ -2,7 +2,7 @@
 //! Streams bridged to the OpenAI Realtime API, speech to speech.
 //!
 //! **The call's start** is the same signed voice webhook as the turn loop
-//! ([`super::phone::voice`]: call logged, caps, revoked key, after hours). A tenant
+//! (`super::phone::voice`: call logged, caps, revoked key, after hours). A tenant
 //! whose assistant settings say `mode: STREAM` is answered with [`connect_twiml`]:
 //! `<Connect><Stream url="wss://…/agent/{slug}/twilio-stream">` carrying a one-time
 //! token as a `<Parameter>`, then a `<Redirect>` to `…/twilio/voice-stream-end`
@@ -27,7 +27,7 @@
 //! prompt, the same strict tools, `audio/pcmu` both ways, server VAD, input
 //! transcription), then a greeting; Twilio `media` → `input_audio_buffer.append`;
 //! `response.output_audio.delta` → Twilio `media` + `mark`; transcripts → the call log;
-//! `response.function_call_arguments.done` → [`super::phone::one_call`] (the turn
+//! `response.function_call_arguments.done` → `super::phone::one_call` (the turn
 //! loop's path: read-back with a slot hold, run only after the caller's yes — the
 //! caller's words are the input transcription) → `function_call_output` →
 //! `response.create` (a read-back is spoken word for word). Barge-in:
@@ -832,6 +832,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let h = HandOver::of("Of course.".into(), &Next::Dial("+14155550199".into()));
+        let stored = serde_json::to_value(&h).unwrap_or_default();
+        assert_eq!(
+            stored,
+            json!({"say": "Of course.", "next": "dial", "number": "+14155550199"})
+        );
+        assert_eq!(HandOver::of(String::new(), &Next::Record).next, "record");
         assert!(matches!(
             serde_json::from_str::<TwilioIn>(r#"{"event":"dtmf","dtmf":{"digit":"1"}}"#),
             Ok(TwilioIn::Other)
