@@ -13,6 +13,7 @@
 //! | `POST /webhooks/platform/stripe` | the platform's Stripe and Connect events (signed) |
 //! | `POST /agent/{tenant_slug}/tool-calls` | voice tools for Vapi and OpenAI-style callers (agent key; [`crate::agent`]) |
 //! | `POST /agent/{tenant_slug}/retell` | voice tools for Retell custom functions (agent key + `X-Retell-Signature`) |
+//! | `GET /agent/{tenant_slug}/twilio-stream` | the phone assistant's streaming mode: Twilio Media Streams WebSocket (one-time token; [`crate::twilio_stream`]) |
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -60,6 +61,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             axum::routing::post(crate::agent::retell).layer(RequestBodyLimitLayer::new(
                 crate::agent::MAX_AGENT_BODY_BYTES,
             )),
+        )
+        .route(
+            "/agent/{tenant_slug}/twilio-stream",
+            get(crate::twilio_stream::twilio_stream),
         )
         .route(
             "/webhooks/{tenant_slug}/{plugin}",

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod sockets;
 pub mod startup;
 pub mod telemetry;
+pub mod twilio_stream;
 pub mod webhooks;
 
 pub use settings::Settings;

@@ -166,7 +166,8 @@ pub struct VoiceSettings {
     /// Turn budget, limits and summary switch (`VOICE_LLM_BUDGET_MS`, default 8000:
     /// the whole model work of one turn, well under Twilio's 15 s webhook timeout;
     /// `VOICE_MAX_TURNS`, default 30; `VOICE_MAX_CALLS_PER_HOUR`, default 120 per
-    /// tenant).
+    /// tenant; streaming mode: `VOICE_STREAM_MAX_SECONDS`, default 900 per call,
+    /// `VOICE_MAX_STREAMS_PER_TENANT`, default 10 per instance).
     pub platform: graph::platform::VoicePlatform,
     /// `OPENAI_TIMEOUT_SECS`: per-request timeout of the OpenAI client (default 30; the
     /// turn budget cuts a phone turn shorter).
@@ -620,6 +621,11 @@ impl Settings {
                     ),
                     max_turns: parse_env::<u32>("VOICE_MAX_TURNS", 30)?.clamp(1, 200),
                     max_calls_per_hour: parse_env::<u32>("VOICE_MAX_CALLS_PER_HOUR", 120)?.max(1),
+                    stream_max_duration: Duration::from_secs(
+                        parse_env::<u64>("VOICE_STREAM_MAX_SECONDS", 900)?.clamp(30, 14_400),
+                    ),
+                    max_streams_per_tenant: parse_env::<u32>("VOICE_MAX_STREAMS_PER_TENANT", 10)?
+                        .max(1),
                 },
                 llm_timeout: Duration::from_secs(parse_env("OPENAI_TIMEOUT_SECS", 30)?.max(1)),
                 llm_allow_http: parse_bool("OPENAI_ALLOW_HTTP", app_env == AppEnv::Development)?,

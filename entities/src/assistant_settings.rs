@@ -3,7 +3,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::kinds::{AfterHoursMode, PhoneBookingMode};
+use crate::kinds::{AfterHoursMode, AssistantMode, PhoneBookingMode};
 
 /// A tenant's phone-assistant preferences.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -25,6 +25,8 @@ pub struct Model {
     pub after_hours: AfterHoursMode,
     /// Book directly, or only request (PENDING for approval).
     pub booking_mode: PhoneBookingMode,
+    /// Turn by turn (`TURN`, the default) or streaming (`STREAM`).
+    pub mode: AssistantMode,
     /// Last change (UTC).
     pub updated_at: DateTimeUtc,
 }

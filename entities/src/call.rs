@@ -54,6 +54,9 @@ pub struct Model {
     pub booking_id: Option<Uuid>,
     /// Recording URL of a voicemail (Twilio `RecordingUrl`), if one was left.
     pub voicemail_url: Option<String>,
+    /// Streaming mode: what the caller hears once the stream ends (JSON `{"say",
+    /// "next"}`, written by the stream bridge: transfer, voicemail or goodbye).
+    pub hand_over: Option<String>,
     /// Last change (UTC).
     pub updated_at: DateTimeUtc,
 }

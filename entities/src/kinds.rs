@@ -321,6 +321,18 @@ pub enum AfterHoursMode {
 }
 
 stored_enum! {
+/// How the phone assistant talks with callers.
+pub enum AssistantMode {
+    /// Turn by turn: Twilio's speech recognition (`<Gather input="speech">`), Chat
+    /// Completions, `<Say>`.
+    Turn,
+    /// Streaming: Twilio Media Streams (`<Connect><Stream>`) bridged to the OpenAI
+    /// Realtime API, speech to speech (lower latency, barge-in).
+    Stream,
+}
+}
+
+stored_enum! {
 /// How the phone assistant books.
 pub enum PhoneBookingMode {
     /// Books directly (`CONFIRMED`).

@@ -45,9 +45,9 @@ pub mod webhook_event;
 pub mod working_hours;
 
 pub use kinds::{
-    AfterHoursMode, BookingSource, BookingStatus, CallIntent, CallOutcome, CallStatus, JobStatus,
-    MessageDirection, MessageKind, MessageStatus, PaymentKind, PaymentMethod, PaymentStatus,
-    PhoneBookingMode, TenantStatus,
+    AfterHoursMode, AssistantMode, BookingSource, BookingStatus, CallIntent, CallOutcome,
+    CallStatus, JobStatus, MessageDirection, MessageKind, MessageStatus, PaymentKind,
+    PaymentMethod, PaymentStatus, PhoneBookingMode, TenantStatus,
 };
 
 use sea_orm::EntityTrait;

@@ -82,6 +82,12 @@ pub struct VoicePlatform {
     /// New calls the assistant takes per tenant per hour; more are offered the
     /// transfer or a goodbye (`VOICE_MAX_CALLS_PER_HOUR`, default 120).
     pub max_calls_per_hour: u32,
+    /// Streaming mode: longest stream of one call; past it the caller is handed over
+    /// (`VOICE_STREAM_MAX_SECONDS`, default 900).
+    pub stream_max_duration: std::time::Duration,
+    /// Streaming mode: Media Streams of one tenant open at once on one server instance;
+    /// more are refused before the upgrade (`VOICE_MAX_STREAMS_PER_TENANT`, default 10).
+    pub max_streams_per_tenant: u32,
 }
 
 impl Default for VoicePlatform {
@@ -90,6 +96,8 @@ impl Default for VoicePlatform {
             llm_budget: std::time::Duration::from_secs(8),
             max_turns: 30,
             max_calls_per_hour: 120,
+            stream_max_duration: std::time::Duration::from_secs(900),
+            max_streams_per_tenant: 10,
         }
     }
 }

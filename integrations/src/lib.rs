@@ -17,6 +17,7 @@ pub mod llm;
 pub mod mapbox;
 pub mod payments;
 pub mod polyline;
+pub mod realtime;
 pub mod retell;
 pub mod sms;
 pub mod smtp;

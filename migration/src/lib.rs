@@ -16,6 +16,7 @@ mod m20261202_000007_google_calendar;
 mod m20261202_000008_dispatch;
 mod m20261203_000009_deferrable_overlap;
 mod m20261203_000010_voice_calls;
+mod m20261203_000011_voice_stream;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -106,6 +107,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_dispatch::Migration),
             Box::new(m20261203_000009_deferrable_overlap::Migration),
             Box::new(m20261203_000010_voice_calls::Migration),
+            Box::new(m20261203_000011_voice_stream::Migration),
         ]
     }
 }

@@ -181,6 +181,9 @@ pub struct TenantProviders {
     pub email: Option<Arc<dyn EmailProvider>>,
     /// A language model (the voice assistant's), when an LLM plugin is configured.
     pub llm: Option<Arc<dyn LlmProvider>>,
+    /// The OpenAI Realtime API (the voice assistant's streaming mode), when the `openai`
+    /// plugin is configured.
+    pub realtime: Option<Arc<integrations::realtime::RealtimeClient>>,
     /// Ids of the tenant's enabled (configured) plugins.
     pub enabled: Vec<String>,
     inbound: BTreeMap<&'static str, Arc<dyn InboundVerifier>>,
@@ -194,6 +197,7 @@ impl Default for TenantProviders {
             sms: None,
             email: None,
             llm: None,
+            realtime: None,
             enabled: Vec::new(),
             inbound: BTreeMap::new(),
         }

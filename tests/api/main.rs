@@ -33,4 +33,5 @@ mod traces;
 mod upgrade;
 mod voice_calls;
 mod voice_sgd;
+mod voice_stream;
 mod voice_tools;

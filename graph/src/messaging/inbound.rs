@@ -108,9 +108,12 @@ impl InboundHandler<GraphState> for TwilioInbound {
             Some("voice") => crate::voice::phone::voice(st, tenant_id, &params).await,
             Some("voice-status") => crate::voice::phone::status(st, tenant_id, &params).await,
             Some("voice-recording") => crate::voice::phone::recording(st, tenant_id, &params).await,
+            Some("voice-stream-end") => {
+                crate::voice::stream::stream_end(st, tenant_id, &params).await
+            }
             _ => Ok(InboundReply::json(
                 404,
-                serde_json::json!({"error": "unknown endpoint: use /twilio/sms, /twilio/status, /twilio/voice, /twilio/voice-status or /twilio/voice-recording"}),
+                serde_json::json!({"error": "unknown endpoint: use /twilio/sms, /twilio/status, /twilio/voice, /twilio/voice-status, /twilio/voice-recording or /twilio/voice-stream-end"}),
             )),
         }
     }

@@ -6,7 +6,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entities::{AfterHoursMode, PhoneBookingMode, assistant_settings};
+use entities::{AfterHoursMode, AssistantMode, PhoneBookingMode, assistant_settings};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,8 @@ pub struct AssistantConfig {
     pub after_hours: AfterHoursMode,
     /// Book, or only request.
     pub booking_mode: PhoneBookingMode,
+    /// Turn by turn, or streaming.
+    pub mode: AssistantMode,
     /// Last change, `None` for the defaults.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -74,6 +76,7 @@ impl Default for AssistantConfig {
             transfer_number: None,
             after_hours: AfterHoursMode::Answer,
             booking_mode: PhoneBookingMode::Book,
+            mode: AssistantMode::Turn,
             updated_at: None,
         }
     }
@@ -88,6 +91,7 @@ impl From<assistant_settings::Model> for AssistantConfig {
             transfer_number: m.transfer_number,
             after_hours: m.after_hours,
             booking_mode: m.booking_mode,
+            mode: m.mode,
             updated_at: Some(m.updated_at),
         }
     }
@@ -121,6 +125,11 @@ pub struct AssistantSettings {
     /// `BOOK` (confirmed at once) or `REQUEST` (bookings are `PENDING` until an
     /// operator confirms them).
     pub booking_mode: PhoneBookingMode,
+    /// `TURN` (Twilio speech recognition, turn by turn, `<Say>` voice) or `STREAM`
+    /// (Twilio Media Streams bridged to the OpenAI Realtime API: speech to speech,
+    /// lower latency, callers can interrupt; the `openai` plugin's `realtimeModel` and
+    /// `voice`). The voice webhook, after-hours and hand-over rules are the same.
+    pub mode: AssistantMode,
     /// Last change (UTC); null while the defaults apply.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -134,6 +143,7 @@ impl From<AssistantConfig> for AssistantSettings {
             transfer_number: c.transfer_number,
             after_hours: c.after_hours,
             booking_mode: c.booking_mode,
+            mode: c.mode,
             updated_at: c.updated_at,
         }
     }
@@ -155,6 +165,8 @@ pub struct AssistantSettingsInput {
     pub after_hours: Option<AfterHoursMode>,
     /// Default `BOOK`.
     pub booking_mode: Option<PhoneBookingMode>,
+    /// Default `TURN`.
+    pub mode: Option<AssistantMode>,
 }
 
 /// Result of `updateAssistantSettings`.
@@ -235,6 +247,7 @@ pub fn validate(input: AssistantSettingsInput) -> Result<AssistantConfig, Vec<Us
         transfer_number,
         after_hours: input.after_hours.unwrap_or(AfterHoursMode::Answer),
         booking_mode: input.booking_mode.unwrap_or(PhoneBookingMode::Book),
+        mode: input.mode.unwrap_or(AssistantMode::Turn),
         updated_at: Some(now()),
     })
 }
@@ -297,6 +310,7 @@ impl AssistantMutation {
             transfer_number: Set(c.transfer_number.clone()),
             after_hours: Set(c.after_hours),
             booking_mode: Set(c.booking_mode),
+            mode: Set(c.mode),
             updated_at: Set(at),
         };
         assistant_settings::Entity::delete_many()

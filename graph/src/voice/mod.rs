@@ -7,7 +7,10 @@
 //! - [`tools`]: dispatch and exactly-once execution under the agent principal;
 //! - [`speech`]: speakable wording;
 //! - [`phone`]: the built-in phone assistant (Twilio Voice turn loop with the tenant's
-//!   `openai` plugin), with its settings in [`assistant`] and its call log in [`calls`].
+//!   `openai` plugin), with its settings in [`assistant`] and its call log in [`calls`];
+//! - [`stream`]: its streaming mode (Twilio Media Streams bridged to the OpenAI
+//!   Realtime API; the WebSocket `/agent/{tenant_slug}/twilio-stream` is served by the
+//!   server crate and runs [`stream::bridge`]).
 //!
 //! The HTTP endpoints for external platforms (`/agent/{tenant_slug}/tool-calls` for Vapi
 //! and OpenAI-style callers, `/agent/{tenant_slug}/retell`) live in the server crate and
@@ -19,6 +22,7 @@ pub mod calls;
 pub mod phone;
 pub mod schema;
 pub mod speech;
+pub mod stream;
 pub mod tools;
 
 use async_graphql::{Context, Json, Object, SimpleObject};

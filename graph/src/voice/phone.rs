@@ -34,6 +34,11 @@
 //! twice in a row ends the call politely; after `VOICE_MAX_TURNS` turns the caller is
 //! handed over. New calls per tenant are bounded per hour (`VOICE_MAX_CALLS_PER_HOUR`).
 //!
+//! **Streaming mode**: a tenant whose settings say `mode: STREAM` gets the same start
+//! (call logged; limits, revoked key and after hours handled here) but is answered
+//! with `<Connect><Stream>` (`super::stream`), which reuses `Turn::begin` /
+//! `Turn::end` (the caller's yes) and `one_call` (read-back and tools) above.
+//!
 //! **Principal**: the tools run as the tenant's built-in agent key "Phone assistant"
 //! (one row per tenant with a fixed id, created on the first call, listed in
 //! `agentKeys` and revocable there; its secret is random and never shown, so it
@@ -46,8 +51,8 @@ use async_trait::async_trait;
 use chrono::{Datelike, Duration, Timelike, Utc};
 use chrono_tz::Tz;
 use entities::{
-    AfterHoursMode, CallIntent, CallOutcome, CallStatus, PhoneBookingMode, agent_key, call,
-    outbox_message, service, working_hours,
+    AfterHoursMode, AssistantMode, CallIntent, CallOutcome, CallStatus, PhoneBookingMode,
+    agent_key, call, outbox_message, service, working_hours,
 };
 use integrations::ProviderError;
 use integrations::llm::{ChatMessage, ChatRequest, LlmProvider, LlmTool, LlmToolCall};
@@ -145,9 +150,10 @@ pub fn affirmative(words: &str) -> bool {
         || lower.contains("sounds good")
 }
 
-/// A change read back to the caller, awaiting their yes.
+/// A change read back to the caller, awaiting their yes (shared with the streaming
+/// mode, `super::stream`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Pending {
+pub(super) struct Pending {
     /// Tool name.
     name: String,
     /// Its arguments, as the model sent them.
@@ -170,7 +176,7 @@ struct Line {
 }
 
 /// What the assistant says and then does.
-enum Next {
+pub(super) enum Next {
     /// Listen for the caller's answer.
     Listen,
     /// Transfer to this number.
@@ -181,12 +187,12 @@ enum Next {
     Hangup,
 }
 
-struct Urls {
+pub(super) struct Urls {
     voice: String,
     recording: String,
 }
 
-fn urls(st: &GraphState, slug: &str) -> Urls {
+pub(super) fn urls(st: &GraphState, slug: &str) -> Urls {
     let base = format!(
         "{}/webhooks/{slug}/twilio",
         st.platform.public_base_url.trim_end_matches('/')
@@ -198,7 +204,7 @@ fn urls(st: &GraphState, slug: &str) -> Urls {
 }
 
 /// The TwiML answer: `say`, then what comes next.
-fn twiml(urls: &Urls, say: &str, next: &Next) -> InboundReply {
+pub(super) fn twiml(urls: &Urls, say: &str, next: &Next) -> InboundReply {
     let said = if say.trim().is_empty() {
         String::new()
     } else {
@@ -220,7 +226,7 @@ fn twiml(urls: &Urls, say: &str, next: &Next) -> InboundReply {
 }
 
 /// The fallback when the assistant cannot help: transfer, else voicemail.
-fn hand_over(cfg: &AssistantConfig, lead: &str) -> (String, Next, CallOutcome) {
+pub(super) fn hand_over(cfg: &AssistantConfig, lead: &str) -> (String, Next, CallOutcome) {
     match &cfg.transfer_number {
         Some(n) => (
             format!("{lead} Let me transfer you to a member of the team."),
@@ -249,7 +255,7 @@ fn assistant_key_id(tenant_id: Uuid) -> Uuid {
 
 /// The assistant's agent principal: the tenant's built-in key, created on first use;
 /// `None` when an owner revoked it.
-async fn assistant_principal(tx: &Tx) -> Result<Option<Uuid>, ApiError> {
+pub(super) async fn assistant_principal(tx: &Tx) -> Result<Option<Uuid>, ApiError> {
     let id = assistant_key_id(tx.tenant_id());
     let row = scoped::<agent_key::Entity>(tx.tenant_id())
         .filter(agent_key::Column::Id.eq(id))
@@ -300,8 +306,8 @@ fn tenant_tz(tz: &str) -> Tz {
     tz.parse().unwrap_or(chrono_tz::UTC)
 }
 
-/// The system prompt of a turn.
-fn system_prompt(
+/// The system prompt of a turn (also the streaming mode's session instructions).
+pub(super) fn system_prompt(
     t: &entities::tenant::Model,
     services: &[service::Model],
     cfg: &AssistantConfig,
@@ -358,8 +364,8 @@ fn system_prompt(
     p
 }
 
-/// The voice tools in the Chat Completions shape.
-async fn llm_tools() -> Result<Vec<LlmTool>, ApiError> {
+/// The voice tools in the Chat Completions shape (the streaming mode offers the same).
+pub(super) async fn llm_tools() -> Result<Vec<LlmTool>, ApiError> {
     let all = super::schema::openai_tools().await?;
     Ok(all
         .as_array()
@@ -405,13 +411,14 @@ fn parse_json<T: for<'de> Deserialize<'de> + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-fn one_line(s: &str, max: usize) -> String {
+pub(super) fn one_line(s: &str, max: usize) -> String {
     super::speech::one_line(&s.chars().take(max).collect::<String>())
 }
 
-/// The call's mutable state during a turn.
-struct Turn {
-    row: call::Model,
+/// The call's mutable state during a turn (the streaming mode keeps one for the whole
+/// call).
+pub(super) struct Turn {
+    pub(super) row: call::Model,
     conversation: Vec<ChatMessage>,
     transcript: Vec<Line>,
     tool_log: Vec<Value>,
@@ -421,7 +428,7 @@ struct Turn {
 }
 
 impl Turn {
-    fn new(row: call::Model) -> Turn {
+    pub(super) fn new(row: call::Model) -> Turn {
         Turn {
             conversation: parse_json(&row.conversation),
             transcript: parse_json(&row.transcript),
@@ -435,12 +442,55 @@ impl Turn {
         }
     }
 
-    fn line(&mut self, speaker: &str, text: &str) {
+    pub(super) fn line(&mut self, speaker: &str, text: &str) {
         self.transcript.push(Line {
             speaker: speaker.into(),
             text: text.into(),
             at: now(),
         });
+    }
+
+    /// The stored JSON columns of the call log: transcript, tool calls, pending change.
+    pub(super) fn log_columns(&self) -> (String, String, Option<String>) {
+        (
+            to_json(&self.transcript),
+            to_json(&self.tool_log),
+            self.pending.as_ref().map(to_json),
+        )
+    }
+
+    /// A caller's turn begins with `words` (shared by the turn loop and the streaming
+    /// mode): counts the turn, logs the words, takes the pending read-back and returns
+    /// it when the words are a yes ([`affirmative`]) — the change the caller confirmed;
+    /// otherwise its slot hold is released and nothing is confirmed.
+    pub(super) async fn begin(
+        &mut self,
+        st: &GraphState,
+        rc: &RequestCtx,
+        words: &str,
+    ) -> Option<Pending> {
+        self.row.turns += 1;
+        self.row.silent_turns = 0;
+        self.line("caller", words);
+        self.confirmed_used = false;
+        let previous = self.pending.take();
+        let yes = affirmative(words);
+        if !yes {
+            release(st, rc, previous.as_ref()).await;
+        }
+        previous.filter(|_| yes)
+    }
+
+    /// Whether a change was read back and awaits the caller's answer.
+    pub(super) fn awaiting_answer(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// A caller's turn ends: a yes the model did not act on releases its held slot.
+    pub(super) async fn end(&self, st: &GraphState, rc: &RequestCtx, confirmed: Option<&Pending>) {
+        if !self.confirmed_used {
+            release(st, rc, confirmed).await;
+        }
     }
 
     async fn save(self, st: &GraphState) -> Result<call::Model, ApiError> {
@@ -473,7 +523,7 @@ fn to_json<T: Serialize>(v: &T) -> String {
 
 /// Sets how the call ended, without letting a hand-over or silence hide a change that
 /// was made (a booking stays `BOOKED` when the caller is transferred afterwards).
-fn set_outcome(row: &mut call::Model, new: CallOutcome) {
+pub(super) fn set_outcome(row: &mut call::Model, new: CallOutcome) {
     let made_change = matches!(
         row.outcome,
         Some(CallOutcome::Booked | CallOutcome::Rescheduled | CallOutcome::Canceled)
@@ -548,6 +598,7 @@ pub async fn voice(
                 silent_turns: Set(0),
                 booking_id: Set(None),
                 voicemail_url: Set(None),
+                hand_over: Set(None),
                 updated_at: Set(now()),
             };
             let unavailable = providers.llm.is_none()
@@ -586,6 +637,12 @@ pub async fn voice(
                     t.name
                 )
             });
+            if speech.is_none() && cfg.mode == AssistantMode::Stream {
+                // Streaming mode: the greeting is the Realtime model's first answer.
+                row.insert(&*tx).await?;
+                tx.commit().await?;
+                return super::stream::connect_twiml(st, &t.slug, tenant_id, sid);
+            }
             if speech.is_none() {
                 row.transcript = Set(
                     json!([{"speaker": "assistant", "text": greeting, "at": now()}]).to_string(),
@@ -658,16 +715,6 @@ pub async fn voice(
         turn.save(st).await?;
         return Ok(twiml(&urls, &say, &next));
     }
-    turn.row.turns += 1;
-    turn.row.silent_turns = 0;
-    turn.line("caller", &words);
-    let previous = turn.pending.take();
-    let yes = affirmative(&words);
-    let confirmed = previous.clone().filter(|_| yes);
-    turn.conversation.push(ChatMessage::User {
-        content: words.clone(),
-    });
-
     let rc = RequestCtx {
         tenant_id,
         principal: Principal::Agent { key_id },
@@ -678,9 +725,10 @@ pub async fn voice(
         request_only: cfg.booking_mode == PhoneBookingMode::Request,
         hold_token: None,
     };
-    if !yes {
-        release(st, &rc, previous.as_ref()).await;
-    }
+    let confirmed = turn.begin(st, &rc, &words).await;
+    turn.conversation.push(ChatMessage::User {
+        content: words.clone(),
+    });
     let providers = st
         .registry
         .tenant(tenant_id)
@@ -709,10 +757,7 @@ pub async fn voice(
         &cfg,
     )
     .await;
-    if !turn.confirmed_used {
-        // A yes the model did not act on: the held slot goes back.
-        release(st, &rc, confirmed.as_ref()).await;
-    }
+    turn.end(st, &rc, confirmed.as_ref()).await;
     turn.line("assistant", &say);
     turn.save(st).await?;
     Ok(twiml(&urls, &say, &next))
@@ -720,7 +765,7 @@ pub async fn voice(
 
 /// Releases the slot hold of a dropped read-back, if any (failures only logged: the
 /// hold lapses by itself).
-async fn release(st: &GraphState, rc: &RequestCtx, pending: Option<&Pending>) {
+pub(super) async fn release(st: &GraphState, rc: &RequestCtx, pending: Option<&Pending>) {
     if let Some(token) = pending.and_then(|p| p.hold_token.as_deref())
         && let Err(e) = crate::bookings::service::release_hold(st, rc, token).await
     {
@@ -846,9 +891,14 @@ async fn run_rounds(
 }
 
 /// Runs (or, for an unconfirmed change, reads back) one tool call of the model; returns
-/// the result the model sees.
+/// the result the model sees. The one path of both modes: a change runs only as the
+/// `confirmed` read-back (same tool, same arguments, once per caller turn, with the
+/// read-back's slot hold and the exactly-once id `{CallSid}:confirmed:{turn}`); any
+/// other change is checked, held and read back (`read_back` set, nothing run);
+/// `transfer_to_human` sets `transfer`; reads run with the id
+/// `{CallSid}:{turn}:{round}:{index}`. Intent, outcome, booking and tool log follow.
 #[allow(clippy::too_many_arguments)]
-async fn one_call(
+pub(super) async fn one_call(
     st: &GraphState,
     rc: &RequestCtx,
     who: &Caller,

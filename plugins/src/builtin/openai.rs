@@ -1,7 +1,9 @@
 //! Plugin `openai`: the language model behind the built-in phone assistant (the Twilio
 //! Voice turn loop, `/webhooks/{tenant_slug}/twilio/voice`). Chat Completions through
 //! the `async-openai` crate ([`integrations::llm::OpenAiClient`]); `baseUrl` lets any
-//! OpenAI-compatible server stand in. The API key is a secret: sealed at rest, never
+//! OpenAI-compatible server stand in. The streaming mode's Realtime sessions
+//! ([`integrations::realtime::RealtimeClient`]) use the same key and base URL (as
+//! `wss://…/realtime`), `realtimeModel` and `voice`. The API key is a secret: sealed at rest, never
 //! returned, logged or echoed.
 
 use std::sync::Arc;
@@ -9,6 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use integrations::Capability;
 use integrations::llm::{DEFAULT_BASE_URL, DEFAULT_MODEL, OpenAiClient, OpenAiConfig};
+use integrations::realtime::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REALTIME_MODEL, DEFAULT_VOICE, RealtimeClient, RealtimeConfig,
+};
 use serde::Deserialize;
 
 use crate::catalog::{FieldError, FieldKind, FieldSpec, PluginSpec};
@@ -50,6 +55,17 @@ pub static SPEC: PluginSpec = PluginSpec {
             name: "model",
             label: "Model",
             description: "Chat model with tool calling (default gpt-4o-mini).",
+            kind: FieldKind::Text,
+            required: false,
+            secret: false,
+            prefix: None,
+            max_len: Some(100),
+        },
+        FieldSpec {
+            name: "realtimeModel",
+            label: "Realtime model",
+            description: "Speech-to-speech model of the streaming mode (OpenAI Realtime \
+                API, default gpt-realtime).",
             kind: FieldKind::Text,
             required: false,
             secret: false,
@@ -102,6 +118,8 @@ pub struct OpenAiPluginConfig {
     pub api_key: SecretString,
     /// Model (default [`DEFAULT_MODEL`]).
     pub model: Option<String>,
+    /// Realtime model of the streaming mode (default [`DEFAULT_REALTIME_MODEL`]).
+    pub realtime_model: Option<String>,
     /// API root (default [`DEFAULT_BASE_URL`]).
     pub base_url: Option<String>,
     /// Voice of the streaming mode (one of [`VOICES`]).
@@ -127,6 +145,14 @@ impl OpenAiPluginConfig {
         {
             out.push(FieldError::new(
                 "model",
+                "must be a model name without spaces",
+            ));
+        }
+        if let Some(m) = &self.realtime_model
+            && (m.is_empty() || !m.chars().all(|c| c.is_ascii_graphic()))
+        {
+            out.push(FieldError::new(
+                "realtimeModel",
                 "must be a model name without spaces",
             ));
         }
@@ -206,6 +232,22 @@ impl Plugin for OpenAi {
     ) -> Result<(), String> {
         let cfg: OpenAiPluginConfig = config.config()?;
         out.llm = Some(Arc::new(client(env, &cfg)?));
+        out.realtime = Some(Arc::new(RealtimeClient::new(RealtimeConfig {
+            base_url: cfg
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            api_key: cfg.api_key.expose().to_string(),
+            model: cfg
+                .realtime_model
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REALTIME_MODEL.to_string()),
+            voice: cfg
+                .voice
+                .clone()
+                .unwrap_or_else(|| DEFAULT_VOICE.to_string()),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        })?));
         Ok(())
     }
 
