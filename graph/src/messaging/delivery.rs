@@ -412,7 +412,7 @@ async fn write_auto(
         MessageKind::Rescheduled => b.status == BookingStatus::Canceled,
         MessageKind::Canceled => b.status != BookingStatus::Canceled,
         MessageKind::PaymentDue => b.status != BookingStatus::Completed,
-        MessageKind::Manual | MessageKind::Keyword => true,
+        MessageKind::Manual | MessageKind::Keyword | MessageKind::Voicemail => true,
     };
     if stale {
         return Ok(None);

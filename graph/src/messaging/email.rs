@@ -28,7 +28,7 @@ pub fn subject(kind: MessageKind, business: &str) -> String {
         MessageKind::Rescheduled => "booking moved",
         MessageKind::Canceled => "booking canceled",
         MessageKind::PaymentDue => "payment due",
-        MessageKind::Manual | MessageKind::Keyword => "message",
+        MessageKind::Manual | MessageKind::Keyword | MessageKind::Voicemail => "message",
     };
     let s = format!("{business}: {what}");
     s.chars()

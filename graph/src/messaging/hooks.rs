@@ -54,6 +54,7 @@ fn key_name(kind: MessageKind) -> &'static str {
         MessageKind::PaymentDue => "paymentdue",
         MessageKind::Manual => "manual",
         MessageKind::Keyword => "keyword",
+        MessageKind::Voicemail => "voicemail",
     }
 }
 
