@@ -8,7 +8,7 @@ use crate::kinds::{CallIntent, CallOutcome, CallStatus};
 /// (numbers, times, intent, outcome, summary, transcript, tool calls) and the turn
 /// loop's state (conversation, pending change), so any server instance can take the
 /// next turn.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "calls")]
 pub struct Model {
     /// UUID v7.

@@ -84,6 +84,30 @@ pub enum DomainEvent {
     Message(MessageEvent),
     /// A staff member's route of a day was applied (`applyRoute`, `applyDispatch`).
     Route(RouteChanged),
+    /// A phone-assistant call started, took a turn, or ended.
+    Call(CallChanged),
+}
+
+/// What happened to a phone-assistant call.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallEventKind {
+    /// The call reached the assistant (its row was created).
+    CallStarted,
+    /// The call log changed: a turn was taken, a tool ran, a voicemail or the summary
+    /// arrived.
+    CallUpdated,
+    /// Twilio reported the call finished (status callback).
+    CallEnded,
+}
+
+/// A change to a call, with the call row as it is after the change (so subscribers
+/// need no database read).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallChanged {
+    /// What happened.
+    pub kind: CallEventKind,
+    /// The call row after the change.
+    pub call: Box<entities::call::Model>,
 }
 
 /// A staff member's route of one local date was (re)planned and applied.
@@ -181,6 +205,21 @@ impl Envelope {
                 message_id: m.id,
                 kind,
                 message: Box::new(m.clone()),
+            }),
+        }
+    }
+}
+
+impl Envelope {
+    /// The envelope of a call event: seen by owners and managers, carrying the row as
+    /// it is after the change.
+    pub fn call(c: &entities::call::Model, kind: CallEventKind) -> Envelope {
+        Envelope {
+            tenant_id: c.tenant_id,
+            audience: Audience::Managers,
+            event: DomainEvent::Call(CallChanged {
+                kind,
+                call: Box::new(c.clone()),
             }),
         }
     }

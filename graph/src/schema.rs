@@ -21,7 +21,7 @@ use crate::state::GraphState;
 use crate::tenant_plugins::{PluginMutation, PluginQuery};
 use crate::voice::assistant::{AssistantMutation, AssistantQuery};
 use crate::voice::calls::CallQuery;
-use crate::voice::{VoiceMutation, VoiceQuery};
+use crate::voice::{VoiceMutation, VoiceQuery, VoiceSubscription};
 
 /// The query root.
 #[derive(MergedObject, Default)]
@@ -73,6 +73,7 @@ pub struct Subscription(
     BookingSubscription,
     MessagingSubscription,
     DispatchSubscription,
+    VoiceSubscription,
 );
 
 /// The Servicegraph schema type.

@@ -963,3 +963,41 @@ async fn a_caller_moves_and_then_cancels_their_appointment_each_after_a_yes() {
     assert_eq!(row.intent, Some(entities::CallIntent::Cancel));
     assert_eq!(row.booking_id.map(|b| b.to_string()), Some(id));
 }
+
+#[tokio::test]
+async fn call_events_stream_a_call_live_to_the_tenants_managers_only() {
+    let l = line().await;
+    let events = "subscription { callEvents { kind call { id callSid status outcome turns } } }";
+    let mut ours = crate::helpers::subscribe_to(&l.app, &l.owner.token, events).await;
+    // Another business's owner, subscribed on the same server, hears nothing of it.
+    let other = l.app.sign_up(&slug("elsewhere")).await;
+    let mut theirs = crate::helpers::subscribe_to(&l.app, &other.token, events).await;
+
+    let sid = "CA00000000000000000000000000000077";
+    l.script.push([text("We open at nine every day.")]);
+    l.say(sid, ALICE, None).await;
+    l.say(sid, ALICE, Some("When do you open?")).await;
+    assert_eq!(l.status(sid, "completed", "31").await, 200);
+
+    let mut seen = Vec::new();
+    while seen.last().map(|(k, _): &(String, Value)| k.as_str()) != Some("CALL_ENDED") {
+        let ev = crate::helpers::next_json(&mut ours).await;
+        assert_eq!(ev["type"], "next", "{ev}");
+        let e = &ev["payload"]["data"]["callEvents"];
+        assert_eq!(e["call"]["callSid"], sid, "{e}");
+        seen.push((e["kind"].as_str().unwrap().to_string(), e["call"].clone()));
+    }
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["CALL_STARTED", "CALL_UPDATED", "CALL_ENDED"],
+        "{seen:?}"
+    );
+    assert_eq!(seen[1].1["turns"], 1);
+    assert_eq!(seen[2].1["status"], "COMPLETED");
+    assert_eq!(seen[2].1["outcome"], "ANSWERED");
+
+    use futures::StreamExt;
+    let nothing = tokio::time::timeout(Duration::from_millis(500), theirs.next()).await;
+    assert!(nothing.is_err(), "another tenant got {nothing:?}");
+}

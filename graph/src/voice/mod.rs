@@ -25,12 +25,14 @@ pub mod speech;
 pub mod stream;
 pub mod tools;
 
-use async_graphql::{Context, Json, Object, SimpleObject};
+use async_graphql::{Context, Json, Object, SimpleObject, Subscription};
+use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::events::{CallEventKind, DomainEvent};
 use crate::extensions::Extensions;
-use crate::guards::{OWNER, RoleGuard};
+use crate::guards::{MANAGE, OWNER, RoleGuard};
 use crate::state::{GraphState, caller, state};
 
 /// Registers the phone assistant's after-call summary job.
@@ -106,5 +108,44 @@ impl VoiceMutation {
             message: out.message,
             data: Json(out.data),
         })
+    }
+}
+
+/// A live change to a phone-assistant call (`callEvents`).
+#[derive(SimpleObject)]
+pub struct CallEvent {
+    /// What happened.
+    pub kind: CallEventKind,
+    /// The call as it is after the change.
+    pub call: calls::Call,
+}
+
+/// Voice-agent subscriptions.
+#[derive(Default)]
+pub struct VoiceSubscription;
+
+#[Subscription]
+impl VoiceSubscription {
+    /// The phone assistant's calls in the caller's tenant, live, from every server
+    /// instance: `CALL_STARTED` when a call reaches the assistant, `CALL_UPDATED` after
+    /// each turn, tool result, voicemail or summary, `CALL_ENDED` when Twilio reports
+    /// the call finished. Owners and managers. Errors: `UNAUTHENTICATED`, `FORBIDDEN`.
+    #[graphql(guard = "RoleGuard::new(MANAGE)")]
+    async fn call_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = CallEvent> + use<>> {
+        let rc = caller(ctx)?.clone();
+        let tenant = rc.tenant_id;
+        Ok(state(ctx)?.events.stream_for(&rc).filter_map(move |ev| {
+            futures::future::ready(match ev {
+                // The envelope already passed the tenant wall; the row must agree.
+                DomainEvent::Call(c) if c.call.tenant_id == tenant => Some(CallEvent {
+                    kind: c.kind,
+                    call: calls::Call(*c.call),
+                }),
+                _ => None,
+            })
+        }))
     }
 }

@@ -70,6 +70,7 @@ use crate::auth::tokens::hash_token;
 use crate::context::{Principal, RequestCtx};
 use crate::db::{Tx, scoped};
 use crate::error::ApiError;
+use crate::events::{CallEventKind, Envelope, MessageEventKind};
 use crate::inbound::{InboundReply, form_param as param, xml_escape};
 use crate::jobs::{self, Job, JobHandler};
 use crate::state::GraphState;
@@ -512,8 +513,23 @@ impl Turn {
         .update(&*tx)
         .await?;
         tx.commit().await?;
+        announce(st, &updated, CallEventKind::CallUpdated).await;
         Ok(updated)
     }
+}
+
+/// Announces a call event to the tenant's owners and managers (`callEvents`); call
+/// after the change committed.
+pub(super) async fn announce(st: &GraphState, c: &call::Model, kind: CallEventKind) {
+    st.events.publish(Envelope::call(c, kind)).await;
+}
+
+/// Inserts a new call's row, commits, and announces `CALL_STARTED`.
+async fn start_call(st: &GraphState, tx: Tx, row: call::ActiveModel) -> Result<(), ApiError> {
+    let c = row.insert(&*tx).await?;
+    tx.commit().await?;
+    announce(st, &c, CallEventKind::CallStarted).await;
+    Ok(())
 }
 
 /// A stored JSON column's text.
@@ -563,6 +579,7 @@ pub async fn voice(
         .filter(call::Column::CallSid.eq(sid))
         .one(&*tx)
         .await?;
+    let mut started = None;
     let row = match existing {
         Some(r) => r,
         None => {
@@ -627,8 +644,7 @@ pub async fn voice(
                 row.outcome = Set(Some(outcome));
                 row.transcript =
                     Set(json!([{"speaker": "assistant", "text": say, "at": now()}]).to_string());
-                row.insert(&*tx).await?;
-                tx.commit().await?;
+                start_call(st, tx, row).await?;
                 return Ok(twiml(&urls, &say, &next));
             }
             let greeting = cfg.greeting.clone().unwrap_or_else(|| {
@@ -639,8 +655,7 @@ pub async fn voice(
             });
             if speech.is_none() && cfg.mode == AssistantMode::Stream {
                 // Streaming mode: the greeting is the Realtime model's first answer.
-                row.insert(&*tx).await?;
-                tx.commit().await?;
+                start_call(st, tx, row).await?;
                 return super::stream::connect_twiml(st, &t.slug, tenant_id, sid);
             }
             if speech.is_none() {
@@ -651,13 +666,14 @@ pub async fn voice(
                     json!([{"role": "assistant", "content": greeting, "tool_calls": []}])
                         .to_string(),
                 );
-                row.insert(&*tx).await?;
-                tx.commit().await?;
+                start_call(st, tx, row).await?;
                 return Ok(twiml(&urls, &greeting, &Next::Listen));
             }
             // A continuation of a call we have no record of (its start went to a
             // server that lost it): log it now and take the turn.
-            row.insert(&*tx).await?
+            let c = row.insert(&*tx).await?;
+            started = Some(c.clone());
+            c
         }
     };
     let services = scoped::<service::Entity>(tenant_id)
@@ -668,6 +684,9 @@ pub async fn voice(
         .await?;
     let key = assistant_principal(&tx).await?;
     tx.commit().await?;
+    if let Some(c) = &started {
+        announce(st, c, CallEventKind::CallStarted).await;
+    }
 
     let mut turn = Turn::new(row);
     if turn.row.status != CallStatus::InProgress {
@@ -1082,7 +1101,7 @@ pub async fn status(
     });
     let turns = row.turns;
     let id = row.id;
-    call::ActiveModel {
+    let ended = call::ActiveModel {
         status: Set(new),
         ended_at: Set(Some(now())),
         duration_seconds: Set(duration),
@@ -1101,6 +1120,7 @@ pub async fn status(
         .await?;
     }
     tx.commit().await?;
+    announce(st, &ended, CallEventKind::CallEnded).await;
     jobs::wake(st);
     Ok(InboundReply::twiml(""))
 }
@@ -1126,6 +1146,7 @@ pub async fn recording(
         .filter(|d| *d <= 86_400);
     let tx = st.db.write(tenant_id).await?;
     let mut filed = None;
+    let mut updated = None;
     if let Some(row) = scoped::<call::Entity>(tenant_id)
         .filter(call::Column::CallSid.eq(sid))
         .one(&*tx)
@@ -1135,28 +1156,29 @@ pub async fn recording(
         && row.voicemail_url.is_none()
     {
         if let Some(from) = row.from_phone.as_deref().and_then(normalize_phone) {
-            filed = Some(
-                crate::messaging::inbound::record_voicemail(&tx, &from, &url, seconds).await?,
-            );
+            filed =
+                Some(crate::messaging::inbound::record_voicemail(&tx, &from, &url, seconds).await?);
         }
         let mut m = row.clone();
         set_outcome(&mut m, CallOutcome::Voicemail);
-        call::ActiveModel {
-            voicemail_url: Set(Some(url)),
-            outcome: Set(m.outcome),
-            updated_at: Set(now()),
-            ..row.into()
-        }
-        .update(&*tx)
-        .await?;
+        updated = Some(
+            call::ActiveModel {
+                voicemail_url: Set(Some(url)),
+                outcome: Set(m.outcome),
+                updated_at: Set(now()),
+                ..row.into()
+            }
+            .update(&*tx)
+            .await?,
+        );
     }
     tx.commit().await?;
+    if let Some(c) = &updated {
+        announce(st, c, CallEventKind::CallUpdated).await;
+    }
     if let Some(m) = filed {
         st.events
-            .publish(crate::events::Envelope::message(
-                &m,
-                crate::events::MessageEventKind::MessageReceived,
-            ))
+            .publish(Envelope::message(&m, MessageEventKind::MessageReceived))
             .await;
     }
     Ok(InboundReply::twiml(
@@ -1248,7 +1270,7 @@ impl JobHandler<GraphState> for SummaryHandler {
 
     async fn apply(
         &self,
-        _st: &GraphState,
+        st: &GraphState,
         tx: &Tx,
         job: &outbox_message::Model,
         result: &Value,
@@ -1264,13 +1286,17 @@ impl JobHandler<GraphState> for SummaryHandler {
             .one(&**tx)
             .await?
         {
-            call::ActiveModel {
+            let c = call::ActiveModel {
                 summary: Set(Some(summary.to_string())),
                 updated_at: Set(now()),
                 ..row.into()
             }
             .update(&**tx)
             .await?;
+            // Announced from inside the job's transaction, which commits right after
+            // `apply` returns (the job framework has no after-commit hook); a failed
+            // commit retries the job, which announces again.
+            announce(st, &c, CallEventKind::CallUpdated).await;
         }
         Ok(())
     }

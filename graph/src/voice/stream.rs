@@ -69,6 +69,7 @@ use super::tools::Caller;
 use crate::context::{Principal, RequestCtx};
 use crate::db::scoped;
 use crate::error::ApiError;
+use crate::events::CallEventKind;
 use crate::inbound::{self, InboundEvent, InboundReply, form_param as param, xml_escape};
 use crate::state::GraphState;
 use crate::util::now;
@@ -399,8 +400,9 @@ impl Live<'_> {
         am.booking_id = Set(r.booking_id);
         am.hand_over = Set(r.hand_over.clone());
         am.updated_at = Set(now());
-        am.update(&*tx).await?;
+        let c = am.update(&*tx).await?;
         tx.commit().await?;
+        phone::announce(self.st, &c, CallEventKind::CallUpdated).await;
         Ok(())
     }
 
