@@ -13,24 +13,92 @@ client included):
 and prints p50 / p90 / p99 / max in milliseconds, and how many answers were not the
 expected kind (must be 0).
 
-  python3 tests/load/agent_tools.py http://127.0.0.1:18080 [N=2000] [M=500]
+With T > 0 it then times the built-in phone assistant's turn loop: T calls, each a
+signed Twilio voice webhook that starts the call (greeting) and one caller turn
+("anything tomorrow at ten?") on which the model asks for `check_availability` and then
+answers. The model is a local mock of OpenAI's chat completions on MOCK_PORT (started by
+this script; it answers at once) and the time spent inside it is subtracted, so the
+"turn" figure is our own time per turn (two model round trips over loopback included).
+Start the server for this with `TWILIO_API_BASE=http://127.0.0.1:MOCK_PORT` and
+`PUBLIC_BASE_URL` equal to BASE (the Twilio signature covers the URL).
+
+  python3 tests/load/agent_tools.py http://127.0.0.1:18080 [N=2000] [M=500] [T=0] [MOCK_PORT=18799]
 
 Needs only the Python standard library.
 """
 
+import base64
 import datetime
+import hashlib
+import hmac
 import http.client
+import http.server
 import json
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
+
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "bench-auth-token"
+MOCK_SECONDS = []  # time spent answering inside the mock model, seconds
+
+
+class MockModel(http.server.BaseHTTPRequestHandler):
+    """OpenAI chat completions (tool call on a caller's turn, text after the tool) and a
+    generic 201 for anything else (Twilio Messages)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        t0 = time.perf_counter()
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path.endswith("/chat/completions"):
+            req = json.loads(body)
+            last = req["messages"][-1]
+            if last["role"] == "user" and req.get("tools"):
+                date = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
+                msg = {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+                    "function": {"name": "check_availability", "arguments": json.dumps(
+                        {"service": "Haircut", "date": date, "time": "10:00", "staff": None})}}]}
+                finish = "tool_calls"
+            else:
+                msg = {"role": "assistant", "content": "Ten AM is free. Shall I book it?"}
+                finish = "stop"
+            out = {"id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()),
+                   "model": req.get("model", "gpt-4o-mini"),
+                   "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}],
+                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+            status = 200
+        else:
+            out = {"sid": "SM" + uuid.uuid4().hex, "status": "queued"}
+            status = 201
+        data = json.dumps(out).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        MOCK_SECONDS.append(time.perf_counter() - t0)
+
+
+def twilio_signature(url, params):
+    """Twilio's X-Twilio-Signature: base64 HMAC-SHA1 of the URL followed by each POST
+    parameter's name and value, sorted by name (twilio.com/docs/usage/security)."""
+    payload = url + "".join(k + v for k, v in sorted(params.items()))
+    mac = hmac.new(TWILIO_TOKEN.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(mac).decode()
 
 
 def main():
     base = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:18080"
     n_check = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     n_book = int(sys.argv[3]) if len(sys.argv) > 3 else 500
+    n_turns = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    mock_port = int(sys.argv[5]) if len(sys.argv) > 5 else 18799
     u = urllib.parse.urlparse(base)
     if u.hostname not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("refusing a non-loopback server")
@@ -111,6 +179,44 @@ def main():
         lat.append(dt)
         bad += status != 200 or not r.get("result", "").startswith("Booked:")
     report("book_appointment", lat, bad)
+
+    if n_turns <= 0:
+        return
+    mock = http.server.ThreadingHTTPServer(("127.0.0.1", mock_port), MockModel)
+    threading.Thread(target=mock.serve_forever, daemon=True).start()
+    gql("mutation($i: ConfigurePluginInput!) { configurePlugin(input: $i) { userErrors { message } } }",
+        {"i": {"pluginId": "twilio", "enabled": True, "config": {
+            "accountSid": TWILIO_SID, "authToken": TWILIO_TOKEN, "fromNumber": "+14155550100"}}}, token)
+    gql("mutation($i: ConfigurePluginInput!) { configurePlugin(input: $i) { userErrors { message } } }",
+        {"i": {"pluginId": "openai", "enabled": True, "config": {
+            "apiKey": "sk-bench", "baseUrl": f"http://127.0.0.1:{mock_port}/v1"}}}, token)
+    voice = f"/webhooks/{slug}/twilio/voice"
+
+    def webhook(params):
+        sig = twilio_signature(base.rstrip("/") + voice, params)
+        t0 = time.perf_counter()
+        conn.request("POST", voice, urllib.parse.urlencode(params),
+                     {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+        r = conn.getresponse()
+        data = r.read().decode()
+        return r.status, data, (time.perf_counter() - t0) * 1000
+
+    starts, turns, bad = [], [], 0
+    for i in range(n_turns):
+        sid = "CA" + uuid.uuid4().hex
+        base_params = {"CallSid": sid, "AccountSid": TWILIO_SID, "From": f"+1415556{i % 10000:04d}",
+                       "To": "+14155550100", "CallStatus": "in-progress"}
+        status, twiml, dt = webhook(base_params)
+        starts.append(dt)
+        bad += status != 200 or "<Gather" not in twiml
+        MOCK_SECONDS.clear()
+        status, twiml, dt = webhook(dict(base_params, SpeechResult="Do you have anything at ten?",
+                                         Confidence="0.9"))
+        turns.append(dt - sum(MOCK_SECONDS) * 1000)
+        bad += status != 200 or "Ten AM is free" not in twiml
+    mock.shutdown()
+    report("call start", starts, 0)
+    report("turn (no model time)", turns, bad)
 
 
 if __name__ == "__main__":
