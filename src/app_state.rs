@@ -9,6 +9,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Same state the schema holds, for the edge's own look-ups.
     pub graph: GraphState,
+    /// Parsed documents of recent queries (see [`crate::documents`]).
+    pub documents: std::sync::Arc<crate::documents::DocumentCache>,
     /// Per-request execution timeout.
     pub request_timeout: std::time::Duration,
     /// `PUBLIC_BASE_URL` without a trailing slash: the origin providers call, used to

@@ -322,6 +322,7 @@ async fn graphql(
                 return error_response(status, "BAD_REQUEST", &message);
             }
         };
+        app.documents.prepare(&mut req);
         let (query_only, operation_name) = operation_shape(&mut req);
         let current = tracing::Span::current();
         current.record(

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod app_state;
 pub mod cli;
 pub mod db_setup;
+pub mod documents;
 pub mod http;
 pub mod metrics;
 pub mod oauth;

@@ -219,6 +219,7 @@ impl Application {
             AppState {
                 schema,
                 graph: state.clone(),
+                documents: Arc::default(),
                 request_timeout: settings.graphql.request_timeout,
                 public_base_url: settings.public_base_url.clone(),
                 trusted_proxy_hops: settings.limits.trusted_proxy_hops,
