@@ -43,7 +43,7 @@ use crate::helpers::{Owner, TestApp, spawn_app_with};
 const TZ: &str = "America/Los_Angeles";
 const MODEL: &str = "gpt-4o-mini-sgd-test";
 /// Tenants played at once.
-const CONCURRENCY: usize = 6;
+const CONCURRENCY: usize = 8;
 
 /// What the dialogue's system did after a caller utterance.
 #[derive(Clone, Debug)]
@@ -200,10 +200,13 @@ fn text(text: &str) -> Value {
     )
 }
 
+/// Tool calls (name, arguments) waiting for a tenant's next caller turns.
+type Queue = VecDeque<(String, Value)>;
+
 /// The model: per tenant, the tool calls queued for its next caller turns.
 #[derive(Clone, Default)]
 struct Llm {
-    queues: Arc<Mutex<HashMap<String, VecDeque<(String, Value)>>>>,
+    queues: Arc<Mutex<HashMap<String, Queue>>>,
     ids: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
     summaries: Arc<AtomicUsize>,
@@ -303,6 +306,8 @@ struct Counts {
     collisions: usize,
     refusals: usize,
     other: Vec<String>,
+    /// Time spent creating the tenant.
+    setup: std::time::Duration,
 }
 
 struct Tenant {
@@ -596,10 +601,11 @@ async fn sgd_dialogues_play_as_phone_calls_through_the_turn_loop() {
             sum.collisions += c.collisions;
             sum.refusals += c.refusals;
             sum.other.extend(c.other);
+            sum.setup += c.setup;
             in_db += n;
         }
         println!(
-            "voice SGD turn loop: {dialogues} dialogues as {} calls ({} tenants, {} caller turns); {} business_info; {} book calls: {} read back, {} booked, {} collisions (slot taken), {} refusals (outside hours); {} AGENT bookings in the database; {} other; {:.1} s so far",
+            "voice SGD turn loop: {dialogues} dialogues as {} calls ({} tenants, {} caller turns); {} business_info; {} book calls: {} read back, {} booked, {} collisions (slot taken), {} refusals (outside hours); {} AGENT bookings in the database; {} other; {:.1} s so far ({:.1} s of tenant set-up summed over tasks)",
             sum.calls,
             by_provider.len(),
             sum.turns,
@@ -611,7 +617,8 @@ async fn sgd_dialogues_play_as_phone_calls_through_the_turn_loop() {
             sum.refusals,
             in_db,
             sum.other.len(),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            sum.setup.as_secs_f64()
         );
         assert!(sum.other.is_empty(), "{:#?}", sum.other);
         assert_eq!(sum.book_calls, sgd.calls.len());

@@ -236,7 +236,14 @@ pub async fn record_voicemail(
     row.media_urls = Set(Some(serde_json::json!([url]).to_string()));
     let m = row.insert(&**tx).await?;
     touch(tx, thread.id, at, true).await?;
-    notify(tx, MESSAGE_RECEIVED, format!("New voicemail from {from}"), None, None).await?;
+    notify(
+        tx,
+        MESSAGE_RECEIVED,
+        format!("New voicemail from {from}"),
+        None,
+        None,
+    )
+    .await?;
     Ok(m)
 }
 

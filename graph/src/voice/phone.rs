@@ -1135,9 +1135,8 @@ pub async fn recording(
         && row.voicemail_url.is_none()
     {
         if let Some(from) = row.from_phone.as_deref().and_then(normalize_phone) {
-            filed = Some(
-                crate::messaging::inbound::record_voicemail(&tx, &from, &url, seconds).await?,
-            );
+            filed =
+                Some(crate::messaging::inbound::record_voicemail(&tx, &from, &url, seconds).await?);
         }
         let mut m = row.clone();
         set_outcome(&mut m, CallOutcome::Voicemail);
