@@ -564,8 +564,11 @@ async fn sgd_dialogues_play_as_phone_calls_through_the_turn_loop() {
         let llm_mock = &llm_mock;
         let results: Vec<(Counts, usize)> = futures::stream::iter(by_provider.iter().enumerate())
             .map(|(i, (name, calls))| async move {
+                let setup = std::time::Instant::now();
                 let t = tenant(app, llm_mock, base + i, name).await;
-                let counts = play(app, llm, &t, base + i, calls).await;
+                let setup = setup.elapsed();
+                let mut counts = play(app, llm, &t, base + i, calls).await;
+                counts.setup = setup;
                 let data = app
                     .gql(
                         Some(&t.owner.token),
