@@ -33,5 +33,6 @@ mod traces;
 mod upgrade;
 mod voice_calls;
 mod voice_sgd;
+mod voice_sgd_turns;
 mod voice_stream;
 mod voice_tools;
