@@ -19,8 +19,10 @@ signed Twilio voice webhook that starts the call (greeting) and one caller turn
 answers. The model is a local mock of OpenAI's chat completions on MOCK_PORT (started by
 this script; it answers at once) and the time spent inside it is subtracted, so the
 "turn" figure is our own time per turn (two model round trips over loopback included).
-Start the server for this with `TWILIO_API_BASE=http://127.0.0.1:MOCK_PORT` and
-`PUBLIC_BASE_URL` equal to BASE (the Twilio signature covers the URL).
+Start the server for this with `TWILIO_API_BASE=http://127.0.0.1:MOCK_PORT`,
+`PUBLIC_BASE_URL` equal to BASE (the Twilio signature covers the URL) and
+`VOICE_MAX_CALLS_PER_HOUR` above T (else calls past the cap are handed over and counted
+as unexpected).
 
   python3 tests/load/agent_tools.py http://127.0.0.1:18080 [N=2000] [M=500] [T=0] [MOCK_PORT=18799]
 
