@@ -157,25 +157,41 @@ pub async fn feed_booking_edges(
     let Ok(loader) = ctx.data::<Loaders>() else {
         return;
     };
+    // A page repeats the same few customers, services and staff members: each is
+    // cloned into the cache once, not once per booking.
+    let mut customers = HashMap::new();
+    let mut services = HashMap::new();
+    let mut staff = HashMap::new();
+    for (_, c, s, m) in rows {
+        if let Some(c) = c {
+            customers.entry(c.id).or_insert(c);
+        }
+        if let Some(s) = s {
+            services.entry(s.id).or_insert(s);
+        }
+        if let Some(m) = m {
+            staff.entry(m.id).or_insert(m);
+        }
+    }
     loader
         .feed_many(
-            rows.iter()
-                .filter_map(|r| r.1.clone())
-                .map(|c| (CustomerKey(tenant, c.id), c)),
+            customers
+                .into_iter()
+                .map(|(id, c)| (CustomerKey(tenant, id), c.clone())),
         )
         .await;
     loader
         .feed_many(
-            rows.iter()
-                .filter_map(|r| r.2.clone())
-                .map(|s| (ServiceKey(tenant, s.id), s)),
+            services
+                .into_iter()
+                .map(|(id, s)| (ServiceKey(tenant, id), s.clone())),
         )
         .await;
     loader
         .feed_many(
-            rows.iter()
-                .filter_map(|r| r.3.clone())
-                .map(|s| (StaffKey(tenant, s.id), s)),
+            staff
+                .into_iter()
+                .map(|(id, m)| (StaffKey(tenant, id), m.clone())),
         )
         .await;
 }
