@@ -14,7 +14,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::twilio::{self, AUTH_TOKEN, FROM};
-use crate::helpers::{Owner, TestApp, eventually, every_day, next_weekday, slug, spawn_app_with};
+use crate::helpers::{Owner, TestApp, eventually, next_weekday, slug};
 
 const ALICE: &str = "+14155550101";
 const BOB: &str = "+14155550102";
@@ -94,22 +94,7 @@ async fn line_with(
     delay: Duration,
     adjust: impl Fn(&mut servicegraph::Settings) + Send + Sync + 'static,
 ) -> Line {
-    let twilio_mock = MockServer::start().await;
-    twilio::mount_messages(&twilio_mock).await;
-    let app = spawn_app_with(twilio::platform(&twilio_mock, adjust)).await;
-    let owner = app.sign_up_in(&slug("phone"), "America/New_York").await;
-    let data = app
-        .gql(
-            Some(&owner.token),
-            "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } } }",
-            json!({"input": {"name": "Haircut", "durationMinutes": 30, "priceCents": 4500}}),
-        )
-        .await;
-    assert!(data["createService"]["service"]["id"].is_string(), "{data}");
-    app.create_staff(&owner.token, "Ana", &every_day("09:00", "17:00"))
-        .await;
-    let configured = twilio::configure(&app, &owner, FROM).await;
-    assert_eq!(configured["userErrors"], json!([]), "{configured}");
+    let (app, owner, twilio_mock) = twilio::salon("phone", adjust).await;
     let llm = MockServer::start().await;
     let script = Script {
         delay,

@@ -24,9 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::twilio::{self, AUTH_TOKEN, FROM};
-use crate::helpers::{
-    Owner, TestApp, Ws, eventually, every_day, next_weekday, slug, spawn_app_with,
-};
+use crate::helpers::{Owner, TestApp, Ws, eventually, next_weekday, slug};
 
 const ALICE: &str = "+14155550101";
 const TRANSFER: &str = "+14155550199";
@@ -210,22 +208,7 @@ async fn line() -> Line {
 }
 
 async fn line_with(adjust: impl Fn(&mut servicegraph::Settings) + Send + Sync + 'static) -> Line {
-    let twilio_mock = wiremock::MockServer::start().await;
-    twilio::mount_messages(&twilio_mock).await;
-    let app = spawn_app_with(twilio::platform(&twilio_mock, adjust)).await;
-    let owner = app.sign_up_in(&slug("stream"), "America/New_York").await;
-    let data = app
-        .gql(
-            Some(&owner.token),
-            "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } } }",
-            json!({"input": {"name": "Haircut", "durationMinutes": 30, "priceCents": 4500}}),
-        )
-        .await;
-    assert!(data["createService"]["service"]["id"].is_string(), "{data}");
-    app.create_staff(&owner.token, "Ana", &every_day("09:00", "17:00"))
-        .await;
-    let configured = twilio::configure(&app, &owner, FROM).await;
-    assert_eq!(configured["userErrors"], json!([]), "{configured}");
+    let (app, owner, twilio_mock) = twilio::salon("stream", adjust).await;
     let ai = RealtimeMock::start().await;
     configure_openai(&app, &owner, &format!("{}/v1", ai.uri)).await;
     let set = app

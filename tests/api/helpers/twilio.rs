@@ -176,3 +176,32 @@ pub fn inbound(sid: &str, from: &str, body: &str) -> Vec<(&'static str, String)>
 pub fn view<'a>(p: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     p.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
+
+/// A phone-assistant test business: a server whose Twilio API is a fresh mock (returned,
+/// keep it alive) answering `Messages.json`, an owner of tenant `{prefix}-…` in New York,
+/// one service (Haircut, 30 min, $45), Ana working 09:00–17:00 every day, and plugin
+/// `twilio` configured with [`FROM`].
+pub async fn salon(
+    prefix: &str,
+    adjust: impl Fn(&mut servicegraph::Settings) + Send + Sync + 'static,
+) -> (TestApp, Owner, MockServer) {
+    let twilio_mock = MockServer::start().await;
+    mount_messages(&twilio_mock).await;
+    let app = super::spawn_app_with(platform(&twilio_mock, adjust)).await;
+    let owner = app
+        .sign_up_in(&super::slug(prefix), "America/New_York")
+        .await;
+    let data = app
+        .gql(
+            Some(&owner.token),
+            "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } } }",
+            json!({"input": {"name": "Haircut", "durationMinutes": 30, "priceCents": 4500}}),
+        )
+        .await;
+    assert!(data["createService"]["service"]["id"].is_string(), "{data}");
+    app.create_staff(&owner.token, "Ana", &super::every_day("09:00", "17:00"))
+        .await;
+    let configured = configure(&app, &owner, FROM).await;
+    assert_eq!(configured["userErrors"], json!([]), "{configured}");
+    (app, owner, twilio_mock)
+}
