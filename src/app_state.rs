@@ -5,8 +5,15 @@ use graph::{AppSchema, GraphState};
 /// Shared state of the HTTP layer.
 #[derive(Clone)]
 pub struct AppState {
-    /// The GraphQL schema (with [`GraphState`] in its data).
+    /// The GraphQL schema (with [`GraphState`] in its data): WebSocket operations, and
+    /// HTTP operations the lean schema does not take.
     pub schema: AppSchema,
+    /// The same schema without the admission extension ([`graph::build_lean_schema`]):
+    /// HTTP operations that parse and have at most `admission.concurrent_roots` root
+    /// fields, admitted by the edge itself first.
+    pub lean: AppSchema,
+    /// The admission rules both schemas enforce.
+    pub admission: graph::admission::Admission,
     /// Same state the schema holds, for the edge's own look-ups.
     pub graph: GraphState,
     /// Parsed documents of recent queries (see [`crate::documents`]).

@@ -224,6 +224,52 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthFailure> {
     Ok(Some(token.trim()))
 }
 
+/// Runs one HTTP operation. It is admitted here ([`graph::admission::admit`]: limits
+/// charged, document parsed once); one that parsed and has at most
+/// `concurrent_roots` root fields runs on the lean schema (no per-field extension
+/// chain), anything else on the full one. A lean refusal from before execution
+/// ([`graph::admission::uncoded_refusal`]) runs again on the full schema, which gives
+/// its errors their codes; nothing ran the first time, so nothing happens twice.
+async fn execute(
+    app: &AppState,
+    mut req: async_graphql::Request,
+    session: Session,
+    reads: Option<std::sync::Arc<graph::loaders::RequestReads>>,
+) -> async_graphql::Response {
+    let roots = match graph::admission::admit(Some(&app.graph), &session, &mut req, &app.admission)
+        .await
+    {
+        Ok(roots) => roots,
+        Err(e) => return async_graphql::Response::from_errors(vec![e]),
+    };
+    let with_data = |req: async_graphql::Request| {
+        let loaders = match &reads {
+            Some(r) => graph::loaders::shared_loaders(app.graph.db.clone(), r.clone()),
+            None => graph::loaders::loaders(app.graph.db.clone()),
+        };
+        let req = req
+            .data(session.clone())
+            .data(loaders)
+            .data(graph::admission::Admitted);
+        match &reads {
+            Some(r) => req.data(r.clone()),
+            None => req,
+        }
+    };
+    if !roots.is_some_and(|n| n <= app.admission.concurrent_roots) {
+        return app.schema.execute(with_data(req)).await;
+    }
+    let mut again =
+        async_graphql::Request::new(req.query.clone()).variables(req.variables.clone());
+    again.operation_name = req.operation_name.clone();
+    again.extensions = req.extensions.clone();
+    let resp = app.lean.execute(with_data(req)).await;
+    if graph::admission::uncoded_refusal(&resp) {
+        return app.schema.execute(with_data(again)).await;
+    }
+    resp
+}
+
 /// Whether every operation of the document is a query, and the name of the one that
 /// runs (`operationName`, or the document's only operation's name).
 fn operation_shape(req: &mut async_graphql::Request) -> (bool, Option<String>) {
@@ -363,18 +409,14 @@ async fn graphql(
         };
         // Queries share one read transaction per request across loader batches;
         // mutations read per batch so that a read after a write sees it.
-        let (loaders, reads) = if query_only {
-            let (l, r) = graph::loaders::request_loaders(app.graph.db.clone());
-            (l, Some(r))
-        } else {
-            (graph::loaders::loaders(app.graph.db.clone()), None)
-        };
+        let reads = query_only.then(|| graph::loaders::request_reads(app.graph.db.clone()));
         let started = std::time::Instant::now();
-        let mut req = req.data(session).data(loaders);
-        if let Some(reads) = &reads {
-            req = req.data(reads.clone());
-        }
-        let resp = match tokio::time::timeout(app.request_timeout, app.schema.execute(req)).await {
+        let resp = match tokio::time::timeout(
+            app.request_timeout,
+            execute(&app, req, session, reads.clone()),
+        )
+        .await
+        {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::warn!("request timed out");

@@ -200,24 +200,25 @@ impl Application {
         {
             tracing::info!("seeded the demo tenant (slug `demo`)");
         }
-        let schema = build_schema(
-            Some(state.clone()),
-            Limits {
-                max_depth: settings.graphql.max_depth,
-                max_introspection_depth: settings.graphql.max_introspection_depth,
-                max_complexity: settings.graphql.max_complexity,
-                max_root_fields: settings.graphql.max_root_fields,
-                request_timeout: settings.graphql.request_timeout,
-                introspection: settings.graphql.introspection,
-                suggestions: settings.graphql.suggestions,
-                concurrent_roots: settings.database.per_request,
-                ..Limits::default()
-            },
-        );
+        let limits = Limits {
+            max_depth: settings.graphql.max_depth,
+            max_introspection_depth: settings.graphql.max_introspection_depth,
+            max_complexity: settings.graphql.max_complexity,
+            max_root_fields: settings.graphql.max_root_fields,
+            request_timeout: settings.graphql.request_timeout,
+            introspection: settings.graphql.introspection,
+            suggestions: settings.graphql.suggestions,
+            concurrent_roots: settings.database.per_request,
+            ..Limits::default()
+        };
+        let schema = build_schema(Some(state.clone()), limits);
+        let lean = graph::build_lean_schema(Some(state.clone()), limits);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let router = router(
             AppState {
                 schema,
+                lean,
+                admission: graph::schema::admission_rules(&limits),
                 graph: state.clone(),
                 documents: Arc::default(),
                 request_timeout: settings.graphql.request_timeout,

@@ -119,14 +119,17 @@ impl Extension for AdmissionExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let session = request
-            .data
-            .get(&TypeId::of::<Session>())
-            .and_then(|d| d.downcast_ref::<Session>())
-            .or_else(|| ctx.data_opt::<Session>())
-            .cloned()
-            .unwrap_or_default();
-        admit(ctx.data_opt::<GraphState>(), &session, &request, &self.0).await?;
+        let mut request = request;
+        if request.data.get(&TypeId::of::<Admitted>()).is_none() {
+            let session = request
+                .data
+                .get(&TypeId::of::<Session>())
+                .and_then(|d| d.downcast_ref::<Session>())
+                .or_else(|| ctx.data_opt::<Session>())
+                .cloned()
+                .unwrap_or_default();
+            admit(ctx.data_opt::<GraphState>(), &session, &mut request, &self.0).await?;
+        }
         next.run(ctx, request).await
     }
 
@@ -183,9 +186,13 @@ impl Extension for AdmissionExtension {
     }
 }
 
-/// Whether `s` holds U+0000, literally or as a GraphQL `\u0000` escape.
+/// Whether `s` holds U+0000, literally or as a GraphQL `\u0000` escape (any case).
 fn has_nul_text(s: &str) -> bool {
-    s.contains('\0') || s.to_ascii_lowercase().contains("\\u0000")
+    s.contains('\0')
+        || s
+            .as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
 }
 
 fn has_nul_value(v: &async_graphql::Value) -> bool {
@@ -345,19 +352,46 @@ fn invalid(message: &str) -> ServerError {
 /// The checks of the module documentation, for one request; rate limits only when the
 /// schema has its state. Errors: `BAD_USER_INPUT`, `GRAPHQL_VALIDATION_FAILED`,
 /// `RATE_LIMITED`.
+/// Returns the operation's root field count (aliases included), or `None` when the
+/// document does not parse or names no operation (the executor then reports that).
+///
+/// The document is parsed once, into the request (`Request::parsed_query`), so the
+/// executor that runs it next does not parse it again.
 pub async fn admit(
     st: Option<&GraphState>,
     session: &Session,
-    request: &Request,
+    request: &mut Request,
     rules: &Admission,
-) -> ServerResult<()> {
+) -> ServerResult<Option<usize>> {
     let Some(roots) = shape(request, rules)? else {
-        return Ok(());
+        return Ok(None);
     };
-    match st {
-        Some(st) => charge(st, session, roots).await.map_err(refuse),
-        None => Ok(()),
+    if let Some(st) = st {
+        charge(st, session, roots).await.map_err(refuse)?;
     }
+    Ok(Some(roots.count))
+}
+
+/// Request data saying that [`admit`] already ran on this request (the HTTP edge admits
+/// before it picks a schema); the extension then does not charge the limits twice.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted;
+
+/// Whether `resp` is a refusal from before execution that carries no
+/// `extensions.code`: no data, and only errors without a path (validation, a
+/// parse-time limit, an unknown operation). A schema built without the admission
+/// extension ([`crate::schema::build_lean_schema`]) answers such requests uncoded; the
+/// edge then runs them again on the full schema, which codes them (nothing ran, so
+/// nothing happens twice).
+pub fn uncoded_refusal(resp: &async_graphql::Response) -> bool {
+    resp.data == async_graphql::Value::Null
+        && !resp.errors.is_empty()
+        && resp.errors.iter().all(|e| {
+            e.path.is_empty()
+                && e.extensions
+                    .as_ref()
+                    .is_none_or(|x| x.get("code").is_none())
+        })
 }
 
 /// What the rate limits charge for: the operation's root fields.
@@ -371,10 +405,13 @@ struct Roots {
 
 /// The request's root fields after the checks that need no state (`None` when the
 /// document does not parse or names no operation: the executor reports that as usual).
-fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Roots>> {
+fn shape(request: &mut Request, rules: &Admission) -> ServerResult<Option<Roots>> {
     let max_root_fields = rules.max_root_fields;
     if has_nul_text(&request.query)
-        || has_nul_value(&request.variables.clone().into_value())
+        || request
+            .variables
+            .iter()
+            .any(|(k, v)| k.contains('\0') || has_nul_value(v))
         || request
             .operation_name
             .as_deref()
@@ -384,14 +421,15 @@ fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Roots>> {
             "strings may not contain the NUL character (U+0000)".into(),
         )));
     }
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+    let operation_name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
         return Ok(None);
     };
-    let Some(op) = operation(&doc, request.operation_name.as_deref()) else {
+    let Some(op) = operation(doc, operation_name.as_deref()) else {
         return Ok(None);
     };
     let mut roots = Vec::new();
-    root_fields(&doc, &op.selection_set.node, 0, &mut roots);
+    root_fields(doc, &op.selection_set.node, 0, &mut roots);
     if roots.len() > max_root_fields {
         return Err(refuse(ApiError::BadUserInput(format!(
             "at most {max_root_fields} root fields (aliases included) per operation"
@@ -406,7 +444,7 @@ fn shape(request: &Request, rules: &Admission) -> ServerResult<Option<Roots>> {
             "at most one logIn, signUp or refreshToken per operation".into(),
         )));
     }
-    let n = nesting(&doc, op);
+    let n = nesting(doc, op);
     if n.depth > rules.max_depth {
         // async-graphql's own wording for its depth limit.
         return Err(invalid("Query is nested too deep."));

@@ -55,5 +55,5 @@ pub mod util;
 pub mod voice;
 
 pub use context::{Principal, RequestCtx, Role, Session};
-pub use schema::{AppSchema, Limits, build_schema, sdl};
+pub use schema::{AppSchema, Limits, build_lean_schema, build_schema, sdl};
 pub use state::GraphState;

@@ -5,7 +5,7 @@
 //! transaction, so a loader can never return another tenant's row. A loader is created
 //! per request, so its cache never outlives the request.
 //!
-//! Transactions: for an HTTP query ([`request_loaders`]) every batch of the request
+//! Transactions: for an HTTP query ([`request_reads`], [`shared_loaders`]) every batch of the request
 //! shares one read transaction per tenant ([`RequestReads`]: `BEGIN`, the tenant setting
 //! and `COMMIT` once, not per batch — 3 statements instead of 3 per edge), committed when
 //! the request ends. Mutations and long-lived WebSocket connections ([`loaders`]) open a
@@ -27,7 +27,7 @@ pub struct DbLoader {
     shared: Option<std::sync::Arc<RequestReads>>,
 }
 
-/// The per-request loader. Its cache is on only for HTTP queries ([`request_loaders`]),
+/// The per-request loader. Its cache is on only for HTTP queries ([`request_reads`], [`shared_loaders`]),
 /// where one read transaction serves the whole request; see [`feed_booking_edges`].
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
@@ -43,20 +43,25 @@ pub fn loaders(db: Db) -> Loaders {
     l
 }
 
-/// A loader for one HTTP query whose batches share one read transaction per tenant;
-/// call [`RequestReads::finish`] on the returned handle when the request is done.
-pub fn request_loaders(db: Db) -> (Loaders, std::sync::Arc<RequestReads>) {
-    let reads = std::sync::Arc::new(RequestReads {
-        db: db.clone(),
-        txs: tokio::sync::Mutex::new(HashMap::new()),
-    });
-    let loader = DbLoader {
+/// The read transactions of one HTTP query ([`RequestReads`]); end them with
+/// [`RequestReads::finish`] when the request is done.
+pub fn request_reads(db: Db) -> std::sync::Arc<RequestReads> {
+    std::sync::Arc::new(RequestReads {
         db,
-        shared: Some(reads.clone()),
-    };
-    (
-        DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()),
-        reads,
+        txs: tokio::sync::Mutex::new(HashMap::new()),
+    })
+}
+
+/// A caching loader for one HTTP query whose batches read in `reads` (see
+/// [`request_reads`]).
+pub fn shared_loaders(db: Db, reads: std::sync::Arc<RequestReads>) -> Loaders {
+    DataLoader::with_cache(
+        DbLoader {
+            db,
+            shared: Some(reads),
+        },
+        tokio::spawn,
+        HashMapCache::default(),
     )
 }
 

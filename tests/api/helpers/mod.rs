@@ -502,13 +502,18 @@ pub async fn next_json(ws: &mut Ws) -> Value {
     }
 }
 
-/// Polls `check` until it returns `Some`, for at most 10 s.
+/// Polls `check` every 100 ms until it returns `Some`, for at most 45 s (tokio time, so
+/// a test with paused time still ends). The bound is generous on purpose: on two cores with every test of the suite
+/// running beside it on PostgreSQL, a background job (a first calendar sync, a text) can
+/// take many seconds to be picked up; a test that waits for the right thing must not fail
+/// because the machine is busy.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..100 {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(45);
+    while tokio::time::Instant::now() < deadline {
         if let Some(v) = check().await {
             return v;
         }
