@@ -58,7 +58,10 @@ pub fn plaintext_on_loopback(url: &str) -> String {
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         return url.to_string();
     }
-    if parsed.query_pairs().any(|(k, _)| k == "sslmode" || k == "host") {
+    if parsed
+        .query_pairs()
+        .any(|(k, _)| k == "sslmode" || k == "host")
+    {
         return url.to_string();
     }
     // `postgres:` is not a special scheme, so the URL standard keeps its host opaque:
@@ -66,7 +69,8 @@ pub fn plaintext_on_loopback(url: &str) -> String {
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => {
             d.eq_ignore_ascii_case("localhost")
-                || d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || d.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
         }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

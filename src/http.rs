@@ -236,12 +236,11 @@ async fn execute(
     session: Session,
     reads: Option<std::sync::Arc<graph::loaders::RequestReads>>,
 ) -> async_graphql::Response {
-    let roots = match graph::admission::admit(Some(&app.graph), &session, &mut req, &app.admission)
-        .await
-    {
-        Ok(roots) => roots,
-        Err(e) => return async_graphql::Response::from_errors(vec![e]),
-    };
+    let roots =
+        match graph::admission::admit(Some(&app.graph), &session, &mut req, &app.admission).await {
+            Ok(roots) => roots,
+            Err(e) => return async_graphql::Response::from_errors(vec![e]),
+        };
     let with_data = |req: async_graphql::Request| {
         let loaders = match &reads {
             Some(r) => graph::loaders::shared_loaders(app.graph.db.clone(), r.clone()),
@@ -259,8 +258,7 @@ async fn execute(
     if !roots.is_some_and(|n| n <= app.admission.concurrent_roots) {
         return app.schema.execute(with_data(req)).await;
     }
-    let mut again =
-        async_graphql::Request::new(req.query.clone()).variables(req.variables.clone());
+    let mut again = async_graphql::Request::new(req.query.clone()).variables(req.variables.clone());
     again.operation_name = req.operation_name.clone();
     again.extensions = req.extensions.clone();
     let resp = app.lean.execute(with_data(req)).await;

@@ -139,6 +139,129 @@ by_index!(staff_member {
     created_at,
 });
 
+/// A model read from its leading columns only, for a list whose selection needs no
+/// more (a page of bookings showing names and times): fewer columns to send, sort and
+/// decode. Every field past [`Summary::SUMMARY_FIELDS`] holds a placeholder (zero,
+/// empty, `None`, the epoch), so a summary must only reach code that reads the leading
+/// fields, and must never be cached where a full model is expected. The callers that
+/// build summaries check the GraphQL selection first (`graph::bookings`).
+pub trait Summary: ByIndex {
+    /// How many leading columns (of [`ByIndex::columns`]) a summary reads.
+    const SUMMARY_FIELDS: usize;
+
+    /// The leading [`Summary::SUMMARY_FIELDS`] columns to select.
+    fn summary_columns() -> impl Iterator<Item = <Self::Entity as EntityTrait>::Column> {
+        Self::columns().take(Self::SUMMARY_FIELDS)
+    }
+
+    /// Reads a summary from columns `*at..*at + SUMMARY_FIELDS` and advances `at` past
+    /// them. Errors: as [`ByIndex::decode`].
+    fn decode_summary(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr>;
+}
+
+/// Reads the next column and advances `at`.
+fn next<T: sea_orm::TryGetable>(res: &QueryResult, at: &mut usize) -> Result<T, DbErr> {
+    let v = res.try_get_by_index(*at)?;
+    *at += 1;
+    Ok(v)
+}
+
+/// A booking's identity, parties, times and status (its first ten columns).
+impl Summary for crate::booking::Model {
+    const SUMMARY_FIELDS: usize = 10;
+    fn decode_summary(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: next(res, at)?,
+            tenant_id: next(res, at)?,
+            customer_id: next(res, at)?,
+            service_id: next(res, at)?,
+            staff_member_id: next(res, at)?,
+            starts_at: next(res, at)?,
+            ends_at: next(res, at)?,
+            blocked_from: next(res, at)?,
+            blocked_until: next(res, at)?,
+            status: next(res, at)?,
+            address: None,
+            price_cents: 0,
+            currency: String::new(),
+            source: crate::kinds::BookingSource::Platform,
+            notes: None,
+            assignment_reason: None,
+            cancellation_token_hash: None,
+            series_id: None,
+            latitude: None,
+            longitude: None,
+            deposit_expires_at: None,
+            planned_arrival_at: None,
+            route_position: None,
+            created_at: Default::default(),
+            updated_at: Default::default(),
+        })
+    }
+}
+
+/// A customer's id, tenant and name.
+impl Summary for crate::customer::Model {
+    const SUMMARY_FIELDS: usize = 3;
+    fn decode_summary(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: next(res, at)?,
+            tenant_id: next(res, at)?,
+            name: next(res, at)?,
+            phone: None,
+            email: None,
+            address: None,
+            notes: None,
+            archived_at: None,
+            created_at: Default::default(),
+        })
+    }
+}
+
+/// A service's id, tenant and name.
+impl Summary for crate::service::Model {
+    const SUMMARY_FIELDS: usize = 3;
+    fn decode_summary(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: next(res, at)?,
+            tenant_id: next(res, at)?,
+            name: next(res, at)?,
+            description: None,
+            duration_minutes: 0,
+            price_cents: 0,
+            active: false,
+            display_order: 0,
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 0,
+            slot_interval_minutes: None,
+            min_notice_minutes: None,
+            deposit_policy: None,
+            deposit_value: None,
+            created_at: Default::default(),
+        })
+    }
+}
+
+/// A staff member's id, tenant and name.
+impl Summary for crate::staff_member::Model {
+    const SUMMARY_FIELDS: usize = 3;
+    fn decode_summary(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: next(res, at)?,
+            tenant_id: next(res, at)?,
+            name: next(res, at)?,
+            user_id: None,
+            active: false,
+            home_latitude: None,
+            home_longitude: None,
+            area_latitude: None,
+            area_longitude: None,
+            area_radius_km: None,
+            created_at: Default::default(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +269,35 @@ mod tests {
 
     fn names<M: ByIndex>() -> Vec<&'static str> {
         M::columns().map(|c| c.as_str()).collect()
+    }
+
+    #[test]
+    fn summaries_read_the_leading_fields_they_name() {
+        fn lead<M: Summary>() -> Vec<&'static str> {
+            M::summary_columns().map(|c| c.as_str()).collect()
+        }
+        assert_eq!(
+            lead::<crate::booking::Model>(),
+            [
+                "id",
+                "tenant_id",
+                "customer_id",
+                "service_id",
+                "staff_member_id",
+                "starts_at",
+                "ends_at",
+                "blocked_from",
+                "blocked_until",
+                "status"
+            ]
+        );
+        for names in [
+            lead::<crate::customer::Model>(),
+            lead::<crate::service::Model>(),
+            lead::<crate::staff_member::Model>(),
+        ] {
+            assert_eq!(names, ["id", "tenant_id", "name"]);
+        }
     }
 
     #[test]

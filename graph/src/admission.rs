@@ -128,7 +128,13 @@ impl Extension for AdmissionExtension {
                 .or_else(|| ctx.data_opt::<Session>())
                 .cloned()
                 .unwrap_or_default();
-            admit(ctx.data_opt::<GraphState>(), &session, &mut request, &self.0).await?;
+            admit(
+                ctx.data_opt::<GraphState>(),
+                &session,
+                &mut request,
+                &self.0,
+            )
+            .await?;
         }
         next.run(ctx, request).await
     }
@@ -189,8 +195,7 @@ impl Extension for AdmissionExtension {
 /// Whether `s` holds U+0000, literally or as a GraphQL `\u0000` escape (any case).
 fn has_nul_text(s: &str) -> bool {
     s.contains('\0')
-        || s
-            .as_bytes()
+        || s.as_bytes()
             .windows(6)
             .any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
 }

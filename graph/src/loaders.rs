@@ -27,8 +27,9 @@ pub struct DbLoader {
     shared: Option<std::sync::Arc<RequestReads>>,
 }
 
-/// The per-request loader. Its cache is on only for HTTP queries ([`request_reads`], [`shared_loaders`]),
-/// where one read transaction serves the whole request; see [`feed_booking_edges`].
+/// The per-request loader. Its cache is on only for HTTP queries ([`request_reads`],
+/// [`shared_loaders`]), where one read transaction serves the whole request. (A page
+/// of bookings carries its joined edges itself: `bookings::types::Booking`.)
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
 /// A loader over `db` that opens a read transaction per batch and caches nothing
@@ -148,57 +149,6 @@ pub async fn read(
         Some(reads) => Ok(ReadTx::Shared(reads.tx(tenant).await?)),
         None => Ok(ReadTx::Own(db.read(tenant).await?)),
     }
-}
-
-/// Puts the customers, services and staff members joined into a page of bookings into
-/// the request's loader cache, so that `Booking.customer`, `.service` and `.staffMember`
-/// of that page cost no further statement. Rows are keyed by the tenant they were read
-/// under (the page's); `None`s (nothing joined) are skipped.
-pub async fn feed_booking_edges(
-    ctx: &async_graphql::Context<'_>,
-    tenant: Uuid,
-    rows: &[crate::bookings::service::WithEdges],
-) {
-    let Ok(loader) = ctx.data::<Loaders>() else {
-        return;
-    };
-    // A page repeats the same few customers, services and staff members: each is
-    // cloned into the cache once, not once per booking.
-    let mut customers = HashMap::new();
-    let mut services = HashMap::new();
-    let mut staff = HashMap::new();
-    for (_, c, s, m) in rows {
-        if let Some(c) = c {
-            customers.entry(c.id).or_insert(c);
-        }
-        if let Some(s) = s {
-            services.entry(s.id).or_insert(s);
-        }
-        if let Some(m) = m {
-            staff.entry(m.id).or_insert(m);
-        }
-    }
-    loader
-        .feed_many(
-            customers
-                .into_iter()
-                .map(|(id, c)| (CustomerKey(tenant, id), c.clone())),
-        )
-        .await;
-    loader
-        .feed_many(
-            services
-                .into_iter()
-                .map(|(id, s)| (ServiceKey(tenant, id), s.clone())),
-        )
-        .await;
-    loader
-        .feed_many(
-            staff
-                .into_iter()
-                .map(|(id, m)| (StaffKey(tenant, id), m.clone())),
-        )
-        .await;
 }
 
 /// Key of a customer.

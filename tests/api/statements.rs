@@ -152,12 +152,11 @@ async fn pages_without_a_total_still_know_whether_more_follow() {
     assert_eq!(total["customers"]["pageInfo"]["hasNextPage"], true);
 }
 
-#[tokio::test]
-async fn a_joined_page_reads_exactly_what_single_loads_read() {
-    // The joined page decodes its 60 columns by position (`entities::by_index`); every
-    // field, NULLs included, must equal what `booking(id)` reads through the loaders.
+/// A tenant with two bookings on one day: one whose customer has notes and an email,
+/// one whose customer has neither.
+async fn two_bookings(prefix: &str) -> (crate::helpers::TestApp, crate::helpers::Owner) {
     let app = crate::helpers::spawn_app().await;
-    let owner = app.sign_up(&slug("joined")).await;
+    let owner = app.sign_up(&slug(prefix)).await;
     let service = app.create_service(&owner.token, 45).await;
     let staff = app
         .create_staff(&owner.token, "Jo", &every_day("08:00", "18:00"))
@@ -181,34 +180,97 @@ async fn a_joined_page_reads_exactly_what_single_loads_read() {
             .await;
         assert_eq!(b["userErrors"], json!([]), "{b}");
     }
-    let fields = "id status startsAt endsAt durationMinutes address priceCents currency source notes blockedFrom blockedUntil plannedArrivalAt routePosition latitude longitude seriesId assignmentReason createdAt updatedAt depositExpiresAt \
-        customer { id name phone email address notes archived createdAt } \
-        service { id name description durationMinutes priceCents active displayOrder bufferBeforeMinutes bufferAfterMinutes slotIntervalMinutes minNoticeMinutes } \
-        staffMember { id name active userId homeBase { latitude longitude } serviceArea { radiusKm } }";
+    (app, owner)
+}
+
+/// The nodes of `{ bookings(first: 10) { edges { node { <fields> } } } }`.
+async fn page_nodes(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    fields: &str,
+) -> Vec<serde_json::Value> {
     let page = app
         .gql(
-            Some(&owner.token),
+            Some(token),
             &format!("{{ bookings(first: 10) {{ edges {{ node {{ {fields} }} }} }} }}"),
             json!({}),
         )
         .await;
-    let nodes: Vec<_> = page["bookings"]["edges"]
+    page["bookings"]["edges"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no page: {page}"))
         .iter()
         .map(|e| e["node"].clone())
-        .collect();
-    assert_eq!(nodes.len(), 2, "{page}");
-    assert_eq!(nodes[0]["customer"]["notes"], "gate code 4", "{page}");
-    assert_eq!(nodes[1]["customer"]["notes"], json!(null), "{page}");
-    for node in &nodes {
+        .collect()
+}
+
+/// Asserts that each node equals what `booking(id)` answers for the same selection
+/// (single loads always read every column through the loaders).
+async fn matches_single_loads(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    fields: &str,
+    nodes: &[serde_json::Value],
+) {
+    for node in nodes {
         let one = app
             .gql(
-                Some(&owner.token),
+                Some(token),
                 &format!("query($id: ID!) {{ booking(id: $id) {{ {fields} }} }}"),
                 json!({"id": node["id"]}),
             )
             .await;
-        assert_eq!(&one["booking"], node);
+        assert_eq!(&one["booking"], node, "{fields}");
     }
+}
+
+#[tokio::test]
+async fn summary_pages_read_only_names_and_times_and_answer_as_full_ones() {
+    // A selection of ids, names, times and status reads only the summary columns
+    // (`entities::by_index::Summary`); anything more, in any alias or fragment, reads
+    // the full rows. Every answer equals the single loads'.
+    let (app, owner) = two_bookings("summary").await;
+    for fields in [
+        // All summaries.
+        "id status startsAt endsAt durationMinutes customer { id name } service { __typename id name } staffMember { name }",
+        // Summary bookings, a full customer through a second alias.
+        "id startsAt a: customer { name } b: customer { name email notes } service { name }",
+        // A booking field beyond the summary inside a fragment.
+        "id ... on Booking { notes priceCents currency source } customer { name }",
+        // A full service and staff member next to a summary customer.
+        "id customer { name } service { name durationMinutes priceCents active } staffMember { name active }",
+        // No edges at all, summary and full.
+        "id startsAt status",
+        "id createdAt updatedAt address",
+    ] {
+        let nodes = page_nodes(&app, &owner.token, fields).await;
+        assert_eq!(nodes.len(), 2, "{fields}");
+        matches_single_loads(&app, &owner.token, fields, &nodes).await;
+    }
+    // The full customer really was read where a second alias asked for it.
+    let nodes = page_nodes(
+        &app,
+        &owner.token,
+        "id a: customer { name } b: customer { email notes }",
+    )
+    .await;
+    assert_eq!(nodes[0]["b"]["notes"], "gate code 4");
+    assert_eq!(nodes[0]["b"]["email"], "n@example.com");
+    assert_eq!(nodes[0]["a"]["name"], "Noted");
+}
+
+#[tokio::test]
+async fn a_joined_page_reads_exactly_what_single_loads_read() {
+    // The joined page decodes its 60 columns by position (`entities::by_index`); every
+    // field, NULLs included, must equal what `booking(id)` reads through the loaders.
+    let (app, owner) = two_bookings("joined").await;
+    let fields = "id status startsAt endsAt durationMinutes address priceCents currency source notes blockedFrom blockedUntil plannedArrivalAt routePosition latitude longitude seriesId assignmentReason createdAt updatedAt depositExpiresAt \
+        customer { id name phone email address notes archived createdAt } \
+        service { id name description durationMinutes priceCents active displayOrder bufferBeforeMinutes bufferAfterMinutes slotIntervalMinutes minNoticeMinutes } \
+        staffMember { id name active userId homeBase { latitude longitude } serviceArea { radiusKm } }";
+    let nodes = page_nodes(&app, &owner.token, fields).await;
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0]["customer"]["notes"], "gate code 4");
+    assert_eq!(nodes[1]["customer"]["notes"], json!(null));
+    matches_single_loads(&app, &owner.token, fields, &nodes).await;
 }

@@ -26,7 +26,7 @@ use types::{
 fn payload(o: crate::error::Outcome<entities::booking::Model>) -> BookingPayload {
     match o {
         Ok(b) => BookingPayload {
-            booking: Some(Booking(b)),
+            booking: Some(Booking::from(b)),
             user_errors: vec![],
         },
         Err(user_errors) => BookingPayload {
@@ -117,6 +117,50 @@ pub async fn release_payload(
     })
 }
 
+/// Fields of `Booking` whose resolvers read only a booking summary
+/// ([`entities::by_index::Summary`]: ids, times, status) and the joined edges.
+const BOOKING_SUMMARY_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "status",
+    "startsAt",
+    "endsAt",
+    "durationMinutes",
+    "customer",
+    "service",
+    "staffMember",
+];
+/// Fields of `Customer`, `Service` and `StaffMember` whose resolvers read only their
+/// summary (id and name).
+const EDGE_SUMMARY_FIELDS: &[&str] = &["__typename", "id", "name"];
+
+/// Whether every field selected in `fields` (all aliases, through fragments) is one of
+/// `allowed`.
+fn selects_only(fields: &async_graphql::Lookahead<'_>, allowed: &[&str]) -> bool {
+    fields
+        .selection_fields()
+        .iter()
+        .all(|f| f.selection_set().all(|c| allowed.contains(&c.name())))
+}
+
+/// What the `bookings` page must read for the selection being resolved: the edges it
+/// selects are joined into its one statement (a page of 50 with customer, service and
+/// staff member: one SELECT), and a selection of names and times reads only summary
+/// columns (fewer columns to send and decode; see README "Performance").
+fn list_shape(ctx: &Context<'_>) -> service::ListShape {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let customer = node.field("customer");
+    let service = node.field("service");
+    let staff = node.field("staffMember");
+    service::ListShape {
+        edges: customer.exists() || service.exists() || staff.exists(),
+        summary: selects_only(&node, BOOKING_SUMMARY_FIELDS),
+        customer_summary: selects_only(&customer, EDGE_SUMMARY_FIELDS),
+        service_summary: selects_only(&service, EDGE_SUMMARY_FIELDS),
+        staff_summary: selects_only(&staff, EDGE_SUMMARY_FIELDS),
+    }
+}
+
 /// Booking queries.
 #[derive(Default)]
 pub struct BookingQuery;
@@ -159,18 +203,9 @@ impl BookingQuery {
         let args = PageArgs::of(ctx, first, after, last, before);
         let st = state(ctx)?;
         let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
-        // The edges a page selects are joined into its one statement and handed to the
-        // loaders (a page of 50 with its customer, service and staff member: one SELECT).
-        let node = ctx.look_ahead().field("edges").field("node");
-        let edges = ["customer", "service", "staffMember"]
-            .iter()
-            .any(|f| node.field(f).exists());
-        let page = service::list(&*tx, rc, filter, args, edges).await?;
+        let page = service::list(&*tx, rc, filter, args, list_shape(ctx)).await?;
         tx.end().await?;
-        if edges {
-            crate::loaders::feed_booking_edges(ctx, rc.tenant_id, &page.rows).await;
-        }
-        Ok(page.into_page(|r| Booking(r.0)))
+        Ok(page.into_page(|(b, joined)| Booking(b, joined)))
     }
 
     /// One booking. Errors: `UNAUTHENTICATED`, `NOT_FOUND` (also for bookings of other
@@ -178,7 +213,7 @@ impl BookingQuery {
     async fn booking(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Booking> {
         let rc = caller(ctx)?;
         let id = parse_id(&id, "id")?;
-        Ok(Booking(service::get(state(ctx)?, rc, id).await?))
+        Ok(Booking::from(service::get(state(ctx)?, rc, id).await?))
     }
 }
 
@@ -357,7 +392,7 @@ impl BookingMutation {
             .map(|r| match r.outcome {
                 Ok(b) => Occurrence {
                     starts_at: r.starts_at,
-                    booking: Some(Booking(b)),
+                    booking: Some(Booking::from(b)),
                     user_errors: vec![],
                 },
                 Err(e) => Occurrence {
@@ -503,7 +538,7 @@ impl BookingSubscription {
                     match load.await {
                         Ok(Some(b)) => Some(BookingEvent {
                             kind: ev.kind,
-                            booking: Booking(b),
+                            booking: Booking::from(b),
                         }),
                         Ok(None) => None,
                         Err(e) => {

@@ -9,15 +9,17 @@
 //!   (SQLSTATE 23P01); the loser gets `SLOT_UNAVAILABLE`, or, when the staff member was
 //!   auto-assigned, the next qualified staff member is tried.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
-use entities::by_index::ByIndex;
+use entities::by_index::{ByIndex, Summary};
 use entities::{
     BookingSource, BookingStatus, TenantStatus, booking, booking_item, customer, slot_hold, tenant,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait,
-    Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, JoinType,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -1030,56 +1032,137 @@ pub struct BookingFilter {
     pub staff_member_id: Option<Uuid>,
 }
 
-/// A listed booking with its customer, service and staff member when they were joined
-/// in (`None` otherwise).
-pub type WithEdges = (
-    booking::Model,
-    Option<entities::customer::Model>,
-    Option<entities::service::Model>,
-    Option<entities::staff_member::Model>,
-);
-
-/// A booking row with its LEFT JOINed customer, service and staff member, decoded by
-/// column position (see [`entities::by_index`]); selected by [`joined_edges`].
-struct EdgeRow(WithEdges);
-
-impl FromQueryResult for EdgeRow {
-    fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
-        let at = &mut 0;
-        Ok(Self((
-            booking::Model::decode(res, at)?,
-            entities::customer::Model::decode_optional(res, at)?,
-            entities::service::Model::decode_optional(res, at)?,
-            entities::staff_member::Model::decode_optional(res, at)?,
-        )))
-    }
+/// A listed booking's customer, service and staff member, when its page joined them in
+/// (each `None` otherwise, or when the row has none). A page shares one `Arc` per
+/// distinct row. With [`ListShape`]'s summary flags they are summaries
+/// ([`Summary`]): only id, tenant and name are real.
+#[derive(Debug, Clone, Default)]
+pub struct Joined {
+    /// The booking's customer.
+    pub customer: Option<Arc<entities::customer::Model>>,
+    /// The service booked.
+    pub service: Option<Arc<entities::service::Model>>,
+    /// The staff member.
+    pub staff_member: Option<Arc<entities::staff_member::Model>>,
 }
 
-/// `q` widened to select, after the booking's own columns, its customer's, service's and
-/// staff member's (LEFT JOINs on the composite `(tenant_id, id)` relations), in the
-/// order [`EdgeRow`] decodes them.
-fn joined_edges(q: Select<booking::Entity>) -> Select<booking::Entity> {
-    q.select_only()
-        .columns(booking::Model::columns())
+/// A listed booking with what its page joined in.
+pub type WithEdges = (booking::Model, Joined);
+
+/// What a page of bookings reads, decided by the resolver from the GraphQL selection.
+/// The default reads every column of the bookings and joins nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListShape {
+    /// Join each booking's customer, service and staff member into the page's one
+    /// statement (LEFT JOINs on the composite `(tenant_id, id)` relations).
+    pub edges: bool,
+    /// Read only the bookings' summary columns ([`Summary`]).
+    pub summary: bool,
+    /// Read only the joined customers' summary columns.
+    pub customer_summary: bool,
+    /// Read only the joined services' summary columns.
+    pub service_summary: bool,
+    /// Read only the joined staff members' summary columns.
+    pub staff_summary: bool,
+}
+
+/// The page statement for `shape`: `q` (filtered, ordered, limited) selecting the
+/// booking's columns and, with `edges`, its customer's, service's and staff member's,
+/// in the order [`decode_row`] reads them.
+fn page_select(q: Select<booking::Entity>, shape: ListShape) -> Select<booking::Entity> {
+    fn cols<M: Summary>(q: Select<booking::Entity>, summary: bool) -> Select<booking::Entity> {
+        if summary {
+            q.columns(M::summary_columns())
+        } else {
+            q.columns(M::columns())
+        }
+    }
+    let q = cols::<booking::Model>(q.select_only(), shape.summary);
+    if !shape.edges {
+        return q;
+    }
+    let q = q
         .join(JoinType::LeftJoin, booking::Relation::Customer.def())
         .join(JoinType::LeftJoin, booking::Relation::Service.def())
-        .join(JoinType::LeftJoin, booking::Relation::StaffMember.def())
-        .columns(entities::customer::Model::columns())
-        .columns(entities::service::Model::columns())
-        .columns(entities::staff_member::Model::columns())
+        .join(JoinType::LeftJoin, booking::Relation::StaffMember.def());
+    let q = cols::<entities::customer::Model>(q, shape.customer_summary);
+    let q = cols::<entities::service::Model>(q, shape.service_summary);
+    cols::<entities::staff_member::Model>(q, shape.staff_summary)
+}
+
+/// The rows of one page already read, by id, so a customer, service or staff member
+/// that recurs on the page is decoded once and shared.
+#[derive(Default)]
+struct Seen {
+    customers: HashMap<Uuid, Arc<entities::customer::Model>>,
+    services: HashMap<Uuid, Arc<entities::service::Model>>,
+    staff: HashMap<Uuid, Arc<entities::staff_member::Model>>,
+}
+
+/// Reads the LEFT JOINed model starting at column `*at` (`None` when the join found no
+/// row: its id is NULL), reusing one already read on this page, and advances `at`
+/// past its columns either way.
+fn joined<M: Summary>(
+    res: &QueryResult,
+    at: &mut usize,
+    summary: bool,
+    seen: &mut HashMap<Uuid, Arc<M>>,
+) -> Result<Option<Arc<M>>, DbErr> {
+    let width = if summary {
+        M::SUMMARY_FIELDS
+    } else {
+        M::FIELDS.len()
+    };
+    let id: Option<Uuid> = res.try_get_by_index(*at)?;
+    let Some(id) = id else {
+        *at += width;
+        return Ok(None);
+    };
+    if let Some(m) = seen.get(&id) {
+        *at += width;
+        return Ok(Some(m.clone()));
+    }
+    let m = Arc::new(if summary {
+        M::decode_summary(res, at)?
+    } else {
+        M::decode(res, at)?
+    });
+    seen.insert(id, m.clone());
+    Ok(Some(m))
+}
+
+/// Decodes one row of [`page_select`] by column position ([`entities::by_index`]).
+fn decode_row(res: &QueryResult, shape: ListShape, seen: &mut Seen) -> Result<WithEdges, DbErr> {
+    let at = &mut 0;
+    let b = if shape.summary {
+        booking::Model::decode_summary(res, at)?
+    } else {
+        booking::Model::decode(res, at)?
+    };
+    if !shape.edges {
+        return Ok((b, Joined::default()));
+    }
+    Ok((
+        b,
+        Joined {
+            customer: joined(res, at, shape.customer_summary, &mut seen.customers)?,
+            service: joined(res, at, shape.service_summary, &mut seen.services)?,
+            staff_member: joined(res, at, shape.staff_summary, &mut seen.staff)?,
+        },
+    ))
 }
 
 /// Lists bookings by start time (keyset pages, see [`crate::pagination`]); technicians
-/// get only their own. With `edges`, each booking's customer, service and staff member
-/// come joined in the page's one statement (on the composite `(tenant_id, id)` keys;
-/// row-level security applies to every joined table on PostgreSQL). Errors: as
+/// get only their own. `shape` says which columns to read and whether each booking's
+/// customer, service and staff member come joined in the page's one statement
+/// (row-level security applies to every joined table on PostgreSQL). Errors: as
 /// [`crate::pagination::paginate_keyset`].
 pub async fn list(
     conn: &impl ConnectionTrait,
     rc: &RequestCtx,
     f: BookingFilter,
     args: PageArgs,
-    edges: bool,
+    shape: ListShape,
 ) -> Result<Slice<WithEdges>, ApiError> {
     let mut q = scoped::<booking::Entity>(rc.tenant_id);
     if let Some(from) = f.from {
@@ -1105,41 +1188,22 @@ pub async fn list(
             id: b.id,
         },
     };
-    if edges {
-        paginate_keyset_with(
-            conn,
-            q,
-            keys,
-            args,
-            |q| async move {
-                Ok(joined_edges(q)
-                    .into_model::<EdgeRow>()
-                    .all(conn)
-                    .await?
-                    .into_iter()
-                    .map(|r| r.0)
-                    .collect())
-            },
-            |r| &r.0,
-        )
-        .await
-    } else {
-        paginate_keyset_with(
-            conn,
-            q,
-            keys,
-            args,
-            |q| async move {
-                Ok(q.all(conn)
-                    .await?
-                    .into_iter()
-                    .map(|b| (b, None, None, None))
-                    .collect())
-            },
-            |r| &r.0,
-        )
-        .await
-    }
+    paginate_keyset_with(
+        conn,
+        q,
+        keys,
+        args,
+        |q| async move {
+            let stmt = page_select(q, shape).build(conn.get_database_backend());
+            let rows = conn.query_all_raw(stmt).await?;
+            let mut seen = Seen::default();
+            rows.iter()
+                .map(|r| decode_row(r, shape, &mut seen))
+                .collect()
+        },
+        |r| &r.0,
+    )
+    .await
 }
 
 /// Moves a booking to `to` if the lifecycle allows it. Technicians may change only
@@ -1182,4 +1246,53 @@ pub async fn set_status(
     };
     publish(st, &updated, kind).await;
     Ok(Ok(updated))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use sea_orm::DbBackend;
+
+    fn sql(shape: ListShape) -> String {
+        page_select(scoped::<booking::Entity>(Uuid::nil()), shape)
+            .build(DbBackend::Postgres)
+            .to_string()
+    }
+
+    #[test]
+    fn summaries_select_only_the_leading_columns() {
+        let full = ListShape {
+            edges: true,
+            ..ListShape::default()
+        };
+        let names = ListShape {
+            edges: true,
+            summary: true,
+            customer_summary: true,
+            service_summary: true,
+            staff_summary: true,
+        };
+        let (wide, narrow) = (sql(full), sql(names));
+        for column in [
+            "\"bookings\".\"notes\"",
+            "\"customers\".\"email\"",
+            "\"services\".\"description\"",
+            "\"staff_members\".\"home_latitude\"",
+        ] {
+            assert!(wide.contains(column), "{wide}");
+            assert!(!narrow.contains(column), "{narrow}");
+        }
+        for column in [
+            "\"bookings\".\"status\"",
+            "\"customers\".\"name\"",
+            "\"services\".\"name\"",
+            "\"staff_members\".\"name\"",
+        ] {
+            assert!(narrow.contains(column), "{narrow}");
+        }
+        // Without edges nothing is joined.
+        assert!(!sql(ListShape::default()).contains("JOIN"));
+        assert_eq!(narrow.matches("LEFT JOIN").count(), 3);
+    }
 }

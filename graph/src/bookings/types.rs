@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::booking;
 
+use crate::bookings::service::Joined;
 use crate::catalog::types::Service;
 use crate::customers::types::{Customer, CustomerInput};
 use crate::error::UserError;
@@ -14,9 +15,18 @@ use crate::staff::types::StaffMember;
 
 pub use entities::{BookingSource, BookingStatus};
 
-/// One scheduled visit.
+/// One scheduled visit: the row, and its customer, service and staff member when the
+/// page that listed it joined them in (then the edge resolvers read those; otherwise
+/// they load through the request's DataLoaders). A listed row may be a summary
+/// ([`entities::by_index::Summary`]) when the selection needs no more.
 #[derive(Clone)]
-pub struct Booking(pub booking::Model);
+pub struct Booking(pub booking::Model, pub Joined);
+
+impl From<booking::Model> for Booking {
+    fn from(b: booking::Model) -> Self {
+        Booking(b, Joined::default())
+    }
+}
 
 /// One scheduled visit.
 #[Object]
@@ -146,16 +156,25 @@ impl Booking {
     }
     /// The customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        if let Some(c) = &self.1.customer {
+            return Ok(Customer(c.as_ref().clone()));
+        }
         let key = CustomerKey(self.0.tenant_id, self.0.customer_id);
         Ok(Customer(load_one(ctx, key, "customer").await?))
     }
     /// The service booked.
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<Service> {
+        if let Some(s) = &self.1.service {
+            return Ok(Service(s.as_ref().clone()));
+        }
         let key = ServiceKey(self.0.tenant_id, self.0.service_id);
         Ok(Service(load_one(ctx, key, "service").await?))
     }
     /// The staff member doing the work.
     async fn staff_member(&self, ctx: &Context<'_>) -> async_graphql::Result<StaffMember> {
+        if let Some(m) = &self.1.staff_member {
+            return Ok(StaffMember(m.as_ref().clone()));
+        }
         let key = StaffKey(self.0.tenant_id, self.0.staff_member_id);
         Ok(StaffMember(load_one(ctx, key, "staff member").await?))
     }

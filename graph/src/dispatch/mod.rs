@@ -88,7 +88,7 @@ impl From<PlannedStop> for RouteStop {
             kilometres: km(s.distance_metres),
             wait_minutes: minutes(s.wait_seconds),
             located: s.located,
-            booking: Booking(s.booking),
+            booking: Booking::from(s.booking),
         }
     }
 }
@@ -109,7 +109,7 @@ pub struct UnplannedBooking {
 impl From<Unplanned> for UnplannedBooking {
     fn from(u: Unplanned) -> Self {
         UnplannedBooking {
-            booking: Booking(u.booking),
+            booking: Booking::from(u.booking),
             reason: u.reason.to_string(),
         }
     }
@@ -196,7 +196,7 @@ impl From<TeamPlan> for DispatchPlan {
                 .map(|m| BookingMove {
                     from_staff_member_id: id(m.from),
                     to_staff_member_id: id(m.to),
-                    booking: Booking(m.booking),
+                    booking: Booking::from(m.booking),
                 })
                 .collect(),
             unplanned: p
