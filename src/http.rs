@@ -255,7 +255,7 @@ async fn execute(
             None => req,
         }
     };
-    if !roots.is_some_and(|n| n <= app.admission.concurrent_roots) {
+    if roots.is_none_or(|n| n > app.admission.concurrent_roots) {
         return app.schema.execute(with_data(req)).await;
     }
     let mut again = async_graphql::Request::new(req.query.clone()).variables(req.variables.clone());
