@@ -197,15 +197,42 @@ fn one_result(id: Option<String>, out: &ToolOutput) -> Value {
     json!({"toolCallId": id, key: graph::voice::speech::one_line(&out.message)})
 }
 
-/// `POST /agent/{tenant_slug}/tool-calls`.
+/// Runs one agent request under `REQUEST_TIMEOUT_SECS` (as GraphQL requests are); past
+/// it, 503 with code `TIMEOUT`. A stalled database then fails the request instead of
+/// holding the voice platform's connection open (Vapi gives up after 20 s, Ultravox
+/// after 2.5 s). Retrying is safe: work cut off before its commit is rolled back, and a
+/// tool call that did commit answers a retry with the same tool-call id with its first
+/// result.
+async fn within_deadline(
+    app: &AppState,
+    work: impl std::future::Future<Output = Response>,
+) -> Response {
+    match tokio::time::timeout(app.request_timeout, work).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!("agent request timed out");
+            edge_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TIMEOUT",
+                "the request timed out; sending the same tool call again is safe",
+            )
+        }
+    }
+}
+
+/// `POST /agent/{tenant_slug}/tool-calls`, under [`within_deadline`].
 pub async fn tool_calls(
     State(app): State<Arc<AppState>>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    within_deadline(&app, run_tool_calls(&app, slug, headers, body)).await
+}
+
+async fn run_tool_calls(app: &AppState, slug: String, headers: HeaderMap, body: Bytes) -> Response {
     let rid = crate::http::request_id(&headers);
-    let rc = match authenticate(&app, &slug, &headers, &rid).await {
+    let rc = match authenticate(app, &slug, &headers, &rid).await {
         Ok(rc) => rc,
         Err(resp) => return resp,
     };
@@ -235,7 +262,7 @@ pub async fn tool_calls(
     if list.len() > MAX_TOOL_CALLS {
         return bad_request(&format!("at most {MAX_TOOL_CALLS} tool calls per request"));
     }
-    if let Err(resp) = charge(&app, &rc, list.len()).await {
+    if let Err(resp) = charge(app, &rc, list.len()).await {
         return resp;
     }
     let number = message["call"]["customer"]["number"]
@@ -256,15 +283,19 @@ pub async fn tool_calls(
     (StatusCode::OK, Json(json!({"results": results}))).into_response()
 }
 
-/// `POST /agent/{tenant_slug}/retell`.
+/// `POST /agent/{tenant_slug}/retell`, under [`within_deadline`].
 pub async fn retell(
     State(app): State<Arc<AppState>>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    within_deadline(&app, run_retell(&app, slug, headers, body)).await
+}
+
+async fn run_retell(app: &AppState, slug: String, headers: HeaderMap, body: Bytes) -> Response {
     let rid = crate::http::request_id(&headers);
-    let rc = match authenticate(&app, &slug, &headers, &rid).await {
+    let rc = match authenticate(app, &slug, &headers, &rid).await {
         Ok(rc) => rc,
         Err(resp) => return resp,
     };
@@ -310,7 +341,7 @@ pub async fn retell(
     let Some(name) = payload["name"].as_str() else {
         return bad_request("expected a Retell custom function request: {name, call, args}");
     };
-    if let Err(resp) = charge(&app, &rc, 1).await {
+    if let Err(resp) = charge(app, &rc, 1).await {
         return resp;
     }
     let call = &payload["call"];

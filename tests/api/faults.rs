@@ -14,6 +14,12 @@ const PAGE: &str = "{ bookings(first: 5) { edges { node { id } } } }";
 
 /// A server whose runtime connections go through `proxy`, with short timeouts.
 async fn app_behind_proxy() -> Option<(TestApp, Proxy)> {
+    app_behind_proxy_with(Duration::from_secs(1)).await
+}
+
+/// [`app_behind_proxy`] whose pool waits `acquire_timeout` for a connection (the request
+/// timeout is 2 s).
+async fn app_behind_proxy_with(acquire_timeout: Duration) -> Option<(TestApp, Proxy)> {
     let admin = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| u.starts_with("postgres"))?;
@@ -25,9 +31,9 @@ async fn app_behind_proxy() -> Option<(TestApp, Proxy)> {
     let app = spawn_app_with(Options {
         database: Some((url.to_string(), Some(owner_url))),
         settings: Some(std::sync::Arc::new(
-            |s: &mut servicegraph::settings::Settings| {
+            move |s: &mut servicegraph::settings::Settings| {
                 s.graphql.request_timeout = Duration::from_secs(2);
-                s.database.acquire_timeout = Duration::from_secs(1);
+                s.database.acquire_timeout = acquire_timeout;
                 s.database.max_connections = 4;
             },
         )),
@@ -111,4 +117,100 @@ async fn a_stalled_or_killed_database_fails_requests_at_their_timeout_and_the_po
         )
         .await;
     assert!(v["createCustomer"]["customer"]["id"].is_string(), "{v}");
+}
+
+/// POSTs one Vapi `check_availability` tool call to `/agent/{slug}/tool-calls`: the
+/// status and body, or `HUNG` past a generous guard.
+async fn tool_call(
+    app: &TestApp,
+    slug: &str,
+    key: &str,
+    id: &str,
+    date: &str,
+) -> Result<(u16, Value), String> {
+    let body = json!({"message": {
+        "type": "tool-calls",
+        "toolCallList": [{"id": id, "name": "check_availability",
+            "arguments": {"service": "Haircut", "date": date}}],
+        "call": {"customer": {"number": "+14155550123"}},
+    }});
+    let send = app
+        .http
+        .post(format!("{}/agent/{slug}/tool-calls", app.address))
+        .bearer_auth(key)
+        .json(&body)
+        .send();
+    let resp = tokio::time::timeout(Duration::from_secs(20), send)
+        .await
+        .map_err(|_| "HUNG".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn voice_tool_calls_fail_typed_while_the_database_stalls_and_work_after() {
+    // Voice platforms hold the call while a tool runs (Vapi 20 s, Ultravox 2.5 s): with
+    // PostgreSQL stalled, `/agent/…/tool-calls` must answer at `REQUEST_TIMEOUT_SECS`
+    // (2 s here) with a typed error, never hang. The pool would wait 10 s for a
+    // connection, so the request's own deadline is what answers.
+    let Some((app, proxy)) = app_behind_proxy_with(Duration::from_secs(10)).await else {
+        println!("PostgreSQL only: set TEST_DATABASE_URL to run the fault test");
+        return;
+    };
+    let owner = app
+        .sign_up_in(&slug("faultvoice"), "America/New_York")
+        .await;
+    let made = app
+        .gql(
+            Some(&owner.token),
+            "mutation { createService(input: {name: \"Haircut\", durationMinutes: 30, priceCents: 4500}) { service { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(made["createService"]["service"]["id"].is_string(), "{made}");
+    app.create_staff(
+        &owner.token,
+        "Ana",
+        &crate::helpers::every_day("09:00", "17:00"),
+    )
+    .await;
+    let key = app
+        .gql(
+            Some(&owner.token),
+            "mutation { createAgentKey(name: \"Vapi\") { key } }",
+            json!({}),
+        )
+        .await["createAgentKey"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let date = crate::helpers::next_weekday(chrono::Weekday::Tue, 3).to_string();
+    let answered = |r: &Result<(u16, Value), String>| match r {
+        Ok((200, v)) => v["results"][0]["result"].is_string(),
+        _ => false,
+    };
+    let before = tool_call(&app, &owner.slug, &key, "before", &date).await;
+    assert!(answered(&before), "{before:?}");
+
+    proxy.pause();
+    let ids: Vec<String> = (0..6).map(|i| format!("stalled-{i}")).collect();
+    let during = futures::future::join_all(
+        ids.iter()
+            .map(|id| tool_call(&app, &owner.slug, &key, id, &date)),
+    )
+    .await;
+    println!("paused: {during:?}");
+    for r in &during {
+        match r {
+            Ok((503, v)) => assert_eq!(v["errors"][0]["extensions"]["code"], "TIMEOUT"),
+            other => panic!("expected 503 TIMEOUT, got {other:?}"),
+        }
+    }
+    proxy.resume();
+    crate::helpers::eventually("tool calls to answer again", || async {
+        let r = tool_call(&app, &owner.slug, &key, "after", &date).await;
+        answered(&r).then_some(())
+    })
+    .await;
 }

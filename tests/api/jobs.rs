@@ -105,6 +105,42 @@ async fn until(what: &str, check: impl Fn() -> bool) {
 }
 
 #[tokio::test]
+async fn two_transactions_enqueueing_one_key_at_once_leave_one_pending_job() {
+    // A job's transaction enqueues its successor (a channel renewal) while a request
+    // enqueues the same key. Under read committed the request's replacement could not see
+    // the uncommitted job and failed on the unique index of pending keys when it
+    // committed (the calendar callback answered 502). Now the second waits for the first
+    // and replaces its job: both commit, one job stays pending.
+    let echo = Echo::default();
+    let app = spawn_app_with(with_echo(&echo, None)).await;
+    let t = tenant(&app).await;
+    let st = &app.state;
+    let later = Utc::now() + chrono::Duration::days(1);
+    let a = st.db.write(t).await.unwrap();
+    let first = jobs::enqueue_at(&a, Job::new(KIND, json!({"n": 1})).keyed("renew:c1"), later)
+        .await
+        .unwrap();
+    let db = st.db.clone();
+    let b = tokio::spawn(async move {
+        let b = db.write(t).await.unwrap();
+        let id = jobs::enqueue_at(&b, Job::new(KIND, json!({"n": 2})).keyed("renew:c1"), later)
+            .await
+            .unwrap();
+        b.commit().await.unwrap();
+        id
+    });
+    // Let the second reach its wait, then commit the first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.commit().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(20), b)
+        .await
+        .expect("the second enqueue finishes")
+        .unwrap();
+    assert_eq!(job_row(&app, t, first).await.status, JobStatus::Canceled);
+    assert_eq!(job_row(&app, t, second).await.status, JobStatus::Pending);
+}
+
+#[tokio::test]
 async fn a_job_due_later_waits_and_a_key_replaces_or_cancels_it() {
     let echo = Echo::default();
     let app = spawn_app_with(with_echo(&echo, None)).await;

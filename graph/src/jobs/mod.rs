@@ -86,6 +86,29 @@ fn lease(st: &GraphState) -> chrono::Duration {
     chrono::Duration::from_std(st.jobs.lease).unwrap_or(chrono::Duration::MAX)
 }
 
+/// Serialises, on PostgreSQL, the transactions that enqueue a job with `key` for the
+/// transaction's tenant, until each commits (`pg_advisory_xact_lock` in its two-key
+/// space, apart from [`crate::db::Db::lock_schedule`]'s). Without it, under read
+/// committed, a transaction that inserts a pending job with `key` (a channel-renewal job
+/// enqueuing its successor, say) is invisible to another's [`cancel`], whose insert then
+/// waits on the unique index of pending keys and fails with a unique violation when the
+/// first commits. With it the second waits here, then sees and replaces the first's job.
+/// SQLite serialises writers already. A hash collision only makes two keys wait for
+/// each other.
+async fn lock_key(tx: &Tx, key: &str) -> Result<(), ApiError> {
+    use sea_orm::ConnectionTrait;
+    if tx.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    tx.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DatabaseBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
+        [tx.tenant_id().to_string().into(), key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 async fn insert(
     tx: &Tx,
     job: Job,
@@ -94,6 +117,7 @@ async fn insert(
 ) -> Result<Uuid, ApiError> {
     job.check()?;
     if let Some(key) = &job.key {
+        lock_key(tx, key).await?;
         cancel(tx, key).await?;
     }
     let at = now();
