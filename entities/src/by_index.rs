@@ -7,9 +7,12 @@
 //! service and staff member (64 columns a row) that was about a third of the server's
 //! CPU under load (measured with `perf`, issue 9). [`ByIndex`] reads the same values by
 //! position instead: the caller selects [`ByIndex::columns`] of each entity in order
-//! and decodes each row with [`ByIndex::decode`] / [`ByIndex::decode_optional`]. Values
+//! and decodes each row with [`ByIndex::decode`] / [`decode_joined`]. Values
 //! go through the same `TryGetable` conversions as SeaORM's own decoding, so both
 //! backends read exactly what `find_also_related` would.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::{DbErr, EntityTrait, Iterable, QueryResult};
 use uuid::Uuid;
@@ -32,18 +35,6 @@ pub trait ByIndex: Sized {
     /// them. Errors: `DbErr::Type` when a value does not convert (as SeaORM's own
     /// decoding would).
     fn decode(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr>;
-
-    /// As [`ByIndex::decode`] for a LEFT JOINed entity: `None` when the row has no
-    /// match (its first column, the id, is NULL). Advances `at` past the columns
-    /// either way.
-    fn decode_optional(res: &QueryResult, at: &mut usize) -> Result<Option<Self>, DbErr> {
-        let id: Option<Uuid> = res.try_get_by_index(*at)?;
-        if id.is_none() {
-            *at += Self::FIELDS.len();
-            return Ok(None);
-        }
-        Self::decode(res, at).map(Some)
-    }
 }
 
 /// Implements [`ByIndex`] for `$module::Model`, listing its fields in declaration
@@ -56,11 +47,7 @@ macro_rules! by_index {
             const FIELDS: &'static [&'static str] = &[$(stringify!($field)),+];
             fn decode(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr> {
                 Ok(Self {
-                    $($field: {
-                        let v = res.try_get_by_index(*at)?;
-                        *at += 1;
-                        v
-                    }),+
+                    $($field: next(res, at)?),+
                 })
             }
         }
@@ -157,6 +144,40 @@ pub trait Summary: ByIndex {
     /// Reads a summary from columns `*at..*at + SUMMARY_FIELDS` and advances `at` past
     /// them. Errors: as [`ByIndex::decode`].
     fn decode_summary(res: &QueryResult, at: &mut usize) -> Result<Self, DbErr>;
+}
+
+/// Reads a LEFT JOINed model starting at column `*at`, in full or as its summary:
+/// `None` when the join found no row (its first column, the id, is NULL). A model whose
+/// id is already in `seen` (it recurs on the page) is not decoded again but shared; a new
+/// one is added. Advances `at` past the model's columns either way. Errors: as
+/// [`ByIndex::decode`].
+pub fn decode_joined<M: Summary>(
+    res: &QueryResult,
+    at: &mut usize,
+    summary: bool,
+    seen: &mut HashMap<Uuid, Arc<M>>,
+) -> Result<Option<Arc<M>>, DbErr> {
+    let width = if summary {
+        M::SUMMARY_FIELDS
+    } else {
+        M::FIELDS.len()
+    };
+    let id: Option<Uuid> = res.try_get_by_index(*at)?;
+    let Some(id) = id else {
+        *at += width;
+        return Ok(None);
+    };
+    if let Some(m) = seen.get(&id) {
+        *at += width;
+        return Ok(Some(m.clone()));
+    }
+    let m = Arc::new(if summary {
+        M::decode_summary(res, at)?
+    } else {
+        M::decode(res, at)?
+    });
+    seen.insert(id, m.clone());
+    Ok(Some(m))
 }
 
 /// Reads the next column and advances `at`.

@@ -357,6 +357,7 @@ fn invalid(message: &str) -> ServerError {
 /// The checks of the module documentation, for one request; rate limits only when the
 /// schema has its state. Errors: `BAD_USER_INPUT`, `GRAPHQL_VALIDATION_FAILED`,
 /// `RATE_LIMITED`.
+///
 /// Returns the operation's root field count (aliases included), or `None` when the
 /// document does not parse or names no operation (the executor then reports that).
 ///

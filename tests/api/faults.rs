@@ -119,19 +119,28 @@ async fn a_stalled_or_killed_database_fails_requests_at_their_timeout_and_the_po
     assert!(v["createCustomer"]["customer"]["id"].is_string(), "{v}");
 }
 
-/// POSTs one Vapi `check_availability` tool call to `/agent/{slug}/tool-calls`: the
-/// status and body, or `HUNG` past a generous guard.
-async fn tool_call(
-    app: &TestApp,
-    slug: &str,
-    key: &str,
-    id: &str,
-    date: &str,
-) -> Result<(u16, Value), String> {
+/// Where the voice fault test calls: the tenant's slug, its agent key, a service id and
+/// a date (`YYYY-MM-DD`).
+struct Line {
+    slug: String,
+    key: String,
+    service: String,
+    date: String,
+}
+
+/// POSTs one Vapi `check_availability` tool call with id `id` on `line`: the status and
+/// body, or `HUNG` past a generous guard.
+async fn tool_call(app: &TestApp, line: &Line, id: &str) -> Result<(u16, Value), String> {
+    let Line {
+        slug,
+        key,
+        service,
+        date,
+    } = line;
     let body = json!({"message": {
         "type": "tool-calls",
         "toolCallList": [{"id": id, "name": "check_availability",
-            "arguments": {"service": "Haircut", "date": date}}],
+            "arguments": {"service": service, "date": date}}],
         "call": {"customer": {"number": "+14155550123"}},
     }});
     let send = app
@@ -161,45 +170,29 @@ async fn voice_tool_calls_fail_typed_while_the_database_stalls_and_work_after() 
     let owner = app
         .sign_up_in(&slug("faultvoice"), "America/New_York")
         .await;
-    let made = app
-        .gql(
-            Some(&owner.token),
-            "mutation { createService(input: {name: \"Haircut\", durationMinutes: 30, priceCents: 4500}) { service { id } } }",
-            json!({}),
-        )
-        .await;
-    assert!(made["createService"]["service"]["id"].is_string(), "{made}");
+    let service = app.create_service(&owner.token, 30).await;
     app.create_staff(
         &owner.token,
         "Ana",
         &crate::helpers::every_day("09:00", "17:00"),
     )
     .await;
-    let key = app
-        .gql(
-            Some(&owner.token),
-            "mutation { createAgentKey(name: \"Vapi\") { key } }",
-            json!({}),
-        )
-        .await["createAgentKey"]["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let date = crate::helpers::next_weekday(chrono::Weekday::Tue, 3).to_string();
+    let line = Line {
+        key: app.create_agent_key(&owner.token, "Vapi").await,
+        slug: owner.slug.clone(),
+        service,
+        date: crate::helpers::next_weekday(chrono::Weekday::Tue, 3).to_string(),
+    };
     let answered = |r: &Result<(u16, Value), String>| match r {
         Ok((200, v)) => v["results"][0]["result"].is_string(),
         _ => false,
     };
-    let before = tool_call(&app, &owner.slug, &key, "before", &date).await;
+    let before = tool_call(&app, &line, "before").await;
     assert!(answered(&before), "{before:?}");
 
     proxy.pause();
     let ids: Vec<String> = (0..6).map(|i| format!("stalled-{i}")).collect();
-    let during = futures::future::join_all(
-        ids.iter()
-            .map(|id| tool_call(&app, &owner.slug, &key, id, &date)),
-    )
-    .await;
+    let during = futures::future::join_all(ids.iter().map(|id| tool_call(&app, &line, id))).await;
     println!("paused: {during:?}");
     for r in &during {
         match r {
@@ -209,7 +202,7 @@ async fn voice_tool_calls_fail_typed_while_the_database_stalls_and_work_after() 
     }
     proxy.resume();
     crate::helpers::eventually("tool calls to answer again", || async {
-        let r = tool_call(&app, &owner.slug, &key, "after", &date).await;
+        let r = tool_call(&app, &line, "after").await;
         answered(&r).then_some(())
     })
     .await;

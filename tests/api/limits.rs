@@ -392,16 +392,7 @@ async fn agents_cannot_set_booking_statuses() {
         )
         .await;
     let id = booked["booking"]["id"].as_str().unwrap().to_string();
-    let key = app
-        .gql(
-            Some(t),
-            "mutation { createAgentKey(name: \"Phone\") { key } }",
-            json!({}),
-        )
-        .await["createAgentKey"]["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = app.create_agent_key(t, "Phone").await;
     for status in ["CANCELED", "NO_SHOW", "IN_PROGRESS"] {
         let code = app
             .gql_error_code(

@@ -65,16 +65,7 @@ async fn tenant(app: &TestApp, i: usize, name: &str) -> Tenant {
     .map(|d| (d, "09:00", "18:00"))
     .collect();
     app.create_staff(&token, name, &hours).await;
-    let key = app
-        .gql(
-            Some(&token),
-            "mutation { createAgentKey(name: \"Vapi\") { key } }",
-            json!({}),
-        )
-        .await["createAgentKey"]["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = app.create_agent_key(&token, "Vapi").await;
     Tenant { slug, token, key }
 }
 

@@ -43,17 +43,7 @@ async fn shop(app: &TestApp) -> Shop {
 }
 
 async fn agent_key(app: &TestApp, owner: &Owner) -> String {
-    let created = app
-        .gql(
-            Some(&owner.token),
-            "mutation { createAgentKey(name: \"Vapi\") { key } }",
-            json!({}),
-        )
-        .await;
-    created["createAgentKey"]["key"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    app.create_agent_key(&owner.token, "Vapi").await
 }
 
 /// A Vapi `tool-calls` server message from `number`.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use entities::by_index::{ByIndex, Summary};
+use entities::by_index::{ByIndex, Summary, decode_joined};
 use entities::{
     BookingSource, BookingStatus, TenantStatus, booking, booking_item, customer, slot_hold, tenant,
 };
@@ -1099,38 +1099,6 @@ struct Seen {
     staff: HashMap<Uuid, Arc<entities::staff_member::Model>>,
 }
 
-/// Reads the LEFT JOINed model starting at column `*at` (`None` when the join found no
-/// row: its id is NULL), reusing one already read on this page, and advances `at`
-/// past its columns either way.
-fn joined<M: Summary>(
-    res: &QueryResult,
-    at: &mut usize,
-    summary: bool,
-    seen: &mut HashMap<Uuid, Arc<M>>,
-) -> Result<Option<Arc<M>>, DbErr> {
-    let width = if summary {
-        M::SUMMARY_FIELDS
-    } else {
-        M::FIELDS.len()
-    };
-    let id: Option<Uuid> = res.try_get_by_index(*at)?;
-    let Some(id) = id else {
-        *at += width;
-        return Ok(None);
-    };
-    if let Some(m) = seen.get(&id) {
-        *at += width;
-        return Ok(Some(m.clone()));
-    }
-    let m = Arc::new(if summary {
-        M::decode_summary(res, at)?
-    } else {
-        M::decode(res, at)?
-    });
-    seen.insert(id, m.clone());
-    Ok(Some(m))
-}
-
 /// Decodes one row of [`page_select`] by column position ([`entities::by_index`]).
 fn decode_row(res: &QueryResult, shape: ListShape, seen: &mut Seen) -> Result<WithEdges, DbErr> {
     let at = &mut 0;
@@ -1145,9 +1113,9 @@ fn decode_row(res: &QueryResult, shape: ListShape, seen: &mut Seen) -> Result<Wi
     Ok((
         b,
         Joined {
-            customer: joined(res, at, shape.customer_summary, &mut seen.customers)?,
-            service: joined(res, at, shape.service_summary, &mut seen.services)?,
-            staff_member: joined(res, at, shape.staff_summary, &mut seen.staff)?,
+            customer: decode_joined(res, at, shape.customer_summary, &mut seen.customers)?,
+            service: decode_joined(res, at, shape.service_summary, &mut seen.services)?,
+            staff_member: decode_joined(res, at, shape.staff_summary, &mut seen.staff)?,
         },
     ))
 }

@@ -302,6 +302,21 @@ impl TestApp {
             .into()
     }
 
+    /// Creates an agent key named `name`; returns the key (`sgk_…`).
+    pub async fn create_agent_key(&self, token: &str, name: &str) -> String {
+        let data = self
+            .gql(
+                Some(token),
+                "mutation($name: String!) { createAgentKey(name: $name) { key } }",
+                json!({"name": name}),
+            )
+            .await;
+        data["createAgentKey"]["key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no agent key: {data}"))
+            .to_string()
+    }
+
     /// Creates a staff member working `hours` = `[(WEEKDAY, "HH:MM", "HH:MM")]`.
     pub async fn create_staff(
         &self,
