@@ -409,20 +409,28 @@ async fn graphql(
         // mutations read per batch so that a read after a write sees it.
         let reads = query_only.then(|| graph::loaders::request_reads(app.graph.db.clone()));
         let started = std::time::Instant::now();
-        let resp = match tokio::time::timeout(
-            app.request_timeout,
-            execute(&app, req, session, reads.clone()),
-        )
-        .await
-        {
-            Ok(resp) => resp,
-            Err(_) => {
-                tracing::warn!("request timed out");
-                async_graphql::Response::from_errors(vec![graph::admission::timed_out()])
-            }
-        };
+        let deadline = tokio::time::Instant::now() + app.request_timeout;
+        let resp =
+            match tokio::time::timeout_at(deadline, execute(&app, req, session, reads.clone()))
+                .await
+            {
+                Ok(resp) => resp,
+                Err(_) => {
+                    tracing::warn!("request timed out");
+                    async_graphql::Response::from_errors(vec![graph::admission::timed_out()])
+                }
+            };
         if let Some(reads) = reads {
-            reads.finish().await;
+            // Ending the read transactions is bounded too (the rest of the deadline, at
+            // least a second): the answer is ready and must not wait on a commit.
+            // Whatever is still open when this gives up is rolled back when dropped.
+            let grace = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            if tokio::time::timeout_at(deadline.max(grace), reads.finish())
+                .await
+                .is_err()
+            {
+                tracing::warn!("ending the request's read transactions timed out");
+            }
         }
         crate::metrics::record_request(
             query_only,

@@ -60,6 +60,9 @@ pub struct Model {
     /// 1-based position on the staff member's applied route of the day; `None` until a
     /// route was applied.
     pub route_position: Option<i32>,
+    /// Why the booking was canceled (at most 500 characters, one line), as given by
+    /// whoever canceled it; `None` when not canceled or canceled without a reason.
+    pub cancellation_reason: Option<String>,
     /// Creation instant (UTC).
     pub created_at: DateTimeUtc,
     /// Last change (UTC).

@@ -78,6 +78,7 @@ by_index!(booking {
     deposit_expires_at,
     planned_arrival_at,
     route_position,
+    cancellation_reason,
     created_at,
     updated_at,
 });
@@ -215,6 +216,7 @@ impl Summary for crate::booking::Model {
             deposit_expires_at: None,
             planned_arrival_at: None,
             route_position: None,
+            cancellation_reason: None,
             created_at: Default::default(),
             updated_at: Default::default(),
         })

@@ -17,6 +17,7 @@ mod m20261202_000008_dispatch;
 mod m20261203_000009_deferrable_overlap;
 mod m20261203_000010_voice_calls;
 mod m20261203_000011_voice_stream;
+mod m20261204_000012_cancellation_reason;
 
 /// Name of the PostgreSQL setting that carries the current tenant id per transaction.
 pub const TENANT_SETTING: &str = "app.tenant_id";
@@ -108,6 +109,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_deferrable_overlap::Migration),
             Box::new(m20261203_000010_voice_calls::Migration),
             Box::new(m20261203_000011_voice_stream::Migration),
+            Box::new(m20261204_000012_cancellation_reason::Migration),
         ]
     }
 }

@@ -218,11 +218,15 @@ async fn lifecycle_allows_only_legal_transitions_and_cancel_frees_the_slot() {
     let canceled = app
         .gql(
             Some(t),
-            "mutation($id: ID!) { cancelBooking(id: $id) { booking { status } } }",
-            json!({"id": second_id}),
+            "mutation($id: ID!, $r: String) { cancelBooking(id: $id, reason: $r) { booking { status cancellationReason } } }",
+            json!({"id": second_id, "r": "Customer asked by email"}),
         )
         .await;
     assert_eq!(canceled["cancelBooking"]["booking"]["status"], "CANCELED");
+    assert_eq!(
+        canceled["cancelBooking"]["booking"]["cancellationReason"],
+        "Customer asked by email"
+    );
     let retry = app
         .book(
             t,

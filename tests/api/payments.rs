@@ -113,7 +113,7 @@ async fn open_shop(app: &TestApp, mock: &MockServer) -> Shop {
 
 const PUBLIC_BOOK: &str = "mutation($input: PublicCreateBookingInput!) { publicCreateBooking(input: $input) { booking { id status depositCents checkoutUrl } userErrors { field code message } } }";
 
-const BOOKING: &str = "query($id: ID!) { booking(id: $id) { id status depositExpiresAt money { priceCents paidCents refundedCents balanceCents } payments { id kind method status amountCents refundedCents applicationFeeCents checkoutUrl checkoutSessionId paymentIntentId failureCode refunds { amountCents status } } } }";
+const BOOKING: &str = "query($id: ID!) { booking(id: $id) { id status cancellationReason depositExpiresAt money { priceCents paidCents refundedCents balanceCents } payments { id kind method status amountCents refundedCents applicationFeeCents checkoutUrl checkoutSessionId paymentIntentId failureCode refunds { amountCents status } } } }";
 
 async fn booking(app: &TestApp, token: &str, id: &str) -> Value {
     app.gql(Some(token), BOOKING, json!({"id": id})).await["booking"].clone()
@@ -1081,6 +1081,7 @@ async fn an_unpaid_deposit_releases_the_slot_on_expiry() {
     assert_eq!(s, 200);
     let view = booking(&app, &shop.owner.token, &first).await;
     assert_eq!(view["status"], json!("CANCELED"));
+    assert_eq!(view["cancellationReason"], json!("deposit not paid"));
     assert_eq!(view["payments"][0]["status"], json!("EXPIRED"));
     // The slot is free again; this time the deadline passes without any event: the
     // worker's sweep releases it.
@@ -1107,6 +1108,7 @@ async fn an_unpaid_deposit_releases_the_slot_on_expiry() {
         b["status"] == json!("CANCELED")
     })
     .await;
+    assert_eq!(view["cancellationReason"], json!("deposit not paid"));
     assert_eq!(view["payments"][0]["status"], json!("EXPIRED"));
     let p = public_book(&app, &shop, 10, "10:00").await;
     assert_eq!(p["booking"]["status"], json!("PENDING"), "{p}");

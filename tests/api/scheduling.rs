@@ -604,7 +604,7 @@ async fn customers_reschedule_and_cancel_with_their_token_within_policy() {
     );
     // Policy: no customer changes within 7 days of the start.
     app.gql(Some(t), "mutation { updateBookingPolicy(input: {cancellationNoticeHours: 168}) { userErrors { code } } }", json!({})).await;
-    let cancel = "mutation($slug: String!, $id: ID!, $tok: String!) { publicCancelBooking(tenantSlug: $slug, bookingId: $id, cancellationToken: $tok) { booking { status } userErrors { code } } }";
+    let cancel = "mutation($slug: String!, $id: ID!, $tok: String!, $r: String) { publicCancelBooking(tenantSlug: $slug, bookingId: $id, cancellationToken: $tok, reason: $r) { booking { status } userErrors { code field } } }";
     let late = app
         .gql(
             None,
@@ -617,14 +617,32 @@ async fn customers_reschedule_and_cancel_with_their_token_within_policy() {
         "CANCELLATION_WINDOW_PASSED"
     );
     app.gql(Some(t), "mutation { updateBookingPolicy(input: {cancellationNoticeHours: 24}) { userErrors { code } } }", json!({})).await;
+    // A reason longer than 500 characters is refused and cancels nothing.
+    let long = app
+        .gql(
+            None,
+            cancel,
+            json!({"slug": owner.slug, "id": id, "tok": token, "r": "x".repeat(501)}),
+        )
+        .await;
+    assert_eq!(
+        long["publicCancelBooking"]["userErrors"][0],
+        json!({"code": "INVALID_INPUT", "field": ["input", "reason"]})
+    );
+    let read = "query($id: ID!) { booking(id: $id) { status cancellationReason } }";
+    let still = app.gql(Some(t), read, json!({"id": id})).await;
+    assert_eq!(still["booking"]["status"], "CONFIRMED", "{still}");
     let done = app
         .gql(
             None,
             cancel,
-            json!({"slug": owner.slug, "id": id, "tok": token}),
+            json!({"slug": owner.slug, "id": id, "tok": token, "r": "  Car broke\n\tdown  "}),
         )
         .await;
     assert_eq!(done["publicCancelBooking"]["booking"]["status"], "CANCELED");
+    // The business sees the customer's reason, on one line.
+    let seen = app.gql(Some(t), read, json!({"id": id})).await;
+    assert_eq!(seen["booking"]["cancellationReason"], "Car broke down");
     let twice = app
         .gql(
             None,

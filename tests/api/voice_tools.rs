@@ -112,7 +112,7 @@ async fn bookings(app: &TestApp, owner: &Owner) -> Vec<Value> {
     let data = app
         .gql(
             Some(&owner.token),
-            "{ bookings(first: 100) { edges { node { id status source startsAt customer { phone } } } } }",
+            "{ bookings(first: 100) { edges { node { id status source startsAt cancellationReason customer { phone } } } } }",
             json!({}),
         )
         .await;
@@ -253,6 +253,7 @@ async fn a_caller_checks_books_finds_moves_and_cancels_through_tool_calls() {
     );
     let list = bookings(&app, &s.owner).await;
     assert_eq!(list[0]["status"], "CANCELED");
+    assert_eq!(list[0]["cancellationReason"], "sick");
 
     let r = call(
         &s,

@@ -460,23 +460,31 @@ impl BookingMutation {
         ))
     }
 
-    /// Cancels a booking (owners and managers); its time becomes free. Errors:
-    /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User error:
-    /// `INVALID_STATUS_TRANSITION`.
+    /// Cancels a booking (owners and managers; agents under the customer rules); its
+    /// time becomes free and `reason` is kept as its `cancellationReason`. Errors:
+    /// `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`. User errors:
+    /// `INVALID_STATUS_TRANSITION`, `INVALID_INPUT` (reason longer than 500 characters),
+    /// `CANCELLATION_WINDOW_PASSED` (agents).
     #[graphql(guard = "RoleGuard::or_agent(MANAGE)")]
     async fn cancel_booking(
         &self,
         ctx: &Context<'_>,
         id: ID,
+        #[graphql(
+            desc = "Why the booking is canceled (at most 500 characters; line breaks become spaces)."
+        )]
+        reason: Option<String>,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = caller(ctx)?;
         let id = parse_id(&id, "id")?;
         let st = state(ctx)?;
         if rc.is_agent() {
-            return Ok(payload(service::cancel_on_behalf(st, rc, id).await?));
+            return Ok(payload(
+                service::cancel_on_behalf(st, rc, id, reason).await?,
+            ));
         }
         Ok(payload(
-            service::set_status(st, rc, id, BookingStatus::Canceled).await?,
+            service::set_status(st, rc, id, BookingStatus::Canceled, reason).await?,
         ))
     }
 
@@ -494,7 +502,7 @@ impl BookingMutation {
         let rc = caller(ctx)?;
         let id = parse_id(&id, "id")?;
         Ok(payload(
-            service::set_status(state(ctx)?, rc, id, status).await?,
+            service::set_status(state(ctx)?, rc, id, status, None).await?,
         ))
     }
 }

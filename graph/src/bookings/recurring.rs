@@ -208,6 +208,7 @@ pub async fn create_recurring(
             deposit_expires_at: Set(None),
             planned_arrival_at: Set(None),
             route_position: Set(None),
+            cancellation_reason: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         }

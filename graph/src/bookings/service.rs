@@ -591,6 +591,7 @@ async fn try_create(
         deposit_expires_at: Set(None),
         planned_arrival_at: Set(None),
         route_position: Set(None),
+        cancellation_reason: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -928,12 +929,13 @@ fn within_cancellation_window(t: &tenant::Model, b: &booking::Model) -> Result<(
 }
 
 /// Cancels a booking on a customer's behalf (agents), under the tenant's cancellation
-/// notice. Errors: `NOT_FOUND`. User errors: `CANCELLATION_WINDOW_PASSED`,
-/// `INVALID_STATUS_TRANSITION`.
+/// notice, storing `reason` ([`cancellation_reason`]). Errors: `NOT_FOUND`. User errors:
+/// `CANCELLATION_WINDOW_PASSED`, `INVALID_STATUS_TRANSITION`, `INVALID_INPUT`.
 pub async fn cancel_on_behalf(
     st: &GraphState,
     rc: &RequestCtx,
     id: Uuid,
+    reason: Option<String>,
 ) -> Result<Outcome<booking::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let b = visible_booking(&tx, rc, id).await?;
@@ -945,7 +947,7 @@ pub async fn cancel_on_behalf(
     if let Err(e) = within_cancellation_window(&t, &b) {
         return Ok(Err(vec![e]));
     }
-    set_status(st, rc, id, BookingStatus::Canceled).await
+    set_status(st, rc, id, BookingStatus::Canceled, reason).await
 }
 
 /// Finds a public booking by id and cancellation token (constant-time on the hash
@@ -963,13 +965,15 @@ pub async fn by_cancellation_token(
 }
 
 /// Cancels a booking on the customer's behalf with its cancellation token, under the
-/// tenant's cancellation notice. User errors: `NOT_FOUND`, `CANCELLATION_WINDOW_PASSED`,
-/// `INVALID_STATUS_TRANSITION`.
+/// tenant's cancellation notice, storing `reason` ([`cancellation_reason`]). User errors:
+/// `NOT_FOUND`, `CANCELLATION_WINDOW_PASSED`, `INVALID_STATUS_TRANSITION`,
+/// `INVALID_INPUT`.
 pub async fn cancel_by_customer(
     st: &GraphState,
     rc: &RequestCtx,
     id: Uuid,
     token: &str,
+    reason: Option<String>,
 ) -> Result<Outcome<booking::Model>, ApiError> {
     let tx = st.db.read(rc.tenant_id).await?;
     let found = by_cancellation_token(&tx, id, token).await?;
@@ -985,7 +989,7 @@ pub async fn cancel_by_customer(
     if let Err(e) = within_cancellation_window(&t, &b) {
         return Ok(Err(vec![e]));
     }
-    set_status(st, rc, b.id, BookingStatus::Canceled).await
+    set_status(st, rc, b.id, BookingStatus::Canceled, reason).await
 }
 
 /// The booking `id` if the caller may see it (technicians: their own only).
@@ -1174,20 +1178,49 @@ pub async fn list(
     .await
 }
 
-/// Moves a booking to `to` if the lifecycle allows it. Technicians may change only
-/// their own bookings and may not cancel. Errors: `NOT_FOUND`, `FORBIDDEN`. User error:
-/// `INVALID_STATUS_TRANSITION`.
+/// The longest cancellation reason stored, in characters.
+pub const CANCELLATION_REASON_MAX: usize = 500;
+
+/// A cancellation reason as stored: whitespace and control characters collapsed to
+/// single spaces, trimmed; `None` when nothing is left. User error `INVALID_INPUT` on
+/// `reason` when longer than [`CANCELLATION_REASON_MAX`] characters.
+pub fn cancellation_reason(raw: Option<String>) -> Result<Option<String>, UserError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let words: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let reason = words.join(" ");
+    if reason.chars().count() > CANCELLATION_REASON_MAX {
+        return Err(UserError::new(
+            Some("reason"),
+            C::InvalidInput,
+            format!("reason is longer than {CANCELLATION_REASON_MAX} characters"),
+        ));
+    }
+    Ok((!reason.is_empty()).then_some(reason))
+}
+
+/// Moves a booking to `to` if the lifecycle allows it; a cancellation stores `reason`
+/// ([`cancellation_reason`]). Technicians may change only their own bookings and may
+/// not cancel. Errors: `NOT_FOUND`, `FORBIDDEN`. User errors:
+/// `INVALID_STATUS_TRANSITION`, `INVALID_INPUT` (reason too long; nothing changes).
 pub async fn set_status(
     st: &GraphState,
     rc: &RequestCtx,
     id: Uuid,
     to: BookingStatus,
+    reason: Option<String>,
 ) -> Result<Outcome<booking::Model>, ApiError> {
     if rc.technician_scope().is_some() && to == BookingStatus::Canceled {
         return Err(ApiError::Forbidden(
             "technicians cannot cancel bookings".into(),
         ));
     }
+    let reason = match cancellation_reason(reason) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(vec![e])),
+    };
     let tx = st.db.write(rc.tenant_id).await?;
     // Hooks may change money and schedules (balance charge, abandoned deposits).
     st.db.lock_schedule(&tx).await?;
@@ -1198,7 +1231,7 @@ pub async fn set_status(
         .filter(|b| visible(rc, b))
         .ok_or(ApiError::NotFound("booking"))?;
     let from = current.status;
-    let Some((updated, after)) = lifecycle::transition(st, &tx, current, to).await? else {
+    let Some((updated, after)) = lifecycle::transition(st, &tx, current, to, reason).await? else {
         return Ok(Err(vec![UserError::new(
             Some("status"),
             C::InvalidStatusTransition,
@@ -1226,6 +1259,24 @@ mod tests {
         page_select(scoped::<booking::Entity>(Uuid::nil()), shape)
             .build(DbBackend::Postgres)
             .to_string()
+    }
+
+    #[test]
+    fn cancellation_reasons_are_one_trimmed_line_of_at_most_500_characters() {
+        assert_eq!(cancellation_reason(None).unwrap(), None);
+        assert_eq!(cancellation_reason(Some(" \n\t ".into())).unwrap(), None);
+        assert_eq!(
+            cancellation_reason(Some("  Car\r\nbroke \u{0}down ".into())).unwrap(),
+            Some("Car broke down".into())
+        );
+        let full = "é".repeat(CANCELLATION_REASON_MAX);
+        assert_eq!(cancellation_reason(Some(full.clone())).unwrap(), Some(full));
+        let e = cancellation_reason(Some("x".repeat(CANCELLATION_REASON_MAX + 1))).unwrap_err();
+        assert_eq!(e.code, C::InvalidInput);
+        assert_eq!(
+            e.field,
+            Some(vec!["input".to_string(), "reason".to_string()])
+        );
     }
 
     #[test]

@@ -39,6 +39,12 @@ impl Booking {
     async fn status(&self) -> Option<BookingStatus> {
         Some(self.0.status)
     }
+    /// Why the booking was canceled, as given by whoever canceled it (an operator, the
+    /// customer, a voice caller) or `deposit not paid` when an unpaid deposit released
+    /// it; null when not canceled or canceled without a reason.
+    async fn cancellation_reason(&self) -> Option<&str> {
+        self.0.cancellation_reason.as_deref()
+    }
     /// Start (UTC, inclusive).
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at

@@ -86,21 +86,30 @@ impl AfterCommit {
 /// change wins otherwise), then runs the hooks (`Canceled` or `StatusChanged`). Returns
 /// the updated booking and what to run after the commit, or `None` when the transition
 /// is not allowed or lost. The caller commits, runs the [`AfterCommit`] and publishes
-/// the event.
+/// the event. `reason` is stored as the booking's `cancellation_reason` when `to` is
+/// `Canceled` (validated by the caller) and ignored otherwise.
 pub async fn transition(
     st: &GraphState,
     tx: &Tx,
     current: booking::Model,
     to: BookingStatus,
+    reason: Option<String>,
 ) -> Result<Option<(booking::Model, AfterCommit)>, ApiError> {
     let from = current.status;
     if !from.can_become(to) {
         return Ok(None);
     }
     let at = now();
-    let res = booking::Entity::update_many()
+    let mut update = booking::Entity::update_many()
         .col_expr(booking::Column::Status, Expr::value(to))
-        .col_expr(booking::Column::UpdatedAt, Expr::value(at))
+        .col_expr(booking::Column::UpdatedAt, Expr::value(at));
+    if to == BookingStatus::Canceled {
+        update = update.col_expr(
+            booking::Column::CancellationReason,
+            Expr::value(reason.clone()),
+        );
+    }
+    let res = update
         .filter(booking::Column::TenantId.eq(tx.tenant_id()))
         .filter(booking::Column::Id.eq(current.id))
         .filter(booking::Column::Status.eq(from))
@@ -109,9 +118,15 @@ pub async fn transition(
     if res.rows_affected == 0 {
         return Ok(None);
     }
+    let cancellation_reason = if to == BookingStatus::Canceled {
+        reason
+    } else {
+        current.cancellation_reason.clone()
+    };
     let mut updated = booking::Model {
         status: to,
         updated_at: at,
+        cancellation_reason,
         ..current
     };
     let change = if to == BookingStatus::Canceled {

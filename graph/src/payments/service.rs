@@ -636,9 +636,13 @@ pub async fn charge_balance_on_completion(
     )))
 }
 
+/// The `cancellationReason` of a booking released because its deposit was not paid.
+pub const DEPOSIT_UNPAID: &str = "deposit not paid";
+
 /// Releases booking `booking_id` if it is still `PENDING` for an unpaid deposit: marks
 /// its open deposits `status_to` (`EXPIRED`), clears the deadline and cancels the
-/// booking through the lifecycle (so every hook hears of it). Returns the canceled
+/// booking through the lifecycle (so every hook hears of it) with the reason
+/// [`DEPOSIT_UNPAID`]. Returns the canceled
 /// booking and what to run after the commit; `None` when there is nothing to release
 /// (paid meanwhile, already canceled, no deposit awaited).
 pub async fn release_unpaid(
@@ -667,7 +671,14 @@ pub async fn release_unpaid(
     close_open_deposits(tx, booking_id, status_to).await?;
     clear_deadline(tx, booking_id).await?;
     b.deposit_expires_at = None;
-    lifecycle::transition(st, tx, b, BookingStatus::Canceled).await
+    lifecycle::transition(
+        st,
+        tx,
+        b,
+        BookingStatus::Canceled,
+        Some(DEPOSIT_UNPAID.to_string()),
+    )
+    .await
 }
 
 /// Clears a booking's deposit deadline (paid, or released).

@@ -479,7 +479,7 @@ async fn checkout_completed(
         deposit_expires_at: None,
         ..b
     };
-    lifecycle::transition(st, tx, b, BookingStatus::Confirmed).await
+    lifecycle::transition(st, tx, b, BookingStatus::Confirmed, None).await
 }
 
 async fn payment_intent_succeeded(tx: &Tx, e: &Event) -> Result<(), ApiError> {

@@ -418,13 +418,17 @@ impl PublicMutation {
     /// Cancels a booking as its customer, with the `cancellationToken` received when
     /// booking, until the business's cancellation notice (e.g. 24 h before the start).
     /// User errors: `NOT_FOUND` (tenant, booking or token), `CANCELLATION_WINDOW_PASSED`,
-    /// `INVALID_STATUS_TRANSITION`.
+    /// `INVALID_STATUS_TRANSITION`, `INVALID_INPUT` (reason longer than 500 characters).
     async fn public_cancel_booking(
         &self,
         ctx: &Context<'_>,
         tenant_slug: String,
         booking_id: ID,
         cancellation_token: String,
+        #[graphql(
+            desc = "Why the customer cancels (at most 500 characters), kept for the business."
+        )]
+        reason: Option<String>,
     ) -> async_graphql::Result<PublicBookingPayload> {
         let st = state(ctx)?;
         let (Some(rc), Ok(id)) = (
@@ -437,7 +441,7 @@ impl PublicMutation {
                 "booking not found",
             )]));
         };
-        match bookings::cancel_by_customer(st, &rc, id, &cancellation_token).await? {
+        match bookings::cancel_by_customer(st, &rc, id, &cancellation_token, reason).await? {
             Ok(b) => Ok(PublicBookingPayload {
                 booking: Some(public_booking(st, &rc, b, None).await?),
                 user_errors: vec![],

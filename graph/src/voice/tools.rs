@@ -1088,14 +1088,18 @@ async fn cancel_appointment(
             json!({"canceled": true, "appointment": b.appointment_json(&current)}),
         ));
     }
-    let outcome = match bookings::cancel_on_behalf(st, rc, id).await {
+    // A spoken reason is kept, cut to what a booking stores rather than refused.
+    let reason = a.reason.map(|r| {
+        speech::one_line(&r)
+            .chars()
+            .take(bookings::CANCELLATION_REASON_MAX)
+            .collect::<String>()
+    });
+    let outcome = match bookings::cancel_on_behalf(st, rc, id, reason.clone()).await {
         Ok(o) => o,
         Err(ApiError::NotFound(_)) => return Ok(not_found()),
         Err(e) => return Err(e),
     };
-    let reason = a
-        .reason
-        .map(|r| speech::one_line(&r.chars().take(500).collect::<String>()));
     match outcome {
         Ok(updated) => Ok(ToolOutput::ok(
             format!("Your {} is canceled.", b.appointment_words(&updated)),
