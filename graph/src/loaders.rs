@@ -8,8 +8,9 @@
 //! Transactions: for an HTTP query ([`request_reads`], [`shared_loaders`]) every batch
 //! of the request shares one read transaction per tenant ([`RequestReads`]: `BEGIN`,
 //! the tenant setting and `COMMIT` once, not per batch — 3 statements instead of 3 per
-//! edge), committed when the request ends. Mutations and long-lived WebSocket connections ([`loaders`]) open a
-//! transaction per batch, so a read after a write sees that write on SQLite too.
+//! edge), committed when the request ends. Mutations and long-lived WebSocket
+//! connections ([`loaders`]) open a transaction per batch, so a read after a write sees
+//! that write on SQLite too.
 
 use std::collections::HashMap;
 

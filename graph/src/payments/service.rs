@@ -642,9 +642,9 @@ pub const DEPOSIT_UNPAID: &str = "deposit not paid";
 /// Releases booking `booking_id` if it is still `PENDING` for an unpaid deposit: marks
 /// its open deposits `status_to` (`EXPIRED`), clears the deadline and cancels the
 /// booking through the lifecycle (so every hook hears of it) with the reason
-/// [`DEPOSIT_UNPAID`]. Returns the canceled
-/// booking and what to run after the commit; `None` when there is nothing to release
-/// (paid meanwhile, already canceled, no deposit awaited).
+/// [`DEPOSIT_UNPAID`]. Returns the canceled booking and what to run after the commit;
+/// `None` when there is nothing to release (paid meanwhile, already canceled, no
+/// deposit awaited).
 pub async fn release_unpaid(
     st: &GraphState,
     tx: &Tx,
