@@ -4,18 +4,31 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
 use crate::settings::Settings;
 
-/// Opens a pool with the default 10 s acquire timeout. SQLite gets WAL journaling and a
-/// busy timeout (sqlx defaults), and foreign keys on.
+/// Opens a pool with the default 10 s acquire timeout. On SQLite every pooled connection
+/// gets foreign keys on and a [`SQLITE_BUSY_TIMEOUT`] busy timeout, and the database is
+/// put in WAL journaling.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     connect_with(url, max_connections, Duration::from_secs(10)).await
 }
 
+/// How long a SQLite statement waits for another connection's write lock before it
+/// fails with `SQLITE_BUSY` (`PRAGMA busy_timeout`, <https://www.sqlite.org/pragma.html#pragma_busy_timeout>).
+/// Longer than sqlx's 5 s default: a writer under load holds the lock for a whole
+/// transaction, and a request gives up at its own timeout anyway.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// [`connect`] with `acquire_timeout` for a pooled connection and for a new
 /// connection's handshake.
+///
+/// The SQLite settings are part of the pool's connect options, so every connection the
+/// pool opens has them (a `PRAGMA` run once after connecting reached only the first).
+/// `journal_mode = WAL` is recorded in the database file once the file has content; on
+/// a database already in WAL each later connection's `PRAGMA` is a no-op.
 pub async fn connect_with(
     url: &str,
     max_connections: u32,
@@ -26,17 +39,15 @@ pub async fn connect_with(
         .min_connections(1)
         .connect_timeout(acquire_timeout)
         .acquire_timeout(acquire_timeout)
-        .sqlx_logging(false);
-    let conn = Database::connect(opts)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
+    Database::connect(opts)
         .await
-        .with_context(|| format!("connecting to {}", redact(url)))?;
-    if conn.get_database_backend() == DatabaseBackend::Sqlite {
-        conn.execute_unprepared(
-            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-        )
-        .await?;
-    }
-    Ok(conn)
+        .with_context(|| format!("connecting to {}", redact(url)))
 }
 
 /// A PostgreSQL URL whose host is a loopback address (`localhost`, `127.0.0.0/8`, `::1`)
@@ -201,6 +212,45 @@ mod tests {
             "sqlite://data/x.db?mode=rwc",
         ] {
             assert_eq!(plaintext_on_loopback(url), url);
+        }
+    }
+
+    /// Every connection of a SQLite pool, not just the first, has our busy timeout and
+    /// foreign keys on; the database is in WAL mode.
+    #[tokio::test]
+    async fn every_sqlite_pool_connection_gets_the_settings() {
+        use sea_orm::{Statement, TransactionTrait};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let conn = connect(&url, 3).await.unwrap();
+        conn.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        // Three open transactions hold three distinct pooled connections.
+        let mut txs = Vec::new();
+        for _ in 0..3 {
+            txs.push(conn.begin().await.unwrap());
+        }
+        for tx in &txs {
+            let pragma = |sql: &str| Statement::from_string(DatabaseBackend::Sqlite, sql);
+            let busy = tx
+                .query_one_raw(pragma("PRAGMA busy_timeout"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(busy.try_get_by_index::<i64>(0).unwrap(), 10_000);
+            let fk = tx
+                .query_one_raw(pragma("PRAGMA foreign_keys"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(fk.try_get_by_index::<i64>(0).unwrap(), 1);
+            let journal = tx
+                .query_one_raw(pragma("PRAGMA journal_mode"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(journal.try_get_by_index::<String>(0).unwrap(), "wal");
         }
     }
 }
