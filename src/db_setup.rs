@@ -231,26 +231,19 @@ mod tests {
         for _ in 0..3 {
             txs.push(conn.begin().await.unwrap());
         }
+        let pragma =
+            |name: &str| Statement::from_string(DatabaseBackend::Sqlite, format!("PRAGMA {name}"));
         for tx in &txs {
-            let pragma = |sql: &str| Statement::from_string(DatabaseBackend::Sqlite, sql);
-            let busy = tx
-                .query_one_raw(pragma("PRAGMA busy_timeout"))
+            for (name, expected) in [("busy_timeout", 10_000), ("foreign_keys", 1)] {
+                let row = tx.query_one_raw(pragma(name)).await.unwrap().unwrap();
+                assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), expected, "{name}");
+            }
+            let row = tx
+                .query_one_raw(pragma("journal_mode"))
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(busy.try_get_by_index::<i64>(0).unwrap(), 10_000);
-            let fk = tx
-                .query_one_raw(pragma("PRAGMA foreign_keys"))
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(fk.try_get_by_index::<i64>(0).unwrap(), 1);
-            let journal = tx
-                .query_one_raw(pragma("PRAGMA journal_mode"))
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(journal.try_get_by_index::<String>(0).unwrap(), "wal");
+            assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
         }
     }
 }
