@@ -83,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let created = graph::seed::seed_demo(&st)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            crate::db_setup::analyze_new_tables(&settings, st.db.connection()).await?;
             println!(
                 "{}",
                 if created {

@@ -156,6 +156,64 @@ pub async fn migrate(settings: &Settings, runtime: &DatabaseConnection) -> anyho
     Ok(())
 }
 
+/// Gives PostgreSQL's planner statistics for tables that hold rows but have never been
+/// analysed, by running `ANALYZE` on them as the tables' owner (`MIGRATION_DATABASE_URL`,
+/// or `runtime` when none is set). Returns the tables analysed; a no-op on SQLite.
+///
+/// Why: a table that was never vacuumed or analysed has no statistics (`reltuples < 0`
+/// in `pg_class`, PostgreSQL 14 and later), so the planner guesses a tenant's share of
+/// it with its default equality selectivity (0.5 %) and plans a page of bookings as if
+/// it had one row: a nested loop that rescans the tenant's customers for every booking
+/// (measured on a fresh database with 63 bookings: 1.0 ms per page against 0.3 ms with
+/// statistics). Autovacuum analyses a table only after 50 rows plus 10 % have changed
+/// (`autovacuum_analyze_threshold`, `autovacuum_analyze_scale_factor`), and at most once
+/// a minute, so a new install or the seeded demo tenant would run on guesses for its
+/// first minutes, and small tables (services, staff members) never reach the threshold.
+/// PostgreSQL's documentation recommends exactly this after loading data ("Populating a
+/// Database", §14.4.8 *Run ANALYZE Afterwards*).
+///
+/// Empty tables are left alone: analysing one records zero rows, which turns off the
+/// planner's "at least 10 pages" guess for never-analysed tables. Tables already analysed
+/// are left to autovacuum. Errors: connecting, the catalogue query or `ANALYZE` failed.
+pub async fn analyze_new_tables(
+    settings: &Settings,
+    runtime: &DatabaseConnection,
+) -> anyhow::Result<Vec<String>> {
+    if runtime.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(Vec::new());
+    }
+    let owner = match &settings.database.migration_url {
+        Some(url) => Some(connect(url, 1).await?),
+        None => None,
+    };
+    let conn = owner.as_ref().unwrap_or(runtime);
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT c.oid::regclass::text AS name FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+             AND c.reltuples < 0 AND pg_relation_size(c.oid) > 0 \
+             AND pg_has_role(c.relowner, 'USAGE') ORDER BY 1",
+        ))
+        .await
+        .context("listing tables without statistics")?;
+    let tables = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !tables.is_empty() {
+        // The names come from `regclass::text`, which quotes them where needed.
+        conn.execute_unprepared(&format!("ANALYZE {}", tables.join(", ")))
+            .await
+            .context("analysing new tables")?;
+    }
+    if let Some(owner) = owner {
+        owner.close().await.ok();
+    }
+    Ok(tables)
+}
+
 /// Grants `role` what the server needs and nothing more.
 pub async fn grant_runtime_role(owner: &DatabaseConnection, role: &str) -> anyhow::Result<()> {
     if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

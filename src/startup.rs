@@ -200,6 +200,12 @@ impl Application {
         {
             tracing::info!("seeded the demo tenant (slug `demo`)");
         }
+        if settings.database.auto_migrate || settings.seed_demo {
+            let analysed = db_setup::analyze_new_tables(&settings, state.db.connection()).await?;
+            if !analysed.is_empty() {
+                tracing::info!(tables = ?analysed, "analysed tables that had no statistics");
+            }
+        }
         let limits = Limits {
             max_depth: settings.graphql.max_depth,
             max_introspection_depth: settings.graphql.max_introspection_depth,

@@ -1,6 +1,6 @@
 //! The `servicegraph` binary as `cargo run` starts it: serves on a fresh data directory
-//! (SQLite, migrations, demo seed), with `LOG_FORMAT=json` writes JSON log lines, and
-//! stops cleanly on SIGTERM.
+//! (SQLite, migrations, demo seed), allocates with jemalloc, with `LOG_FORMAT=json` writes
+//! JSON log lines, and stops cleanly on SIGTERM.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -48,8 +48,25 @@ async fn the_binary_starts_on_a_fresh_directory_logs_json_and_stops_on_sigterm()
     let playground = reqwest::get(format!("{base}/playground")).await.unwrap();
     assert_eq!(playground.status().as_u16(), 200);
     assert!(dir.path().join("data/servicegraph.db").is_file());
-    // SIGTERM: a graceful shutdown, exit status 0.
     let pid = child.id().unwrap().to_string();
+    // The binary allocates with jemalloc configured by `src/main.rs`: exactly one of its
+    // purging threads runs (`background_thread:true,max_background_threads:1`; glibc's
+    // malloc has none, jemalloc's default would start one per CPU).
+    #[cfg(target_os = "linux")]
+    {
+        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .map(|t| {
+                std::fs::read_to_string(t.unwrap().path().join("comm"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        let purgers = threads.iter().filter(|n| *n == "jemalloc_bg_thd").count();
+        assert_eq!(purgers, 1, "{threads:?}");
+    }
+    // SIGTERM: a graceful shutdown, exit status 0.
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
