@@ -406,22 +406,27 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The default database pool size: twice the CPUs this process may use, at least 4
-/// (so that [`DatabaseSettings::per_request`]'s default fits) and at most 20.
+/// The default database pool size: one more than the CPUs this process may use, at
+/// least 3 and at most 20.
 ///
-/// The rule is PostgreSQL's ("Number Of Database Connections", wiki.postgresql.org):
-/// `(core_count × 2) + effective_spindle_count`, with no spindles when the working set
-/// is cached. More connections than that only add runnable backends competing for the
-/// same cores: on 2 cores with PostgreSQL beside the server, the nested bookings page at
-/// 16 client connections went from 2,140–2,200 req/s with p99 21–23 ms (20 connections)
-/// to 2,380–2,420 req/s with p99 16 ms (4), measured in README "Performance". The CPUs
-/// counted are this machine's: a database on another host with more cores may warrant a
-/// larger `DATABASE_MAX_CONNECTIONS`.
+/// PostgreSQL's rule for a dedicated database host is `(core_count × 2) +
+/// effective_spindle_count` ("Number Of Database Connections", wiki.postgresql.org; no
+/// spindles when the working set is cached). The default deployment is one machine, where
+/// the database shares the cores with this server (and its clients), so every connection
+/// in use is a backend competing with our own threads: the default keeps one connection
+/// per core plus one waiting in the wings, and lets further requests wait in the pool's
+/// fair queue. Measured on 2 cores (README "Performance", the nested bookings page at 16
+/// client connections): 20 connections 2,172–2,198 req/s, p99 20.6–23.1 ms; 8:
+/// 2,137–2,198, 22.1–22.4 ms; 4: 2,377–2,419, 16.0–16.2 ms; 3: 2,235–2,413, 13.9–15.3 ms.
+/// With the database on its own host, set `DATABASE_MAX_CONNECTIONS` from the wiki's rule
+/// for that host's cores. One request resolves at most
+/// [`DatabaseSettings::per_request`] root fields at once; with a smaller pool the rest
+/// wait for a connection like any other request.
 pub fn default_pool_size() -> u32 {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    u32::try_from(cpus.saturating_mul(2))
+    u32::try_from(cpus.saturating_add(1))
         .unwrap_or(u32::MAX)
-        .clamp(4, 20)
+        .clamp(3, 20)
 }
 
 fn parse_env<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
