@@ -217,7 +217,7 @@ pub struct DatabaseSettings {
     /// whichever comes first, and the pool recovers by itself when it answers again.
     pub acquire_timeout: Duration,
     /// `DATABASE_CONNECTIONS_PER_REQUEST`: root fields of one request resolving at once,
-    /// so one request cannot take the pool (default 4).
+    /// so that, with a larger pool, one request cannot take the whole pool (default 4).
     pub per_request: usize,
     /// `AUTO_MIGRATE`: apply migrations on start (default true).
     pub auto_migrate: bool,
@@ -329,7 +329,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
                 migration_url: None,
-                max_connections: default_pool_size(),
+                max_connections: 10,
                 acquire_timeout: Duration::from_secs(10),
                 per_request: 4,
                 auto_migrate: true,

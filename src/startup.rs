@@ -201,9 +201,13 @@ impl Application {
             tracing::info!("seeded the demo tenant (slug `demo`)");
         }
         if settings.database.auto_migrate || settings.seed_demo {
-            let analysed = db_setup::analyze_new_tables(&settings, state.db.connection()).await?;
-            if !analysed.is_empty() {
-                tracing::info!(tables = ?analysed, "analysed tables that had no statistics");
+            // Statistics only help the planner: a failure is logged, not fatal.
+            match db_setup::analyze_new_tables(&settings, state.db.connection()).await {
+                Ok(analysed) if !analysed.is_empty() => {
+                    tracing::info!(tables = ?analysed, "analysed tables that had no statistics");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "analysing new tables failed"),
             }
         }
         let limits = Limits {
