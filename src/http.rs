@@ -234,7 +234,7 @@ async fn execute(
     app: &AppState,
     mut req: async_graphql::Request,
     session: Session,
-    reads: Option<std::sync::Arc<graph::loaders::RequestReads>>,
+    reads: Option<std::sync::Arc<graph::db::RequestReads>>,
 ) -> async_graphql::Response {
     let roots =
         match graph::admission::admit(Some(&app.graph), &session, &mut req, &app.admission).await {
@@ -405,21 +405,26 @@ async fn graphql(
             request_id: rid.clone(),
             client_ip: Some(client_ip(peer, &headers, app.trusted_proxy_hops)),
         };
-        // Queries share one read transaction per request across loader batches;
-        // mutations read per batch so that a read after a write sees it.
-        let reads = query_only.then(|| graph::loaders::request_reads(app.graph.db.clone()));
+        // Queries read in one transaction per request (resolvers, services and loader
+        // batches: `RequestReads`), so a request holds one connection; mutations read
+        // per transaction so that a read after a write sees it.
+        let reads = query_only.then(|| graph::db::RequestReads::new(app.graph.db.clone()));
         let started = std::time::Instant::now();
         let deadline = tokio::time::Instant::now() + app.request_timeout;
-        let resp =
-            match tokio::time::timeout_at(deadline, execute(&app, req, session, reads.clone()))
-                .await
-            {
-                Ok(resp) => resp,
-                Err(_) => {
-                    tracing::warn!("request timed out");
-                    async_graphql::Response::from_errors(vec![graph::admission::timed_out()])
-                }
-            };
+        let run = execute(&app, req, session, reads.clone());
+        let run = async {
+            match &reads {
+                Some(r) => r.scope(run).await,
+                None => run.await,
+            }
+        };
+        let resp = match tokio::time::timeout_at(deadline, run).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::warn!("request timed out");
+                async_graphql::Response::from_errors(vec![graph::admission::timed_out()])
+            }
+        };
         if let Some(reads) = reads {
             // Ending the read transactions is bounded too (the rest of the deadline, at
             // least a second): the answer is ready and must not wait on a commit.

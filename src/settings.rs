@@ -322,14 +322,20 @@ pub const TEST_ENCRYPTION_KEY: &str = "c2VydmljZWdyYXBoLXRlc3QtZW5jcnlwdGlvbi1rZ
 impl Settings {
     /// Settings for a test server: SQLite in `data_dir`, port 0, fixed test keys, no demo
     /// seed, quick job timings, Stripe unset (pointed at a closed port), no Redis. Tests
-    /// change what they need (a mock's URL, a database, Redis).
+    /// change what they need (a mock's URL, a database, Redis). The pool is the
+    /// production default ([`default_pool_size`]) unless `SG_TEST_POOL` sets it: with
+    /// `SG_TEST_POOL=1` any path that takes a second connection while holding one waits
+    /// for itself until the acquire timeout, so its test fails.
     pub fn for_tests(data_dir: &Path) -> Settings {
         Settings {
             app_env: AppEnv::Development,
             database: DatabaseSettings {
                 url: format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
                 migration_url: None,
-                max_connections: 10,
+                max_connections: std::env::var("SG_TEST_POOL")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(default_pool_size),
                 acquire_timeout: Duration::from_secs(10),
                 per_request: 4,
                 auto_migrate: true,

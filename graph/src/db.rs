@@ -13,6 +13,7 @@
 //!   before the next writer starts — no writer ever meets a lock left behind. (One
 //!   SQLite file is served by one process; several instances use PostgreSQL.)
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,8 @@ use chrono::{DateTime, Utc};
 use entities::TenantOwned;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select, Statement,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -45,16 +47,27 @@ pub struct Db {
 }
 
 /// A transaction bound to one tenant. Dereferences to the SeaORM transaction; dropped
-/// without [`Tx::commit`] it rolls back.
+/// without [`Tx::commit`] it rolls back. Inside an HTTP query ([`RequestReads::scope`])
+/// a read transaction is the request's shared one: [`Tx::commit`] then leaves it open
+/// and the request ends it.
 pub struct Tx {
-    txn: DatabaseTransaction,
+    txn: Conn,
     tenant_id: Uuid,
+}
+
+/// A transaction of its own, or a clone of the request's shared read transaction.
+enum Conn {
+    Own(DatabaseTransaction),
+    Shared(Arc<DatabaseTransaction>),
 }
 
 impl Deref for Tx {
     type Target = DatabaseTransaction;
     fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
+        match &self.txn {
+            Conn::Own(t) => t,
+            Conn::Shared(t) => t,
+        }
     }
 }
 
@@ -63,7 +76,7 @@ impl Tx {
     pub async fn tenant(&self) -> Result<entities::tenant::Model, ApiError> {
         use sea_orm::EntityTrait;
         entities::tenant::Entity::find_by_id(self.tenant_id)
-            .one(&self.txn)
+            .one(&**self)
             .await?
             .ok_or(ApiError::NotFound("tenant"))
     }
@@ -73,16 +86,97 @@ impl Tx {
         self.tenant_id
     }
 
-    /// Commits the transaction.
+    /// Commits the transaction (a request's shared read transaction stays open: the
+    /// request commits it when it ends). Errors: `INTERNAL`.
     pub async fn commit(self) -> Result<(), ApiError> {
-        self.txn.commit().await?;
+        self.commit_or_conflict().await?;
         Ok(())
     }
 
     /// Commits and returns the database's own error, for callers that classify it with
     /// [`write_conflict`] (a deferred constraint is checked at commit).
     pub async fn commit_or_conflict(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        match self.txn {
+            Conn::Own(t) => t.commit().await,
+            Conn::Shared(_) => Ok(()),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The read transactions of the HTTP query being executed (see [`RequestReads`]).
+    static REQUEST_READS: Arc<RequestReads>;
+}
+
+/// The read transactions of one HTTP query: one per tenant, opened on first use and
+/// ended by [`RequestReads::finish`]. Inside [`RequestReads::scope`], [`Db::read`]
+/// answers from them, so a query's resolvers, services and loaders read one snapshot,
+/// set the tenant once (`BEGIN`, `set_config` and `COMMIT` once per request), and a
+/// request holds one pooled connection while it runs instead of taking a second while
+/// holding the first (requests that each held one and waited for another could take the
+/// whole pool and wait on each other until `DATABASE_ACQUIRE_TIMEOUT_SECS`). Mutations
+/// and WebSocket operations are not scoped: they read per transaction, so a read after a
+/// write sees the write.
+pub struct RequestReads {
+    db: Db,
+    txs: tokio::sync::Mutex<HashMap<Uuid, Arc<DatabaseTransaction>>>,
+}
+
+impl RequestReads {
+    /// Read transactions over `db` for one request.
+    pub fn new(db: Db) -> Arc<RequestReads> {
+        Arc::new(RequestReads {
+            db,
+            txs: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs `fut` (the request's execution) with [`Db::read`] answering from these
+    /// transactions. Tasks spawned by `fut` are outside the scope (the loaders take
+    /// `self` explicitly).
+    pub async fn scope<F: std::future::Future>(self: &Arc<Self>, fut: F) -> F::Output {
+        REQUEST_READS.scope(self.clone(), fut).await
+    }
+
+    /// The request's read transaction for `tenant_id`, opened on first use. Errors:
+    /// `INTERNAL`.
+    pub async fn read(&self, tenant_id: Uuid) -> Result<Tx, ApiError> {
+        let mut txs = self.txs.lock().await;
+        let txn = match txs.get(&tenant_id) {
+            Some(t) => t.clone(),
+            None => {
+                let Tx { txn, .. } = self.db.begin(tenant_id, false).await?;
+                let t = match txn {
+                    Conn::Own(t) => Arc::new(t),
+                    Conn::Shared(t) => t,
+                };
+                txs.insert(tenant_id, t.clone());
+                t
+            }
+        };
+        Ok(Tx {
+            txn: Conn::Shared(txn),
+            tenant_id,
+        })
+    }
+
+    /// One of the request's open transactions, for a statement that reads no tenant
+    /// row (a `SECURITY DEFINER` look-up), so that it does not take a second connection.
+    async fn any_open(&self) -> Option<Arc<DatabaseTransaction>> {
+        self.txs.lock().await.values().next().cloned()
+    }
+
+    /// Ends the request's read transactions (commit). A statement still running after a
+    /// timeout keeps its transaction until it ends; it is then rolled back on drop.
+    pub async fn finish(&self) {
+        let txs = std::mem::take(&mut *self.txs.lock().await);
+        for (_, txn) in txs {
+            if let Ok(txn) = Arc::try_unwrap(txn)
+                && let Err(e) = txn.commit().await
+            {
+                tracing::warn!(error = ?e, "ending a request's read transaction failed");
+            }
+        }
     }
 }
 
@@ -176,6 +270,12 @@ impl Db {
     }
 
     async fn begin(&self, tenant_id: Uuid, write: bool) -> Result<Tx, ApiError> {
+        // A query only reads: a write would take a second connection while the
+        // request holds its read transaction.
+        debug_assert!(
+            !write || REQUEST_READS.try_with(|_| ()).is_err(),
+            "write transaction inside an HTTP query"
+        );
         self.transactions.fetch_add(1, Ordering::Relaxed);
         let txn = match (&self.sqlite_writer, write) {
             (Some(writer), true) => writer.begin().await?,
@@ -189,7 +289,10 @@ impl Db {
             ))
             .await?;
         }
-        Ok(Tx { txn, tenant_id })
+        Ok(Tx {
+            txn: Conn::Own(txn),
+            tenant_id,
+        })
     }
 
     /// Opens a write transaction outside any tenant, for platform tables that have no
@@ -202,9 +305,24 @@ impl Db {
         })
     }
 
-    /// Opens a read transaction for `tenant_id`.
+    /// Opens a read transaction for `tenant_id`; inside an HTTP query
+    /// ([`RequestReads::scope`]) returns the request's shared one. Errors: `INTERNAL`.
     pub async fn read(&self, tenant_id: Uuid) -> Result<Tx, ApiError> {
-        self.begin(tenant_id, false).await
+        match REQUEST_READS.try_with(Arc::clone) {
+            Ok(reads) => reads.read(tenant_id).await,
+            Err(_) => self.begin(tenant_id, false).await,
+        }
+    }
+
+    /// Runs a statement that reads no tenant row: on one of the request's open read
+    /// transactions inside an HTTP query (no second connection), else on the pool.
+    async fn query_one_plain(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if let Ok(reads) = REQUEST_READS.try_with(Arc::clone)
+            && let Some(txn) = reads.any_open().await
+        {
+            return txn.query_one_raw(stmt).await;
+        }
+        self.conn.query_one_raw(stmt).await
     }
 
     /// Opens a write transaction for `tenant_id` (serialised with other writers on SQLite).
@@ -347,7 +465,7 @@ impl Db {
                 [value.into()],
             ),
         };
-        match self.conn.query_one_raw(stmt).await? {
+        match self.query_one_plain(stmt).await? {
             Some(row) => Ok(row.try_get::<Option<Uuid>>("", "id")?),
             None => Ok(None),
         }

@@ -5,8 +5,8 @@
 //! transaction, so a loader can never return another tenant's row. A loader is created
 //! per request, so its cache never outlives the request.
 //!
-//! Transactions: for an HTTP query ([`request_reads`], [`shared_loaders`]) every batch
-//! of the request shares one read transaction per tenant ([`RequestReads`]: `BEGIN`,
+//! Transactions: for an HTTP query ([`shared_loaders`]) every batch of the request
+//! shares one read transaction per tenant ([`RequestReads`]: `BEGIN`,
 //! the tenant setting and `COMMIT` once, not per batch — 3 statements instead of 3 per
 //! edge), committed when the request ends. Mutations and long-lived WebSocket
 //! connections ([`loaders`]) open a transaction per batch, so a read after a write sees
@@ -19,7 +19,7 @@ use entities::{customer, service, staff_member};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::db::{Db, Tx, scoped};
+use crate::db::{Db, RequestReads, Tx, scoped};
 use crate::error::ApiError;
 
 /// Loads rows by `(tenant_id, id)`.
@@ -28,9 +28,9 @@ pub struct DbLoader {
     shared: Option<std::sync::Arc<RequestReads>>,
 }
 
-/// The per-request loader. Its cache is on only for HTTP queries ([`request_reads`],
-/// [`shared_loaders`]), where one read transaction serves the whole request. (A page
-/// of bookings carries its joined edges itself: `bookings::types::Booking`.)
+/// The per-request loader. Its cache is on only for HTTP queries ([`shared_loaders`]),
+/// where one read transaction serves the whole request. (A page of bookings carries its
+/// joined edges itself: `bookings::types::Booking`.)
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
 /// A loader over `db` that opens a read transaction per batch and caches nothing
@@ -45,17 +45,8 @@ pub fn loaders(db: Db) -> Loaders {
     l
 }
 
-/// The read transactions of one HTTP query ([`RequestReads`]); end them with
-/// [`RequestReads::finish`] when the request is done.
-pub fn request_reads(db: Db) -> std::sync::Arc<RequestReads> {
-    std::sync::Arc::new(RequestReads {
-        db,
-        txs: tokio::sync::Mutex::new(HashMap::new()),
-    })
-}
-
-/// A caching loader for one HTTP query whose batches read in `reads` (see
-/// [`request_reads`]).
+/// A caching loader for one HTTP query whose batches read in `reads` (batches run in
+/// tasks of their own, outside [`RequestReads::scope`], so they take `reads` here).
 pub fn shared_loaders(db: Db, reads: std::sync::Arc<RequestReads>) -> Loaders {
     DataLoader::with_cache(
         DbLoader {
@@ -67,88 +58,12 @@ pub fn shared_loaders(db: Db, reads: std::sync::Arc<RequestReads>) -> Loaders {
     )
 }
 
-/// The read transactions one request's loaders share (one per tenant, opened on first
-/// use).
-pub struct RequestReads {
-    db: Db,
-    txs: tokio::sync::Mutex<HashMap<Uuid, std::sync::Arc<Tx>>>,
-}
-
-impl RequestReads {
-    async fn tx(&self, tenant: Uuid) -> Result<std::sync::Arc<Tx>, ApiError> {
-        let mut txs = self.txs.lock().await;
-        if let Some(tx) = txs.get(&tenant) {
-            return Ok(tx.clone());
-        }
-        let tx = std::sync::Arc::new(self.db.read(tenant).await?);
-        txs.insert(tenant, tx.clone());
-        Ok(tx)
-    }
-
-    /// Ends the request's read transactions (commit). A batch still running after a
-    /// timeout keeps its transaction until it ends; it is then rolled back on drop.
-    pub async fn finish(&self) {
-        let txs = std::mem::take(&mut *self.txs.lock().await);
-        for (_, tx) in txs {
-            if let Ok(tx) = std::sync::Arc::try_unwrap(tx)
-                && let Err(e) = tx.commit().await
-            {
-                tracing::warn!(error = ?e, "ending a request's read transaction failed");
-            }
-        }
-    }
-}
-
-/// A read transaction: its own, or the request's shared one (see [`read`]). Derefs
-/// to the SeaORM transaction; end it with [`ReadTx::end`].
-pub enum ReadTx {
-    /// Opened for this read alone; committed by [`ReadTx::end`].
-    Own(Tx),
-    /// The request's shared transaction; ends with the request.
-    Shared(std::sync::Arc<Tx>),
-}
-
-impl std::ops::Deref for ReadTx {
-    type Target = sea_orm::DatabaseTransaction;
-    fn deref(&self) -> &Self::Target {
-        match self {
-            ReadTx::Own(tx) => tx,
-            ReadTx::Shared(tx) => tx,
-        }
-    }
-}
-
-impl ReadTx {
-    /// Commits an own transaction; a shared one ends with its request. Errors:
-    /// `INTERNAL` (the commit failed).
-    pub async fn end(self) -> Result<(), ApiError> {
-        match self {
-            ReadTx::Own(tx) => tx.commit().await,
-            ReadTx::Shared(_) => Ok(()),
-        }
-    }
-}
-
 impl DbLoader {
-    async fn begin(&self, tenant: Uuid) -> Result<ReadTx, ApiError> {
-        Ok(match &self.shared {
-            Some(reads) => ReadTx::Shared(reads.tx(tenant).await?),
-            None => ReadTx::Own(self.db.read(tenant).await?),
-        })
-    }
-}
-
-/// A tenant-scoped read transaction for a resolver: the request's shared one when the
-/// request is an HTTP query (its loaders use the same, so the page and its edges read
-/// one snapshot and set the tenant once), otherwise a new one. Errors: `INTERNAL`.
-pub async fn read(
-    ctx: &async_graphql::Context<'_>,
-    db: &Db,
-    tenant: Uuid,
-) -> Result<ReadTx, ApiError> {
-    match ctx.data_opt::<std::sync::Arc<RequestReads>>() {
-        Some(reads) => Ok(ReadTx::Shared(reads.tx(tenant).await?)),
-        None => Ok(ReadTx::Own(db.read(tenant).await?)),
+    async fn begin(&self, tenant: Uuid) -> Result<Tx, ApiError> {
+        match &self.shared {
+            Some(reads) => reads.read(tenant).await,
+            None => self.db.read(tenant).await,
+        }
     }
 }
 
@@ -186,7 +101,7 @@ macro_rules! entity_loader {
                             .filter($module::Column::Id.is_in(ids))
                             .all(&*tx)
                             .await?;
-                        tx.end().await?;
+                        tx.commit().await?;
                         Ok::<_, ApiError>(rows)
                     }
                     .await
@@ -265,7 +180,7 @@ where
                 q = q.order_by_asc(*col);
             }
             let rows = q.all(&*tx).await?;
-            tx.end().await?;
+            tx.commit().await?;
             Ok::<_, ApiError>(rows)
         }
         .await

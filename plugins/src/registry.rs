@@ -69,6 +69,22 @@ impl Registry {
 
     /// The tenant's providers, built on first use and cached. Errors: the source's.
     pub async fn tenant(&self, tenant_id: Uuid) -> Result<Arc<TenantProviders>, String> {
+        self.tenant_with(tenant_id, self.source.load(tenant_id))
+            .await
+    }
+
+    /// [`Registry::tenant`], but a miss is loaded by `load` (polled only on a miss)
+    /// instead of the source: for a caller inside a database transaction, which loads
+    /// through that transaction rather than take a second pooled connection while it
+    /// holds one. Errors: `load`'s.
+    pub async fn tenant_with<F>(
+        &self,
+        tenant_id: Uuid,
+        load: F,
+    ) -> Result<Arc<TenantProviders>, String>
+    where
+        F: std::future::Future<Output = Result<TenantPluginState, String>>,
+    {
         if let Ok(cache) = self.cache.read()
             && let Some(e) = cache.get(&tenant_id)
             && e.built_at.elapsed() < self.ttl
@@ -76,7 +92,7 @@ impl Registry {
             return Ok(e.providers.clone());
         }
         let generation = self.generation(tenant_id);
-        let mut state = self.source.load(tenant_id).await?;
+        let mut state = load.await?;
         state.tenant_id = tenant_id;
         let providers = Arc::new(self.build(state));
         if let Ok(mut cache) = self.cache.write()

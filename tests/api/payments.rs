@@ -184,6 +184,33 @@ fn checkout_completed_on(
     )
 }
 
+/// Taking a deposit checks the tenant's payment provider inside the booking's write
+/// transaction; on a cold provider cache that check loads the plugin configuration
+/// through the same transaction, never through a second connection. With a pool of one
+/// connection a second acquisition would wait for the first until the acquire timeout,
+/// and the booking would go through without its deposit.
+#[tokio::test]
+async fn a_deposit_is_collected_on_a_cold_provider_cache_with_a_pool_of_one() {
+    let mock = MockServer::start().await;
+    let app = spawn_app_with(stripe::platform(&mock, PLATFORM_KEY, |s| {
+        s.stripe.webhook_secrets = vec![Secret::new(PLATFORM_WHSEC)];
+        s.database.max_connections = 1;
+        s.database.acquire_timeout = Duration::from_secs(3);
+    }))
+    .await;
+    stripe::mount_checkout(&mock).await;
+    let shop = open_shop(&app, &mock).await;
+    let tenant: uuid::Uuid = shop.owner.tenant_id.parse().unwrap();
+    app.state.registry.invalidate(tenant);
+    assert!(!app.state.registry.is_cached(tenant));
+    let p = public_book(&app, &shop, 3, "10:00").await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    assert_eq!(p["booking"]["status"], json!("PENDING"), "{p}");
+    assert_eq!(p["booking"]["depositCents"], json!(1250), "{p}");
+    assert!(p["booking"]["checkoutUrl"].as_str().is_some(), "{p}");
+    assert!(app.state.registry.is_cached(tenant));
+}
+
 #[tokio::test]
 async fn deposit_balance_and_refund_end_to_end() {
     let mock = MockServer::start().await;
@@ -1223,10 +1250,16 @@ async fn secrets_never_reach_responses_logs_or_error_messages() {
     // line the server writes while this test runs.
     let logs = Captured::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .finish();
+    // Events only (debug and above): span ids created here would travel to the SQLite
+    // worker threads, whose (global) subscriber does not know them, and closing one
+    // there panics the worker (tracing-subscriber's registry), leaving its connection
+    // dead and the next request on it waiting until its timeout.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::filter_fn(|m| {
+            m.is_event() && *m.level() <= tracing::Level::DEBUG
+        }))
+        .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let mock = MockServer::start().await;

@@ -99,6 +99,76 @@ async fn a_pages_edges_share_one_read_transaction() {
     assert_eq!(flat.0, 1 + tenant_setting, "{flat:?}");
 }
 
+/// A query's roots, nested fields and services all read in the request's one
+/// transaction, so a request holds one pooled connection at a time: with a pool of one
+/// connection, concurrent queries that mix a page (loader-backed) with service reads
+/// (`availableSlots`, `me`, one booking) all answer. A request that took a second
+/// connection while holding the first would wait for itself until the acquire timeout.
+#[tokio::test]
+async fn a_query_holds_one_connection_even_with_a_pool_of_one() {
+    let app = spawn_app_with(Options {
+        settings: Some(Arc::new(|s: &mut servicegraph::Settings| {
+            s.database.max_connections = 1;
+            s.database.acquire_timeout = Duration::from_secs(3);
+            s.jobs.poll = Duration::from_secs(3600);
+        })),
+        ..Options::default()
+    })
+    .await;
+    let owner = app.sign_up(&slug("onecon")).await;
+    let service = app.create_service(&owner.token, 60).await;
+    let staff = app
+        .create_staff(&owner.token, "Sam", &every_day("08:00", "18:00"))
+        .await;
+    let day = next_weekday(Weekday::Wed, 3);
+    let c = app
+        .create_customer(&owner.token, "Cy", "+14155550170")
+        .await;
+    let b = app
+        .book(&owner.token, &service, &staff, &c, &local(NY, day, "09:00"))
+        .await;
+    assert_eq!(b["userErrors"], json!([]), "{b}");
+    let booking_id = b["booking"]["id"].as_str().unwrap().to_string();
+    let q = "query($s: ID!, $b: ID!, $f: NaiveDate!, $t: NaiveDate!) { \
+        bookings(first: 50) { edges { node { id customer { name } items { name } } } } \
+        availableSlots(serviceId: $s, from: $f, to: $t) { startsAt } \
+        booking(id: $b) { id service { name } } \
+        me { user { email } tenant { slug } } }";
+    let vars = json!({"s": service, "b": booking_id, "f": day.to_string(), "t": day.to_string()});
+    // Warm the per-tenant caches and let the job worker's pass (woken by the booking)
+    // finish, then count one request's transactions.
+    app.gql(Some(&owner.token), q, vars.clone()).await;
+    for _ in 0..50 {
+        let before = app.state.db.statements();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if app.state.db.statements() == before {
+            break;
+        }
+    }
+    let before = app.state.db.transactions();
+    let one = app.gql(Some(&owner.token), q, vars.clone()).await;
+    assert_eq!(
+        app.state.db.transactions() - before,
+        1,
+        "every read of the query shares one transaction"
+    );
+    assert_eq!(
+        one["bookings"]["edges"].as_array().unwrap().len(),
+        1,
+        "{one}"
+    );
+    assert!(
+        !one["availableSlots"].as_array().unwrap().is_empty(),
+        "{one}"
+    );
+    assert_eq!(one["booking"]["id"], json!(booking_id));
+    // Eight at once on the one connection: each waits its turn, none times out.
+    let runs = (0..8).map(|_| app.gql(Some(&owner.token), q, vars.clone()));
+    for r in futures::future::join_all(runs).await {
+        assert_eq!(r, one, "the same answer as alone");
+    }
+}
+
 #[tokio::test]
 async fn pages_without_a_total_still_know_whether_more_follow() {
     let app = crate::helpers::spawn_app().await;

@@ -202,9 +202,9 @@ impl BookingQuery {
         };
         let args = PageArgs::of(ctx, first, after, last, before);
         let st = state(ctx)?;
-        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let tx = st.db.read(rc.tenant_id).await?;
         let page = service::list(&*tx, rc, filter, args, list_shape(ctx)).await?;
-        tx.end().await?;
+        tx.commit().await?;
         Ok(page.into_page(|(b, joined)| Booking(b, joined)))
     }
 

@@ -222,14 +222,20 @@ pub async fn complete(
         | Err(GoogleError::Provider(ProviderError::Rejected { .. })) => {
             return Err(CallbackError::Refused);
         }
-        Err(_) => return Err(CallbackError::Unavailable),
+        Err(e) => {
+            tracing::warn!(error = %e, "calendar callback: code exchange failed");
+            return Err(CallbackError::Unavailable);
+        }
     };
     let refresh = tokens.refresh_token.clone().ok_or(CallbackError::Refused)?;
     let calendars = setup
         .api
         .calendars(&tokens.access_token)
         .await
-        .map_err(|_| CallbackError::Unavailable)?;
+        .map_err(|e| {
+            tracing::warn!(error = %e, "calendar callback: calendar list failed");
+            CallbackError::Unavailable
+        })?;
 
     let tx = st.db.write(tenant_id).await?;
     if !staff_exists(&tx, row.staff_member_id).await? {

@@ -40,9 +40,9 @@ impl CustomerQuery {
         let rc = caller(ctx)?;
         let args = PageArgs::of(ctx, first, after, last, before);
         let st = state(ctx)?;
-        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let tx = st.db.read(rc.tenant_id).await?;
         let page = service::list(&*tx, rc, search, include_archived, args).await?;
-        tx.end().await?;
+        tx.commit().await?;
         Ok(page.into_page(Customer))
     }
 

@@ -66,7 +66,7 @@ async fn collect_deposit(
     b: &mut booking::Model,
 ) -> Result<HookOutput, ApiError> {
     let t = tx.tenant().await?;
-    if !card_payments_ready(st, &t).await {
+    if !card_payments_ready(st, tx, &t).await {
         return Ok(HookOutput::none());
     }
     let Some(svc) = scoped::<service::Entity>(t.id)

@@ -59,12 +59,11 @@ pub fn deposit_amount(t: &tenant::Model, s: &service::Model, price_cents: i64) -
 }
 
 /// Whether the tenant can take card payments now: Stripe configured, account connected
-/// and `charges_enabled`.
-pub async fn card_payments_ready(st: &GraphState, t: &tenant::Model) -> bool {
+/// and `charges_enabled`. `t` is the tenant row read in `tx`, through which the tenant's
+/// providers are loaded when not cached.
+pub async fn card_payments_ready(st: &GraphState, tx: &Tx, t: &tenant::Model) -> bool {
     t.stripe_charges_enabled
-        && st
-            .registry
-            .tenant(t.id)
+        && crate::tenant_plugins::service::providers_in(st, tx)
             .await
             .is_ok_and(|p| p.payments.is_some())
 }
@@ -232,7 +231,7 @@ pub async fn create_deposit_checkout(
     let tx = st.db.write(rc.tenant_id).await?;
     st.db.lock_schedule(&tx).await?;
     let t = tx.tenant().await?;
-    if !card_payments_ready(st, &t).await {
+    if !card_payments_ready(st, &tx, &t).await {
         return Err(ApiError::FeatureUnavailable("payments".into()));
     }
     let b = booking_for_payment(&tx, rc, booking_id).await?;
@@ -299,7 +298,7 @@ pub async fn create_payment_link(
     let tx = st.db.write(rc.tenant_id).await?;
     st.db.lock_schedule(&tx).await?;
     let t = tx.tenant().await?;
-    if !card_payments_ready(st, &t).await {
+    if !card_payments_ready(st, &tx, &t).await {
         return Err(ApiError::FeatureUnavailable("payments".into()));
     }
     let b = booking_for_payment(&tx, rc, booking_id).await?;
@@ -590,7 +589,7 @@ pub async fn charge_balance_on_completion(
         return Ok(None);
     }
     let t = tx.tenant().await?;
-    if !card_payments_ready(st, &t).await {
+    if !card_payments_ready(st, tx, &t).await {
         notify(
             tx,
             PAYMENT_FAILED,

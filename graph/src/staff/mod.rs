@@ -36,9 +36,9 @@ impl StaffQuery {
         let rc = caller(ctx)?;
         let args = PageArgs::of(ctx, first, after, last, before);
         let st = state(ctx)?;
-        let tx = crate::loaders::read(ctx, &st.db, rc.tenant_id).await?;
+        let tx = st.db.read(rc.tenant_id).await?;
         let page = service::list(&*tx, rc, include_archived, args).await?;
-        tx.end().await?;
+        tx.commit().await?;
         Ok(page.into_page(StaffMember))
     }
 

@@ -307,44 +307,63 @@ impl ConfigSource for DbConfigSource {
             .read(tenant_id)
             .await
             .map_err(|e| format!("{e:?}"))?;
-        let t = tenant::Entity::find_by_id(tenant_id)
-            .one(&*tx)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("tenant not found")?;
-        let rows = scoped::<plugin_config::Entity>(tenant_id)
-            .filter(plugin_config::Column::Enabled.eq(true))
-            .all(&*tx)
-            .await
-            .map_err(|e| e.to_string())?;
+        let state = load_state(&tx, &self.keys).await;
         let _ = tx.commit().await;
-        let mut plugins = Vec::new();
-        for r in rows {
-            let secrets = match (&r.secrets_key_id, &r.secrets_ciphertext) {
-                (Some(key_id), Some(ciphertext)) => self
-                    .keys
-                    .open_json(
-                        &Sealed {
-                            key_id: key_id.clone(),
-                            ciphertext: ciphertext.clone(),
-                        },
-                        &aad(tenant_id, &r.plugin_id),
-                    )
-                    .map_err(|e| format!("plugin {}: {e}", r.plugin_id))?,
-                _ => Map::new(),
-            };
-            plugins.push(LoadedPlugin {
-                plugin_id: r.plugin_id.clone(),
-                public: public(&r),
-                secrets,
-            });
-        }
-        Ok(TenantPluginState {
-            tenant_id,
-            plugins,
-            stripe_account_id: t.stripe_account_id,
-            detour_factor: t.travel_detour_factor,
-            speed_kmh: t.travel_speed_kmh,
-        })
+        state
     }
+}
+
+/// The tenant's plugin state read in `tx` (enabled plugins, secrets opened with
+/// `keys`). Errors are described for logs, never with a secret value.
+async fn load_state(tx: &Tx, keys: &KeyRing) -> Result<TenantPluginState, String> {
+    let tenant_id = tx.tenant_id();
+    let t = tenant::Entity::find_by_id(tenant_id)
+        .one(&**tx)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("tenant not found")?;
+    let rows = scoped::<plugin_config::Entity>(tenant_id)
+        .filter(plugin_config::Column::Enabled.eq(true))
+        .all(&**tx)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut plugins = Vec::new();
+    for r in rows {
+        let secrets = match (&r.secrets_key_id, &r.secrets_ciphertext) {
+            (Some(key_id), Some(ciphertext)) => keys
+                .open_json(
+                    &Sealed {
+                        key_id: key_id.clone(),
+                        ciphertext: ciphertext.clone(),
+                    },
+                    &aad(tenant_id, &r.plugin_id),
+                )
+                .map_err(|e| format!("plugin {}: {e}", r.plugin_id))?,
+            _ => Map::new(),
+        };
+        plugins.push(LoadedPlugin {
+            plugin_id: r.plugin_id.clone(),
+            public: public(&r),
+            secrets,
+        });
+    }
+    Ok(TenantPluginState {
+        tenant_id,
+        plugins,
+        stripe_account_id: t.stripe_account_id,
+        detour_factor: t.travel_detour_factor,
+        speed_kmh: t.travel_speed_kmh,
+    })
+}
+
+/// The tenant's providers for a caller holding `tx` (see
+/// [`plugins::registry::Registry::tenant_with`]): a cache miss is read in `tx`, never
+/// through a second connection. Errors: as [`DbConfigSource`]'s.
+pub async fn providers_in(
+    st: &GraphState,
+    tx: &Tx,
+) -> Result<Arc<plugins::registry::TenantProviders>, String> {
+    st.registry
+        .tenant_with(tx.tenant_id(), load_state(tx, &st.keys))
+        .await
 }
