@@ -180,6 +180,16 @@ impl RequestReads {
     }
 }
 
+/// Ends the current HTTP query's open read transactions before a call that waits on
+/// the network (a routing provider), so that the query does not hold a pooled
+/// connection for the call's duration; a later read of the query opens a new
+/// transaction (and sees a newer snapshot). Outside an HTTP query it does nothing.
+pub async fn release_request_reads() {
+    if let Ok(reads) = REQUEST_READS.try_with(Arc::clone) {
+        reads.finish().await;
+    }
+}
+
 /// How a failed write should be understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteConflict {

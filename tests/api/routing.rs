@@ -24,6 +24,8 @@ const WHY: &str = "query($s: ID!, $t: DateTime!, $st: ID, $l: GeoInput) { whyNot
 const OK: u8 = 0;
 const FAIL: u8 = 1;
 const SLOW: u8 = 2;
+/// Answer correctly, after 2 s (within the client's timeout in the test that uses it).
+const LATE: u8 = 3;
 
 /// The mock Matrix API: 50 minutes (3000 s) between any two distinct points, 0 from a
 /// point to itself; counts the requests it answers.
@@ -47,6 +49,11 @@ impl Respond for Matrix {
             }
             _ => {}
         }
+        let delay = if self.mode.load(Ordering::SeqCst) == LATE {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
         let coords: Vec<String> = req
             .url
             .path()
@@ -78,7 +85,7 @@ impl Respond for Matrix {
                 })
                 .collect()
         };
-        ResponseTemplate::new(200).set_body_json(json!({
+        ResponseTemplate::new(200).set_delay(delay).set_body_json(json!({
             "code": "Ok",
             "durations": grid(1.0),
             "distances": grid(9.0),
@@ -96,6 +103,12 @@ struct Fixture {
 }
 
 async fn spawn_with_mapbox() -> Fixture {
+    spawn_with_mapbox_and(|_| {}).await
+}
+
+async fn spawn_with_mapbox_and(
+    adjust: impl Fn(&mut servicegraph::settings::Settings) + Send + Sync + 'static,
+) -> Fixture {
     let mock = MockServer::start().await;
     let calls = Arc::new(AtomicUsize::new(0));
     let mode = Arc::new(AtomicU8::new(OK));
@@ -115,6 +128,7 @@ async fn spawn_with_mapbox() -> Fixture {
         settings: Some(Arc::new(move |s: &mut servicegraph::settings::Settings| {
             s.routing.mapbox_api_base = base.clone();
             s.routing.mapbox_timeout = Duration::from_secs(1);
+            adjust(s);
         })),
         ..Options::default()
     })
@@ -318,6 +332,48 @@ async fn a_failing_or_slow_mapbox_falls_back_to_the_estimate_and_says_so() {
         );
         f.mode.store(OK, Ordering::SeqCst);
     }
+}
+
+/// A query waiting on Mapbox holds no database connection meanwhile (its read
+/// transaction ends before the call): with a pool of one connection, a 1 s acquire
+/// timeout and Mapbox answering after 2 s, another request made during the call is
+/// answered, and the slots still come from Mapbox.
+#[tokio::test]
+async fn a_query_waiting_on_mapbox_holds_no_database_connection() {
+    let f = spawn_with_mapbox_and(|s| {
+        s.routing.mapbox_timeout = Duration::from_secs(10);
+        s.database.max_connections = 1;
+        s.database.acquire_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let app = &f.app;
+    let day = next_weekday(Weekday::Thu, 2);
+    let (t, service, staff) = mobile_tenant(app, day).await;
+    let p = configure_mapbox(app, &t).await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    f.mode.store(LATE, Ordering::SeqCst);
+    let before = f.calls.load(Ordering::SeqCst);
+    let during = async {
+        // Well inside Mapbox's 2 s.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.post(
+            Some(&t),
+            "{ services(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await
+    };
+    let ((starts, source), (status, other)) =
+        tokio::join!(slots(app, &t, &service, &staff, day), during);
+    assert_eq!(status, 200, "{other}");
+    assert!(other.get("errors").is_none(), "{other}");
+    assert_eq!(
+        other["data"]["services"]["edges"][0]["node"]["id"],
+        json!(service)
+    );
+    assert!(f.calls.load(Ordering::SeqCst) > before, "Mapbox was asked");
+    assert_eq!(source, "PROVIDER");
+    assert!(!starts.is_empty());
 }
 
 #[tokio::test]

@@ -111,6 +111,7 @@ pub async fn route_travel(
         return report(TravelSource::EstimateFallback, 0);
     }
     let mut travel = (*data.travel).clone();
+    crate::db::release_request_reads().await;
     let ask = async {
         let all: Vec<integrations::GeoPoint> = std::iter::once(loc)
             .chain(points.iter().copied())

@@ -70,6 +70,7 @@ pub async fn travel_matrix(
     let mut durations = vec![0_i64; n * n];
     let mut distances = vec![0_i64; n * n];
     // One matrix question (the provider tiles and caches it).
+    crate::db::release_request_reads().await;
     let span = tracing::info_span!("provider.call", provider = "routing", operation = "matrix");
     let ask = tracing::Instrument::instrument(provider.matrix(points, points), span);
     let Ok(m) = ask.await else {
