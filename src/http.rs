@@ -246,14 +246,9 @@ async fn execute(
             Some(r) => graph::loaders::shared_loaders(app.graph.db.clone(), r.clone()),
             None => graph::loaders::loaders(app.graph.db.clone()),
         };
-        let req = req
-            .data(session.clone())
+        req.data(session.clone())
             .data(loaders)
-            .data(graph::admission::Admitted);
-        match &reads {
-            Some(r) => req.data(r.clone()),
-            None => req,
-        }
+            .data(graph::admission::Admitted)
     };
     if roots.is_none_or(|n| n > app.admission.concurrent_roots) {
         return app.schema.execute(with_data(req)).await;

@@ -131,11 +131,14 @@ impl RequestReads {
         })
     }
 
-    /// Runs `fut` (the request's execution) with [`Db::read`] answering from these
-    /// transactions. Tasks spawned by `fut` are outside the scope (the loaders take
-    /// `self` explicitly).
-    pub async fn scope<F: std::future::Future>(self: &Arc<Self>, fut: F) -> F::Output {
-        REQUEST_READS.scope(self.clone(), fut).await
+    /// `fut` (the request's execution, or a loader batch spawned for it) with
+    /// [`Db::read`] answering from these transactions. A task spawned by `fut` is
+    /// outside the scope unless it is wrapped too.
+    pub fn scope<F: std::future::Future>(
+        self: &Arc<Self>,
+        fut: F,
+    ) -> tokio::task::futures::TaskLocalFuture<Arc<RequestReads>, F> {
+        REQUEST_READS.scope(self.clone(), fut)
     }
 
     /// The request's read transaction for `tenant_id`, opened on first use. Errors:
@@ -145,11 +148,7 @@ impl RequestReads {
         let txn = match txs.get(&tenant_id) {
             Some(t) => t.clone(),
             None => {
-                let Tx { txn, .. } = self.db.begin(tenant_id, false).await?;
-                let t = match txn {
-                    Conn::Own(t) => Arc::new(t),
-                    Conn::Shared(t) => t,
-                };
+                let t = Arc::new(self.db.begin_txn(tenant_id, false).await?);
                 txs.insert(tenant_id, t.clone());
                 t
             }
@@ -280,6 +279,18 @@ impl Db {
     }
 
     async fn begin(&self, tenant_id: Uuid, write: bool) -> Result<Tx, ApiError> {
+        Ok(Tx {
+            txn: Conn::Own(self.begin_txn(tenant_id, write).await?),
+            tenant_id,
+        })
+    }
+
+    /// Begins a transaction for `tenant_id` (the tenant set on PostgreSQL).
+    async fn begin_txn(
+        &self,
+        tenant_id: Uuid,
+        write: bool,
+    ) -> Result<DatabaseTransaction, ApiError> {
         // A query only reads: a write would take a second connection while the
         // request holds its read transaction.
         debug_assert!(
@@ -299,10 +310,7 @@ impl Db {
             ))
             .await?;
         }
-        Ok(Tx {
-            txn: Conn::Own(txn),
-            tenant_id,
-        })
+        Ok(txn)
     }
 
     /// Opens a write transaction outside any tenant, for platform tables that have no

@@ -19,13 +19,12 @@ use entities::{customer, service, staff_member};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::db::{Db, RequestReads, Tx, scoped};
+use crate::db::{Db, RequestReads, scoped};
 use crate::error::ApiError;
 
 /// Loads rows by `(tenant_id, id)`.
 pub struct DbLoader {
     db: Db,
-    shared: Option<std::sync::Arc<RequestReads>>,
 }
 
 /// The per-request loader. Its cache is on only for HTTP queries ([`shared_loaders`]),
@@ -36,35 +35,19 @@ pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 /// A loader over `db` that opens a read transaction per batch and caches nothing
 /// (mutations, WebSocket connections: a read after a write must see the write).
 pub fn loaders(db: Db) -> Loaders {
-    let l = DataLoader::with_cache(
-        DbLoader { db, shared: None },
-        tokio::spawn,
-        HashMapCache::default(),
-    );
+    let l = DataLoader::with_cache(DbLoader { db }, tokio::spawn, HashMapCache::default());
     l.enable_all_cache(false);
     l
 }
 
-/// A caching loader for one HTTP query whose batches read in `reads` (batches run in
-/// tasks of their own, outside [`RequestReads::scope`], so they take `reads` here).
+/// A caching loader for one HTTP query whose batches read in `reads` (a batch runs in
+/// a task of its own, spawned inside [`RequestReads::scope`]).
 pub fn shared_loaders(db: Db, reads: std::sync::Arc<RequestReads>) -> Loaders {
     DataLoader::with_cache(
-        DbLoader {
-            db,
-            shared: Some(reads),
-        },
-        tokio::spawn,
+        DbLoader { db },
+        move |batch| tokio::spawn(reads.scope(batch)),
         HashMapCache::default(),
     )
-}
-
-impl DbLoader {
-    async fn begin(&self, tenant: Uuid) -> Result<Tx, ApiError> {
-        match &self.shared {
-            Some(reads) => reads.read(tenant).await,
-            None => self.db.read(tenant).await,
-        }
-    }
 }
 
 /// Key of a customer.
@@ -96,7 +79,7 @@ macro_rules! entity_loader {
                 let mut out = HashMap::new();
                 for (tenant, ids) in by_tenant(&pairs) {
                     let rows = async {
-                        let tx = self.begin(tenant).await?;
+                        let tx = self.db.read(tenant).await?;
                         let rows = scoped::<$module::Entity>(tenant)
                             .filter($module::Column::Id.is_in(ids))
                             .all(&*tx)
@@ -171,7 +154,7 @@ where
     let mut out: HashMap<(Uuid, Uuid), Vec<E::Model>> = HashMap::new();
     for (tenant, ids) in by_tenant(keys) {
         let rows = async {
-            let tx = loader.begin(tenant).await?;
+            let tx = loader.db.read(tenant).await?;
             let mut q = scoped::<E>(tenant).filter(parent.is_in(ids));
             if let Some(c) = extra.clone() {
                 q = q.filter(c);

@@ -13,6 +13,18 @@ use crate::helpers::{Options, every_day, local, next_weekday, slug, spawn_app_wi
 
 const NY: chrono_tz::Tz = chrono_tz::America::New_York;
 
+/// Waits until the server runs no statement for 300 ms (its job worker's pass is over),
+/// at most 15 s.
+async fn settle(app: &crate::helpers::TestApp) {
+    for _ in 0..50 {
+        let before = app.state.db.statements();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if app.state.db.statements() == before {
+            break;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_pages_edges_share_one_read_transaction() {
     // A worker that never polls, so only the requests below touch the database.
@@ -38,15 +50,9 @@ async fn a_pages_edges_share_one_read_transaction() {
             .await;
         assert_eq!(b["userErrors"], json!([]), "{b}");
     }
-    // The bookings woke the job worker: let its pass finish (no statement for 300 ms) so
-    // that it is not counted against the queries below.
-    for _ in 0..50 {
-        let before = app.state.db.statements();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if app.state.db.statements() == before {
-            break;
-        }
-    }
+    // The bookings woke the job worker: let its pass finish so that it is not counted
+    // against the queries below.
+    settle(&app).await;
     let count = |q: &'static str| {
         let app = &app;
         let token = owner.token.clone();
@@ -138,13 +144,7 @@ async fn a_query_holds_one_connection_even_with_a_pool_of_one() {
     // Warm the per-tenant caches and let the job worker's pass (woken by the booking)
     // finish, then count one request's transactions.
     app.gql(Some(&owner.token), q, vars.clone()).await;
-    for _ in 0..50 {
-        let before = app.state.db.statements();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if app.state.db.statements() == before {
-            break;
-        }
-    }
+    settle(&app).await;
     let before = app.state.db.transactions();
     let one = app.gql(Some(&owner.token), q, vars.clone()).await;
     assert_eq!(
